@@ -1,0 +1,1 @@
+"""Component timing against PyTorch built-ins (`cnnbench bench`)."""

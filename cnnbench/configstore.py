@@ -1,0 +1,42 @@
+"""Feed the registry to Hydra: every component becomes an option of its config group, no yaml needed.
+
+A component ``swish`` of kind ``activation`` with defaults ``{"beta": 1.0}`` becomes the group option
+``activation=swish`` whose node is ``{"name": "swish", "beta": 1.0}``, so ``activation.beta=2`` works as
+for any Hydra config.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+
+from cnnbench.registry import Registry
+
+#: The kinds that are Hydra config groups.
+GROUPS = ("convolution", "pooling", "activation", "loss", "model", "task")
+PROVIDER = "cnnbench"
+
+
+def _plain(value: Any) -> Any:
+    """OmegaConf holds lists, not tuples."""
+    return list(value) if isinstance(value, tuple) else value
+
+
+def component_node(name: str, defaults: dict[str, Any]) -> dict[str, Any]:
+    """The config node of one component: its name and its tunable defaults."""
+    return {"name": name, **{key: _plain(value) for key, value in defaults.items()}}
+
+
+def store_components(registry: Registry) -> None:
+    """Make every component of ``registry`` an option of its Hydra group, replacing earlier ones."""
+    store = ConfigStore.instance()
+    for group in GROUPS:
+        store.repo.pop(group, None)  # a previous registry's options must not linger
+        for component in registry.components(group):
+            store.store(
+                group=group,
+                name=component.name,
+                node=component_node(component.name, dict(component.defaults)),
+                provider=f"{PROVIDER}:{component.distribution}",
+            )

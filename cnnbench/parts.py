@@ -1,0 +1,58 @@
+"""The swappable parts a model is built from: the chosen convolution, pooling and activation.
+
+A model factory receives a :class:`Parts` and asks it for blocks, so the same LeNet-5 is built with
+any registered convolution, pooling or activation, third-party ones included.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from torch import nn
+
+from cnnbench.registry import Registry
+
+
+@dataclass
+class Parts:
+    """Builds blocks from the components chosen in the config (each a ``{"name": ..., **hp}`` node)."""
+
+    registry: Registry
+    convolution: Mapping[str, Any] = field(default_factory=lambda: {"name": "conv"})
+    pooling: Mapping[str, Any] = field(default_factory=lambda: {"name": "max"})
+    activation: Mapping[str, Any] = field(default_factory=lambda: {"name": "relu"})
+
+    def conv(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, padding: int = 0) -> nn.Module:
+        return self.registry.create(
+            "convolution",
+            self.convolution,
+            in_channels=in_channels,
+            out_channels=out_channels,
+            kernel_size=kernel_size,
+            stride=stride,
+            padding=padding,
+        )
+
+    def pool(self, channels: int, kernel_size: int = 2, stride: int | None = None) -> nn.Module:
+        return self.registry.create(
+            "pooling", self.pooling, channels=channels, kernel_size=kernel_size, stride=stride or kernel_size
+        )
+
+    def act(self, channels: int) -> nn.Module:
+        return self.registry.create("activation", self.activation, channels=channels)
+
+    def conv_block(
+        self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, padding: int = 0
+    ) -> nn.Sequential:
+        """Convolution then activation; the convolution widens when the activation needs it (maxout)."""
+        act = self.act(out_channels)
+        width = getattr(act, "in_channels", out_channels)
+        return nn.Sequential(self.conv(in_channels, width, kernel_size, stride, padding), act)
+
+    def dense_block(self, in_features: int, out_features: int) -> nn.Sequential:
+        """Fully connected layer then activation, widened the same way as :meth:`conv_block`."""
+        act = self.act(out_features)
+        width = getattr(act, "in_channels", out_features)
+        return nn.Sequential(self.registry.create("layer", "linear", in_features=in_features, out_features=width), act)

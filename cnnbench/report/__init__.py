@@ -1,0 +1,1 @@
+"""Reports over run records: leaderboard, ablations, Markdown/HTML/CSV/Parquet and plots."""

@@ -1,0 +1,1 @@
+"""Optuna sweeps over the Hydra-composed benchmark (`cnnbench sweep`)."""

@@ -1,0 +1,1 @@
+"""cnnbench's Hydra configs (the primary config, trainer, optimizer, experiments, sweeps)."""

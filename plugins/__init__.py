@@ -1,0 +1,1 @@
+"""The built-in cnnbench plugins, each module one entry point of the ``cnnbench`` group."""

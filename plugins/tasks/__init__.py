@@ -1,0 +1,1 @@
+"""The built-in task plugins, each with the models it trains."""
