@@ -50,7 +50,12 @@ def error_exit(message: str, code: int = 2) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="cnnbench: %(message)s")
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # Hydra's own flags (-m, --cfg job, ...) belong to the Hydra-backed commands
+        if not getattr(args, "hydra_passthrough", False):
+            parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+        args.overrides = [*unknown, *args.overrides]
     try:
         return importlib.import_module(args.module).main(args)
     except CnnbenchError as error:

@@ -43,11 +43,19 @@ def main(args: argparse.Namespace) -> int:
         json.dump(listed, sys.stdout, indent=2, default=repr)
         print()
         return 0
-    table = Table("kind", "name", "plugin", "hyperparameters (defaults)", "summary", box=None)
-    for row in listed:
-        params = ", ".join(f"{k}={v!r}" for k, v in row["hyperparameters"].items())
-        table.add_row(row["kind"], row["name"], f"{row['distribution']}:{row['plugin']}", params, row["summary"])
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 200)
+    with_summary = console.width >= 120  # on a narrow terminal the summary would squeeze the rest
+    cells = [
+        [row["kind"], row["name"], f"{row['plugin']} ({row['distribution']})", ", ".join(f"{k}={v!r}" for k, v in row["hyperparameters"].items())]
+        for row in listed
+    ]
+    table = Table(box=None)
+    for index, header in enumerate(("kind", "name", "plugin", "hyperparameters")):
+        table.add_column(header, no_wrap=True, min_width=max([len(header)] + [len(c[index]) for c in cells]))
+    if with_summary:
+        table.add_column("summary", no_wrap=True, overflow="ellipsis")
+    for row, cell in zip(listed, cells, strict=True):
+        table.add_row(*cell, *([row["summary"]] if with_summary else []))
     console.print(table)
     for failure in registry.failures:
         console.print(f"[yellow]warning:[/] {failure}", highlight=False)

@@ -1,1 +1,184 @@
-"""Built-in plugin (being written)."""
+"""Built-in losses: the survey's classification and metric-learning objectives (Gu et al., Sec. 3.5).
+
+``input_kind`` says what a loss consumes: "logits" (N, K[, H, W]) with int64 targets (N[, H, W]),
+"pairs" of embeddings with a same/different flag, or a batch of "embeddings" with labels, mined here.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from cnnbench import hookimpl
+from cnnbench.errors import require
+from cnnbench.hookspecs import Register
+from cnnbench_plugins._mining import MINING, mined_triplet_loss
+
+
+def _per_position(logits: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(N, K, H, W) logits and (N, H, W) targets as (N·H·W, K) and (N·H·W,): each pixel is one sample."""
+    return logits.movedim(1, -1).reshape(-1, logits.shape[1]), target.reshape(-1)
+
+
+class SoftmaxLoss(nn.CrossEntropyLoss):
+    """Softmax loss (survey Sec. 3.5.2): −log softmax(z)_y, mean over samples (and pixels for segmentation)."""
+
+    input_kind: ClassVar[str] = "logits"
+
+
+class HingeLoss(nn.Module):
+    """The survey's L-p hinge loss (Gu et al. Eq. "hinge"; Tang 2013; Caffe's HingeLossLayer): one-vs-all.
+
+    L = (1/N) Σ_i Σ_j max(0, margin − δ(y_i, j)·z_ij)^p with δ = +1 for the true class and −1 for the
+    others: each class score is its own binary SVM, so the true score is pushed above +margin and every
+    other score below −margin. The sum runs over all K classes and is not divided by K. This is NOT
+    PyTorch's ``multi_margin_loss`` (Weston–Watkins/Crammer–Singer style), which penalises only score
+    differences, max(0, margin − z_iy + z_ij) for j ≠ y, and divides by K. Pixels of (N, K, H, W) logits
+    count as samples, so N is N·H·W there.
+    """
+
+    input_kind: ClassVar[str] = "logits"
+
+    def __init__(self, p: int, margin: float) -> None:
+        require(p in (1, 2), f"p must be 1 (L1-hinge) or 2 (L2-hinge), got {p!r}")
+        require(margin > 0, f"margin must be > 0, got {margin}")
+        super().__init__()
+        self.p, self.margin = p, margin
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        scores, target = _per_position(logits, target)
+        sign = torch.full_like(scores, -1).scatter_(1, target[:, None], 1)  # δ(y_i, j)
+        violation = (self.margin - sign * scores).clamp_min(0)
+        return (violation if self.p == 1 else violation.square()).sum() / len(scores)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, margin={self.margin}"
+
+
+class ContrastiveLoss(nn.Module):
+    """Contrastive loss (Hadsell, Chopra & LeCun 2006; survey Sec. 3.5.3) on Euclidean distances d.
+
+    L = (1/2N) Σ [same·d² + (1 − same)·max(0, margin − d)²]: the 1/2 factor of both Hadsell et al. and the
+    survey is kept, and the mean is over pairs. d is unsquared inside the hinge, so dissimilar pairs stop
+    contributing once they are ``margin`` apart. ``F.pairwise_distance`` adds eps=1e-6 to the difference,
+    which keeps the gradient finite for identical embeddings.
+    """
+
+    input_kind: ClassVar[str] = "pairs"
+
+    def __init__(self, margin: float) -> None:
+        require(margin > 0, f"margin must be > 0, got {margin}")
+        super().__init__()
+        self.margin = margin
+
+    def forward(self, emb_a: torch.Tensor, emb_b: torch.Tensor, same: torch.Tensor) -> torch.Tensor:
+        distance = F.pairwise_distance(emb_a, emb_b)
+        losses = torch.where(same, distance.square(), (self.margin - distance).clamp_min(0).square())
+        return losses.mean() / 2
+
+    def extra_repr(self) -> str:
+        return f"margin={self.margin}"
+
+
+class _MinedTripletLoss(nn.Module):
+    """A triplet loss over the triplets mined in a labelled batch; subclasses choose the distance."""
+
+    input_kind: ClassVar[str] = "embeddings"
+
+    def __init__(self, margin: float, mining: str) -> None:
+        require(margin > 0, f"margin must be > 0, got {margin}")
+        require(mining in MINING, f"mining must be one of {', '.join(MINING)}, got {mining!r}")
+        super().__init__()
+        self.margin, self.mining = margin, mining
+
+    def distances(self, emb: torch.Tensor) -> torch.Tensor:
+        """The (B, B) matrix of distances between the rows of ``emb``."""
+        raise NotImplementedError
+
+    def forward(self, emb: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return mined_triplet_loss(self.distances(emb), labels, self.margin, self.mining)
+
+
+class TripletLoss(_MinedTripletLoss):
+    """Triplet loss, PyTorch's convention: max(0, d(a,p) − d(a,n) + margin) with unsquared p-norm distances.
+
+    This is ``nn.TripletMarginLoss`` applied to the triplets mined in the batch (Hermans et al. 2017,
+    ``batch_hard`` or ``batch_all``; see :func:`mined_triplet_loss` for the averaging). Half-precision
+    embeddings give a float32 loss.
+    """
+
+    def __init__(self, margin: float, p: float, mining: str) -> None:
+        require(p >= 1, f"p must be >= 1 (a norm), got {p}")
+        super().__init__(margin, mining)
+        self.p = p
+
+    def distances(self, emb: torch.Tensor) -> torch.Tensor:
+        # cdist has no half-precision CPU kernel, and nearby points need the precision anyway. Its direct
+        # (non-matmul) kernel is exact for p=2 and gives a zero gradient, not NaN, at zero distance.
+        emb = emb.to(torch.promote_types(emb.dtype, torch.float32))
+        return torch.cdist(emb, emb, p=self.p, compute_mode="donot_use_mm_for_euclid_dist")
+
+    def extra_repr(self) -> str:
+        return f"margin={self.margin}, p={self.p}, mining={self.mining!r}"
+
+
+class FaceNetTripletLoss(_MinedTripletLoss):
+    """FaceNet's triplet loss (Schroff et al. 2015): max(0, ‖a − p‖² − ‖a − n‖² + alpha) on L2-normalised embeddings.
+
+    The distances are squared Euclidean on the unit sphere, ‖a − b‖² = 2 − 2·a·b, so alpha (0.2 in the
+    paper) is on a fixed scale in [0, 4]. FaceNet sums over its triplets; here the mined triplets are
+    averaged as in :func:`mined_triplet_loss`, so the loss does not grow with the batch size.
+    """
+
+    def __init__(self, alpha: float, mining: str) -> None:
+        super().__init__(alpha, mining)
+
+    def distances(self, emb: torch.Tensor) -> torch.Tensor:
+        unit = F.normalize(emb, dim=1)
+        return (2 - 2 * unit @ unit.T).clamp_min(0)
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.margin}, mining={self.mining!r}"
+
+
+class KLDivLoss(nn.Module):
+    """KL(q ‖ softmax(z)) to the label-smoothed target q = (1 − ε)·onehot(y) + ε/K (Szegedy et al. 2016).
+
+    KL(q ‖ p) = H(q, p) − H(q): ``F.cross_entropy(label_smoothing=ε)`` is H(q, p), and H(q) depends only on
+    ε and K, so it is subtracted as a constant. Mean over samples (and pixels); ε = 0 is cross-entropy.
+    """
+
+    input_kind: ClassVar[str] = "logits"
+
+    def __init__(self, smoothing: float) -> None:
+        require(0 <= smoothing < 1, f"smoothing must be in [0, 1), got {smoothing}")
+        super().__init__()
+        self.smoothing = smoothing
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        cross_entropy = F.cross_entropy(logits, target, label_smoothing=self.smoothing)
+        return cross_entropy - smoothed_target_entropy(self.smoothing, logits.shape[1])
+
+    def extra_repr(self) -> str:
+        return f"smoothing={self.smoothing}"
+
+
+def smoothed_target_entropy(smoothing: float, classes: int) -> float:
+    """H(q) of the label-smoothed one-hot q: one entry 1 − ε + ε/K, K − 1 entries ε/K (0·log 0 = 0)."""
+    other = smoothing / classes
+    entries = ((1, 1 - smoothing + other), (classes - 1, other))
+    return -sum(count * q * math.log(q) for count, q in entries if q > 0)
+
+
+@hookimpl
+def cnnbench_register_losses(register: Register) -> None:
+    register("softmax", SoftmaxLoss)
+    register("hinge", HingeLoss, p=2, margin=1.0)
+    register("contrastive", ContrastiveLoss, margin=1.0)
+    register("triplet", TripletLoss, margin=1.0, p=2, mining="batch_hard")
+    register("triplet_facenet", FaceNetTripletLoss, alpha=0.2, mining="batch_hard")
+    register("kl_div", KLDivLoss, smoothing=0.1)

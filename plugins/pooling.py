@@ -1,1 +1,287 @@
-"""Built-in plugin (being written)."""
+"""Built-in poolings (max, average, Lp, mixed, stochastic) and the pooling layers SPP and RoI pooling.
+
+Every pooling keeps the pooling contract, ``factory(channels, kernel_size, stride, **hp)``: a square
+window without padding maps (N, C, H, W) to (N, C, o, o') with ``o = floor((H - kernel_size) / stride) + 1``.
+The formulas follow the survey (Gu et al., arXiv 1512.07108, section 3.2) and the papers cited per class.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from cnnbench import hookimpl
+from cnnbench.errors import require
+from cnnbench.hookspecs import Register
+
+
+def _require_positive_int(name: str, value: Any) -> None:
+    require(isinstance(value, int) and value > 0, f"{name} must be a positive integer, got {value!r}")
+
+
+def _require_unit_interval(name: str, value: float) -> None:
+    require(0.0 <= value <= 1.0, f"{name} must be in [0, 1], got {value}")
+
+
+class _Pool2d(nn.Module):
+    """A square, unpadded pooling window; subclasses say what is computed over it."""
+
+    def __init__(self, channels: int, kernel_size: int, stride: int) -> None:
+        super().__init__()
+        _require_positive_int("kernel_size", kernel_size)
+        _require_positive_int("stride", stride)
+        self.channels, self.kernel_size, self.stride = channels, kernel_size, stride
+
+    def max(self, x: Tensor) -> Tensor:
+        return F.max_pool2d(x, self.kernel_size, self.stride)
+
+    def avg(self, x: Tensor) -> Tensor:
+        return F.avg_pool2d(x, self.kernel_size, self.stride)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}"
+
+
+class MaxPool2d(_Pool2d):
+    """Max pooling: the strongest response of each window."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.max(x)
+
+
+class AvgPool2d(_Pool2d):
+    """Average pooling: the mean response of each window."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.avg(x)
+
+
+class LpPool2d(_Pool2d):
+    """Lp pooling ``y = (sum over the window of |x|^p)^(1/p)``: p = 1 sums, p -> infinity tends to max.
+
+    The survey's formula (after Sermanet et al. 2012) and ``F.lp_pool2d`` both take the SUM over the
+    window, so on non-negative inputs this equals ``F.lp_pool2d``. Pooling ``|x|`` makes it the Lp norm of
+    the window for signed inputs too, where ``F.lp_pool2d`` returns NaN for odd or fractional p; and an
+    all-zero window (common after ReLU) gets a zero gradient where ``F.lp_pool2d``'s is NaN.
+    ``|x|^p`` is formed before the root, so very large p overflows as it does in ``F.lp_pool2d``.
+    """
+
+    def __init__(self, channels: int, kernel_size: int, stride: int, p: float = 2.0) -> None:
+        super().__init__(channels, kernel_size, stride)
+        require(math.isfinite(p) and p >= 1, f"p must be a finite number >= 1, got {p}")
+        self.p = float(p)
+
+    def forward(self, x: Tensor) -> Tensor:
+        total = self.avg(x.abs().pow(self.p)) * self.kernel_size**2
+        nonzero = total > 0
+        # The inner where keeps the root's infinite slope at 0 out of the backward pass.
+        return torch.where(nonzero, torch.where(nonzero, total, 1).pow(1 / self.p), 0)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, {super().extra_repr()}"
+
+
+class MixedPool2d(_Pool2d):
+    """Mixed pooling with a fixed proportion: ``y = lam * max + (1 - lam) * avg``.
+
+    The deterministic form of Yu et al. 2014 ("Mixed pooling for CNNs") and of Lee, Gallagher & Tu 2016's
+    mixed max-average pooling, with the proportion ``lam`` chosen by hand (lam = 1: max, lam = 0: average).
+    """
+
+    def __init__(self, channels: int, kernel_size: int, stride: int, lam: float = 0.5) -> None:
+        super().__init__(channels, kernel_size, stride)
+        _require_unit_interval("lam", lam)
+        self.lam = float(lam)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.lerp(self.avg(x), self.max(x), self.lam)
+
+    def extra_repr(self) -> str:
+        return f"lam={self.lam}, {super().extra_repr()}"
+
+
+class MixedRandomPool2d(_Pool2d):
+    """Mixed pooling of Yu et al. 2014: each window takes its max with probability ``p_max``, else its mean.
+
+    Training draws lambda in {0, 1} independently per output element. Eval is deterministic and returns the
+    expectation of the training output, ``p_max * max + (1 - p_max) * avg`` (the averaging rule dropout uses
+    at test time), so a network sees, on average, the same scale in both modes.
+    """
+
+    stochastic: ClassVar[bool] = True
+
+    def __init__(self, channels: int, kernel_size: int, stride: int, p_max: float = 0.5) -> None:
+        super().__init__(channels, kernel_size, stride)
+        _require_unit_interval("p_max", p_max)
+        self.p_max = float(p_max)
+
+    def forward(self, x: Tensor) -> Tensor:
+        maximum, mean = self.max(x), self.avg(x)
+        if not self.training:
+            return torch.lerp(mean, maximum, self.p_max)
+        take_max = torch.rand(maximum.shape, device=x.device) < self.p_max
+        return torch.where(take_max, maximum, mean)
+
+    def extra_repr(self) -> str:
+        return f"p_max={self.p_max}, {super().extra_repr()}"
+
+
+class MixedLearnedPool2d(_Pool2d):
+    """Mixed max-average pooling of Lee, Gallagher & Tu 2016 with one learned proportion per layer.
+
+    ``y = a * max + (1 - a) * avg`` with ``a = sigmoid(logit)`` kept in (0, 1); ``lam`` is the initial ``a``.
+    One scalar per layer is the paper's equation (their "per layer" option): it adds a single parameter
+    and lets the layer drift between max and average pooling as training prefers.
+    """
+
+    def __init__(self, channels: int, kernel_size: int, stride: int, lam: float = 0.5) -> None:
+        super().__init__(channels, kernel_size, stride)
+        require(0.0 < lam < 1.0, f"lam must be in (0, 1) (it is a sigmoid's value), got {lam}")
+        self.logit = nn.Parameter(torch.logit(torch.tensor(float(lam))))
+
+    @property
+    def lam(self) -> Tensor:
+        """The current mixing proportion a in (0, 1)."""
+        return torch.sigmoid(self.logit)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.lerp(self.avg(x), self.max(x), self.lam.to(x.dtype))
+
+
+class StochasticPool2d(_Pool2d):
+    """Stochastic pooling of Zeiler & Fergus 2013: pick one activation per window, in proportion to its size.
+
+    With ``a = max(x, 0)`` (the paper pools ReLU outputs) and ``p_i = a_i / sum_j a_j`` over the window,
+    training returns ``a_l`` with ``l ~ Multinomial(p)`` drawn independently per window (an all-zero window
+    gives 0), and the gradient flows to the picked activation only. Eval returns the probability-weighted
+    average ``sum_i p_i a_i = sum a^2 / sum a``, the paper's test-time rule.
+    """
+
+    stochastic: ClassVar[bool] = True
+
+    def forward(self, x: Tensor) -> Tensor:
+        activations = x.clamp_min(0)
+        return self._sample(activations) if self.training else self._expectation(activations)
+
+    def _expectation(self, a: Tensor) -> Tensor:
+        total = self.avg(a)
+        return self.avg(a * a) / torch.where(total > 0, total, 1)
+
+    def _sample(self, a: Tensor) -> Tensor:
+        k, s = self.kernel_size, self.stride
+        windows = a.unfold(2, k, s).unfold(3, k, s).flatten(-2)  # (N, C, o, o', k*k)
+        with torch.no_grad():
+            # Inverse-CDF sampling: the first position whose running sum exceeds u * sum.
+            cumulative = windows.cumsum(-1)
+            total = cumulative[..., -1:]
+            threshold = torch.rand_like(total) * total
+            picked = (cumulative <= threshold).sum(-1, keepdim=True).clamp_max(k * k - 1)
+        return windows.gather(-1, picked).squeeze(-1)
+
+
+class SpatialPyramidPool(nn.Module):
+    """Spatial pyramid pooling (He et al. 2014, SPP-net): a fixed-length vector from a map of any size.
+
+    Each level l max-pools the map over an l x l grid; the levels' outputs are flattened and concatenated
+    to (N, channels * sum(l^2)). Bins are those of adaptive pooling (``floor(i*H/l)`` to ``ceil((i+1)*H/l)``),
+    which cover the whole map for every size, where SPP-net's ceil-window/floor-stride rule can miss edges.
+    """
+
+    def __init__(self, channels: int, levels: Sequence[int] = (1, 2, 4)) -> None:
+        super().__init__()
+        levels = tuple(levels)
+        require(
+            bool(levels) and all(isinstance(level, int) and level > 0 for level in levels),
+            f"levels must be a non-empty list of positive integers, got {list(levels)}",
+        )
+        self.channels, self.levels = channels, levels
+        self.out_features = channels * sum(level * level for level in levels)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.cat([F.adaptive_max_pool2d(x, level).flatten(1) for level in self.levels], dim=1)
+
+    @classmethod
+    def example(cls) -> tuple[dict[str, Any], tuple[Tensor, ...]]:
+        return {"channels": 3}, (torch.randn(2, 3, 13, 9),)
+
+    def extra_repr(self) -> str:
+        return f"channels={self.channels}, levels={list(self.levels)}"
+
+
+def _round_half_away(values: Tensor) -> Tensor:
+    """C's ``round`` (halves away from zero), which Fast R-CNN uses; ``torch.round`` rounds halves to even."""
+    return values.sign() * (values.abs() + 0.5).floor()
+
+
+class RoIPool(nn.Module):
+    """RoI max pooling (Girshick 2015, Fast R-CNN): each region becomes an ``output_size`` square of maxima.
+
+    ``forward(features (N, C, H, W), rois (R, 5))`` with rows ``[batch_index, x1, y1, x2, y2]`` in image
+    coordinates, which ``spatial_scale`` (the backbone's 1 / stride, a building context rather than a
+    hyperparameter) maps onto the feature map, returns (R, C, output_size, output_size). As in Fast R-CNN's
+    layer, corners are rounded to cells, a region spans ``x2 - x1 + 1`` cells (at least 1), bin i covers
+    ``floor(i*L/P)`` to ``ceil((i+1)*L/P)`` of it clipped to the map, and a bin outside the map gives 0.
+    """
+
+    def __init__(self, output_size: int = 7, spatial_scale: float = 1.0) -> None:
+        super().__init__()
+        _require_positive_int("output_size", output_size)
+        require(spatial_scale > 0, f"spatial_scale must be > 0, got {spatial_scale}")
+        self.output_size, self.spatial_scale = output_size, float(spatial_scale)
+
+    def forward(self, features: Tensor, rois: Tensor) -> Tensor:
+        _, _, height, width = features.shape
+        corners = _round_half_away(rois[:, 1:] * self.spatial_scale).long()
+        rows, empty_rows = self._bins(corners[:, 1], corners[:, 3], height)
+        cols, empty_cols = self._bins(corners[:, 0], corners[:, 2], width)
+        batch = rois[:, 0].long()
+        # Every bin gathered as a fixed-size patch (short bins repeat an index, which leaves a max unchanged).
+        patches = features.permute(0, 2, 3, 1)[batch[:, None, None], rows[:, :, None], cols[:, None, :]]
+        size = self.output_size
+        pooled = patches.unflatten(2, (size, -1)).unflatten(1, (size, -1)).amax(dim=(2, 4))
+        empty = empty_rows[:, :, None] | empty_cols[:, None, :]
+        return pooled.masked_fill(empty[..., None], 0).permute(0, 3, 1, 2)
+
+    def _bins(self, start: Tensor, end: Tensor, extent: int) -> tuple[Tensor, Tensor]:
+        """Along one axis, each RoI's bin indices (R, P * K), K the longest bin, and which bins are empty (R, P)."""
+        size = self.output_size
+        length = (end - start + 1).clamp_min(1)[:, None]
+        bin_index = torch.arange(size, device=start.device)
+        low = (bin_index * length // size + start[:, None]).clamp(0, extent)
+        high = ((bin_index + 1) * length + size - 1) // size + start[:, None]
+        high = high.clamp(0, extent)
+        longest = max(1, int((high - low).max())) if high.numel() else 1
+        offsets = torch.arange(longest, device=start.device)
+        index = torch.minimum(low[..., None] + offsets, high[..., None] - 1).clamp(0, extent - 1)
+        return index.flatten(1), high <= low
+
+    @classmethod
+    def example(cls) -> tuple[dict[str, Any], tuple[Tensor, ...]]:
+        features = torch.randn(2, 3, 12, 10)
+        rois = torch.tensor([[0, 0.0, 0.0, 19.0, 23.0], [1, 4.0, 2.0, 11.0, 9.0], [1, 6.0, 6.0, 6.0, 6.0]])
+        return {"spatial_scale": 0.5}, (features, rois)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}, spatial_scale={self.spatial_scale}"
+
+
+@hookimpl
+def cnnbench_register_poolings(register: Register) -> None:
+    register("max", MaxPool2d)
+    register("avg", AvgPool2d)
+    register("lp", LpPool2d, p=2.0)
+    register("mixed", MixedPool2d, lam=0.5)
+    register("mixed_random", MixedRandomPool2d, p_max=0.5)
+    register("mixed_learned", MixedLearnedPool2d, lam=0.5)
+    register("stochastic", StochasticPool2d)
+
+
+@hookimpl
+def cnnbench_register_layers(register: Register) -> None:
+    register("spp", SpatialPyramidPool, levels=[1, 2, 4])
+    register("roi_pool", RoIPool, output_size=7)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from cnnbench.configstore import store_components
 from cnnbench.plugins import default_registry
 from cnnbench.registry import Registry
 
@@ -19,7 +20,10 @@ torch.set_num_threads(1)
 
 @pytest.fixture(scope="session")
 def registry() -> Registry:
-    return default_registry()
+    """The installed plugins' registry, also fed to Hydra's ConfigStore."""
+    registry = default_registry()
+    store_components(registry)
+    return registry
 
 
 @pytest.fixture(autouse=True)

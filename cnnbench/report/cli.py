@@ -1,10 +1,83 @@
-"""Placeholder until its owner lands it."""
+"""``cnnbench report``: load every record under the results folders and write the report.
+
+``configure`` runs whenever ``cnnbench`` starts, so this module imports nothing heavy at its top:
+pandas, scipy, matplotlib and optuna load only when the command runs.
+"""
+
 from __future__ import annotations
 
+import argparse
+import sys
+from pathlib import Path
 
-def configure(parser):
-    pass
+FORMAT_CHOICES = ("markdown", "html", "csv", "parquet")
 
 
-def main(args):
-    raise SystemExit("not implemented yet")
+def _names(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def _formats(value: str) -> list[str]:
+    chosen = _names(value)
+    unknown = [name for name in chosen if name not in FORMAT_CHOICES]
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(f"unknown format {', '.join(unknown) or '(none)'}; choose from {', '.join(FORMAT_CHOICES)}")
+    return chosen
+
+
+def _confidence(value: str) -> float:
+    level = float(value)
+    if not 0 < level < 1:
+        raise argparse.ArgumentTypeError(f"confidence must be between 0 and 1 (e.g. 0.95), got {value}")
+    return level
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """The command's options (see ``docs/report.md``)."""
+    parser.add_argument("--results", action="append", type=Path, metavar="DIR", help="folder or file of records, searched recursively; repeatable (default: results)")
+    parser.add_argument("--out", type=Path, default=Path("results/report"), metavar="DIR", help="where the report goes (default: results/report)")
+    parser.add_argument("--metric", help="rank by this metric (default: each task's objective, else accuracy)")
+    direction = parser.add_mutually_exclusive_group()
+    direction.add_argument("--maximize", dest="maximize", action="store_const", const=True, help="higher is better (default: from the metric's name)")
+    direction.add_argument("--minimize", dest="maximize", action="store_const", const=False, help="lower is better")
+    parser.add_argument("--by", type=_names, metavar="KEYS", help="comma list of columns that define a configuration (default: task,dataset,device and every component column)")
+    parser.add_argument("--where", metavar="FILTER", help="pandas query over the records, e.g. \"task == 'classification' and device == 'cpu'\"")
+    for option, what in (("task", "tasks"), ("dataset", "datasets"), ("device", "devices"), ("study", "sweep studies")):
+        parser.add_argument(f"--{option}", type=_names, metavar="NAMES", help=f"keep only these {what} (comma list)")
+    parser.add_argument("--baseline", metavar="SPEC", help="ablation baselines, e.g. activation=elu,pooling=avg (default: activation=relu,pooling=max,convolution=conv,loss=softmax)")
+    parser.add_argument("--confidence", type=_confidence, default=0.95, help="confidence level of the intervals (default: 0.95)")
+    parser.add_argument("--format", type=_formats, default=list(FORMAT_CHOICES), metavar="LIST", help=f"comma list of {', '.join(FORMAT_CHOICES)} (default: all)")
+
+
+def main(args: argparse.Namespace) -> int:
+    from cnnbench.report.build import build_report, select
+    from cnnbench.report.loader import read_records, to_frame
+    from cnnbench.report.plots import figures
+    from cnnbench.report.render import write_report
+
+    loaded = read_records(args.results or [Path("results")])
+    for source, reason in loaded.skipped:
+        print(f"cnnbench: warning: skipped {source}: {reason}", file=sys.stderr)
+    allowed = {option: getattr(args, option) for option in ("task", "dataset", "device", "study")}
+    frame = select(to_frame(loaded.rows), args.where, allowed)
+    report = build_report(
+        frame,
+        metric=args.metric,
+        maximize=args.maximize,
+        keys=args.by,
+        baseline=args.baseline,
+        confidence=args.confidence,
+        skipped=loaded.skipped,
+    )
+    for note in report.notes:
+        print(f"cnnbench: note: {note}", file=sys.stderr)
+    plots = figures(report) if {"markdown", "html"} & set(args.format) else []
+    written = write_report(report, plots, args.out, args.format)
+    board = report.leaderboard
+    print(f"{len(report.runs)} scored runs, {len(board)} configurations, {len(report.ablation)} ablation comparisons")
+    for path in written:
+        if path.suffix != ".png":
+            print(f"wrote {path}")
+    if plots:
+        print(f"wrote {len(plots)} plots under {args.out / 'plots'}" if "markdown" in args.format else f"embedded {len(plots)} plots")
+    return 0

@@ -1,1 +1,59 @@
-"""pytest plugin of the conformance kit."""
+"""pytest plugin of the conformance kit, loaded through the ``pytest11`` entry point ``cnnbench``.
+
+It gives any test suite the fixture ``cnnbench_check``, and :func:`conformance_params` makes one test per
+component and check, so a plugin author's suite tests their components as cnnbench's own suite does::
+
+    from cnnbench.testing import conformance_params
+
+    @pytest.mark.parametrize(("component", "check"), conformance_params(distribution="cnnbench-swish"))
+    def test_conformance(component, check, cnnbench_check):
+        cnnbench_check(component, check)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import pytest
+
+from cnnbench.registry import Component, Registry
+
+
+def conformance_params(
+    registry: Registry | None = None, *, kinds: Iterable[str] | None = None, distribution: str | None = None
+) -> list[Any]:
+    """``pytest.param(component, check)`` for every check of every component of ``registry``.
+
+    Args:
+        registry: the components to test; the installed ones (:func:`cnnbench.plugins.default_registry`) if ``None``.
+        kinds: only these kinds.
+        distribution: only the components of this distribution (a plugin's own suite).
+    """
+    from cnnbench.testing.checks import checks_for
+
+    if registry is None:
+        from cnnbench.plugins import default_registry
+
+        registry = default_registry()
+    return [
+        pytest.param(component, check, id=f"{component.kind}-{component.name}-{check}")
+        for kind in (kinds or [None])
+        for component in registry.components(kind)
+        if distribution is None or component.distribution == distribution
+        for check in checks_for(component)
+    ]
+
+
+@pytest.fixture
+def cnnbench_check() -> Callable[..., None]:
+    """``cnnbench_check(component, check, registry=None)``: run one check; one that does not apply is skipped."""
+    from cnnbench.testing.checks import NotApplicable, run_check
+
+    def check(component: Component, name: str, registry: Registry | None = None) -> None:
+        try:
+            run_check(component, name, registry)
+        except NotApplicable as why:
+            pytest.skip(str(why))
+
+    return check

@@ -1,0 +1,115 @@
+"""From a records frame to a :class:`Report`: select the records, then compute every table once.
+
+The renderers (Markdown, HTML, CSV, Parquet) and the plots only read a :class:`Report`, so every
+output shows the same numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from cnnbench.report.loader import NoRecordsError
+from cnnbench.report.provenance import provenance
+from cnnbench.report.stats import (
+    Objective,
+    ReportInputError,
+    ablation,
+    bench_table,
+    default_keys,
+    leaderboard,
+    objectives,
+    parse_baseline,
+    pytest_benchmark_table,
+    scored_runs,
+    text,
+)
+from cnnbench.report.studies import Study, studies
+
+#: ``--task`` and friends: the option -> the column it filters on
+FILTER_COLUMNS = {"task": "task", "dataset": "dataset", "device": "device", "study": "study.name"}
+
+
+@dataclass
+class Report:
+    """Every table of a report, computed from the selected records."""
+
+    frame: pd.DataFrame
+    keys: list[str]
+    objectives: dict[str, Objective]
+    runs: pd.DataFrame
+    leaderboard: pd.DataFrame
+    ablation: pd.DataFrame
+    bench: pd.DataFrame
+    pytest_benchmark: pd.DataFrame
+    studies: list[Study]
+    provenance: list[tuple[str, str]]
+    confidence: float = 0.95
+    notes: list[str] = field(default_factory=list)
+
+
+def select(frame: pd.DataFrame, where: str | None = None, allowed: Mapping[str, Sequence[str]] | None = None) -> pd.DataFrame:
+    """The rows of ``frame`` that pass the equality filters (``{"task": ["classification"]}``) and ``where``.
+
+    ``where`` is a :meth:`pandas.DataFrame.query` expression; a column with a dot needs backticks.
+    """
+    for option, values in (allowed or {}).items():
+        if values:
+            frame = frame[frame[FILTER_COLUMNS[option]].astype(object).map(text).isin(list(values))]
+    if where:
+        try:
+            frame = frame.query(where)
+        except Exception as error:  # any failure of the user's expression is one line for the user
+            reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise ReportInputError(
+                f"invalid --where filter {where!r}: {reason}; write a pandas query such as "
+                f"\"task == 'classification' and device == 'cpu'\" (backticks around a column with a dot: `pooling.lam` > 0.3)"
+            ) from None
+    if frame.empty:
+        shown = ", ".join(f"{k}={','.join(v)}" for k, v in (allowed or {}).items() if v) + (f" where {where}" if where else "")
+        raise NoRecordsError(f"no records match the filters ({shown or 'none'})")
+    return frame
+
+
+def _check_keys(keys: Sequence[str], frame: pd.DataFrame) -> list[str]:
+    unknown = [k for k in keys if k not in frame]
+    if unknown:
+        known = ", ".join(sorted(c for c in frame.columns if not c.startswith(("metric.", "stats.", "param."))))
+        raise ReportInputError(f"--by names unknown columns {', '.join(unknown)}; columns: {known}")
+    return list(dict.fromkeys(keys))
+
+
+def build_report(
+    frame: pd.DataFrame,
+    *,
+    metric: str | None = None,
+    maximize: bool | None = None,
+    keys: Sequence[str] | None = None,
+    baseline: str | None = None,
+    confidence: float = 0.95,
+    skipped: Sequence[tuple[str, str]] = (),
+) -> Report:
+    """Compute the leaderboard, ablation, timing tables, studies and provenance of ``frame``."""
+    runs = frame[frame["record_type"] == "run"]
+    goals = objectives(runs, metric, maximize)
+    keys = _check_keys(keys, frame) if keys else default_keys(runs)
+    scored = scored_runs(frame, goals)
+    notes = []
+    if "device" not in keys and scored["device"].nunique() > 1:
+        notes.append("device is not a key: runs on different devices are pooled (see the devices column)")
+    return Report(
+        frame=frame,
+        keys=keys,
+        objectives=goals,
+        runs=scored,
+        leaderboard=leaderboard(scored, keys, confidence),
+        ablation=ablation(scored, keys, parse_baseline(baseline), confidence),
+        bench=bench_table(frame),
+        pytest_benchmark=pytest_benchmark_table(frame),
+        studies=studies(frame, goals),
+        provenance=provenance(frame, list(skipped)),
+        confidence=confidence,
+        notes=notes,
+    )

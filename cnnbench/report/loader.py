@@ -1,0 +1,218 @@
+"""Load run records, sweep trials, component timings and pytest-benchmark files into one DataFrame.
+
+Every file is read as JSON data (never unpickled) and recognised by its content, so records copied in
+from other machines can sit anywhere under a results folder. A file that is not valid JSON, or not a
+record, is skipped with a :class:`SkippedRecordWarning` naming it; the rest still loads. The frame's
+columns are documented in ``docs/report.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from cnnbench.errors import CnnbenchError
+from cnnbench.records import flatten_components
+
+#: Record fields kept whole, as a JSON string column, instead of being flattened.
+JSON_FIELDS = ("config", "curve")
+#: Columns every frame has, with the value a record that lacks them (an older schema) gets.
+DEFAULTS: dict[str, Any] = {
+    "schema": 0,
+    "record_type": "run",
+    "status": "completed",
+    "run_id": None,
+    "task": None,
+    "dataset": None,
+    "model": None,
+    "device": "unknown",
+    "seed": None,
+    "started_at": None,
+    "finished_at": None,
+    "study.name": None,
+    "study.trial": None,
+    "source": None,
+}
+PYTEST_BENCHMARK = "pytest_benchmark"
+
+
+class NoRecordsError(CnnbenchError):
+    """A results folder is missing, or holds no record."""
+
+
+class SkippedRecordWarning(UserWarning):
+    """A file under a results folder could not be read as a record; it was left out."""
+
+
+@dataclass
+class Loaded:
+    """The flat rows read from the results folders, and the files left out (with the reason)."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _scalar(value: Any) -> Any:
+    """Lists and other containers become JSON text: one cell, and the frame stays parquet-friendly."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def _flatten(prefix: str, value: Any, into: dict[str, Any]) -> None:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _flatten(f"{prefix}.{key}", item, into)
+    else:
+        into[prefix] = _scalar(value)
+
+
+def flatten_record(record: dict[str, Any], source: str) -> dict[str, Any]:
+    """One record -> one flat row: ``components`` unprefixed, ``metrics`` as ``metric.<name>``, dicts dotted."""
+    row: dict[str, Any] = {}
+    for key, value in record.items():
+        if key == "components":
+            nested = {slot: node for slot, node in value.items() if isinstance(node, dict)}
+            row.update(flatten_components(nested))  # schema 0 kept each slot as a {"name": ..., **hp} node
+            row.update({slot: _scalar(choice) for slot, choice in value.items() if slot not in nested})
+        elif key == "metrics":
+            row.update({f"metric.{name}": _scalar(metric) for name, metric in value.items()})
+        elif key in JSON_FIELDS:
+            row[key] = json.dumps(value, sort_keys=True, default=str)
+        else:
+            _flatten(key, value, row)
+    row["source"] = source
+    return row
+
+
+def pytest_benchmark_rows(document: dict[str, Any], source: str) -> list[dict[str, Any]]:
+    """One row per benchmark of a ``pytest --benchmark-json`` file; ``extra_info`` keys become columns."""
+    machine, commit = document.get("machine_info") or {}, document.get("commit_info") or {}
+    common = {
+        "record_type": PYTEST_BENCHMARK,
+        "started_at": document.get("datetime"),
+        "git_commit": commit.get("id"),
+        "host": machine.get("node"),
+        "device_name": (machine.get("cpu") or {}).get("brand_raw"),
+        "versions.python": machine.get("python_version"),
+        "versions.pytest_benchmark": document.get("version"),
+    }
+    rows = []
+    for bench in document["benchmarks"]:
+        row = {**common, "name": bench.get("name"), "group": bench.get("group"), "fullname": bench.get("fullname")}
+        _flatten("param", bench.get("params") or {}, row)
+        _flatten("stats", {k: v for k, v in (bench.get("stats") or {}).items() if k != "data"}, row)
+        row.update({key: _scalar(value) for key, value in (bench.get("extra_info") or {}).items()})
+        row["run_id"] = f"{Path(source).stem}:{bench.get('fullname') or bench.get('name')}"
+        row["source"] = source
+        rows.append(row)
+    return rows
+
+
+def _is_pytest_benchmark(document: Any) -> bool:
+    return isinstance(document, dict) and isinstance(document.get("benchmarks"), list) and "machine_info" in document
+
+
+def _is_record(document: Any) -> bool:
+    return isinstance(document, dict) and ("run_id" in document or "record_type" in document) and "benchmarks" not in document
+
+
+def _json_files(paths: Iterable[Path]) -> Iterator[Path]:
+    for path in paths:
+        if not path.exists():
+            raise NoRecordsError(f"results folder {str(path)!r} does not exist; pass --results DIR with the folder runs were written to")
+        if path.is_dir():
+            yield from sorted(p for p in path.rglob("*.json") if p.is_file() and not p.name.startswith("."))
+        else:
+            yield path
+
+
+def read_records(paths: str | Path | Iterable[str | Path]) -> Loaded:
+    """Read every ``*.json`` under ``paths`` (folders, searched recursively, or files) into flat rows.
+
+    A record whose ``run_id`` was already read (the same run copied into two folders) counts once.
+    Raises :class:`NoRecordsError` when a path is missing or nothing under them is a record.
+    """
+    paths = [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
+    loaded, seen = Loaded(), {}
+    files = list(_json_files(paths))
+    for path in files:
+        source = str(path)
+        try:
+            document = json.loads(path.read_bytes())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+            loaded.skipped.append((source, f"not valid JSON ({type(error).__name__}: {error})".replace("\n", " ")))
+            continue
+        if _is_pytest_benchmark(document):
+            loaded.rows.extend(pytest_benchmark_rows(document, source))
+        elif _is_record(document):
+            run_id = document.get("run_id")
+            if run_id is not None and run_id in seen:
+                loaded.skipped.append((source, f"duplicate of run {run_id} already read from {seen[run_id]}"))
+                continue
+            if run_id is not None:
+                seen[run_id] = source
+            loaded.rows.append(flatten_record(document, source))
+        else:
+            loaded.skipped.append((source, "neither a cnnbench record (no run_id/record_type) nor a pytest-benchmark file"))
+    if not loaded.rows:
+        where = ", ".join(map(str, paths)) or "(no folder given)"
+        found = f"{len(files)} JSON files, none of them readable records" if files else "no *.json files"
+        raise NoRecordsError(f"no run records in {where}: {found}; write some with `cnnbench run` or `cnnbench bench`")
+    return loaded
+
+
+def to_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """The DataFrame of flat rows: the default columns first, then the rest sorted; rows sorted by run id."""
+    rows = sorted(rows, key=lambda row: (str(row.get("run_id")), str(row.get("source"))))
+    frame = pd.DataFrame.from_records(rows) if rows else pd.DataFrame(columns=list(DEFAULTS))
+    for column, default in DEFAULTS.items():
+        if column not in frame:
+            frame[column] = default
+        elif default is not None:
+            frame[column] = frame[column].where(frame[column].notna(), default)
+    frame = frame[list(DEFAULTS) + sorted(set(frame.columns) - set(DEFAULTS))]
+    for column in ("seed", "study.trial", "schema"):
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("Int64")
+    for column in ("started_at", "finished_at"):
+        frame[column] = pd.to_datetime(frame[column], utc=True, errors="coerce", format="ISO8601")
+    return frame.reset_index(drop=True)
+
+
+def load(paths: str | Path | Iterable[str | Path] = "results") -> pd.DataFrame:
+    """Every record under ``paths`` as one DataFrame, one row per run, trial or timed component.
+
+    Files that cannot be read are skipped with a :class:`SkippedRecordWarning`; the list is kept in
+    ``frame.attrs["skipped"]`` as ``(path, reason)`` pairs.
+
+    >>> frame = load("results")                                      # doctest: +SKIP
+    >>> frame.query("task == 'classification'").groupby("activation")["metric.accuracy"].mean()  # doctest: +SKIP
+    """
+    loaded = read_records(paths)
+    for source, reason in loaded.skipped:
+        warnings.warn(f"skipped {source}: {reason}", SkippedRecordWarning, stacklevel=2)
+    frame = to_frame(loaded.rows)
+    frame.attrs["skipped"] = loaded.skipped
+    return frame
+
+
+def curves(frame: pd.DataFrame) -> pd.DataFrame:
+    """The per-epoch curves of ``frame``'s runs in long form: ``run_id``, ``epoch``, ``key``, ``value``."""
+    rows = []
+    with_curve = frame.loc[frame["curve"].notna(), ["run_id", "curve"]] if "curve" in frame else frame.iloc[:0, :0]
+    for run_id, text in with_curve.itertuples(index=False):
+        for epoch_index, epoch in enumerate(json.loads(text), start=1):
+            number = epoch.get("epoch", epoch_index)
+            rows.extend(
+                (run_id, number, key, float(value))
+                for key, value in epoch.items()
+                if key != "epoch" and isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+            )
+    return pd.DataFrame(rows, columns=["run_id", "epoch", "key", "value"])

@@ -1,0 +1,175 @@
+"""The report's figures as PNG bytes: metric by component choice, metric against training time with
+its Pareto front, training curves, and each sweep's optimisation history and parameter importances.
+
+Figures are drawn on :class:`matplotlib.figure.Figure` objects with the Agg canvas, never through
+pyplot, so no global backend or figure state is touched.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from cnnbench.report.build import Report
+from cnnbench.report.loader import curves
+from cnnbench.report.stats import DEFAULT_BASELINE, SECTION_KEYS, as_text, choice_label, leaderboard, pareto_front
+
+#: configurations drawn per section in the training-curve figure
+CURVES_SHOWN = 6
+
+
+@dataclass(frozen=True)
+class Plot:
+    """One figure: its file stem, a caption, and the PNG."""
+
+    name: str
+    title: str
+    png: bytes
+
+
+def _png(figure: Figure) -> bytes:
+    FigureCanvasAgg(figure)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100, metadata={"Software": None})
+    return buffer.getvalue()
+
+
+def _section_columns(board: pd.DataFrame) -> list[str]:
+    return [k for k in SECTION_KEYS if k in board] + ["metric"]
+
+
+def _sections(board: pd.DataFrame) -> Iterator[tuple[str, pd.DataFrame]]:
+    """``("classification / digits / cpu: accuracy", rows)`` for each section of a leaderboard."""
+    columns = _section_columns(board)
+    for values, rows in board.groupby(columns, sort=True):
+        *where, metric = values
+        yield f"{' / '.join(v for v in where if v)}: {metric}", rows
+
+
+def config_labels(board: pd.DataFrame, keys: Sequence[str]) -> pd.Series:
+    """A short name per leaderboard row: the keys that differ between its section's rows."""
+    section = _section_columns(board)
+    varying = [k for k in keys if k not in section and board.groupby(section)[k].nunique().max() > 1]
+    return board.apply(lambda row: ", ".join(f"{k}={row[k]}" for k in varying if row[k] != "") or "all runs", axis=1)
+
+
+def choice_plot(report: Report, slot: str) -> Plot | None:
+    """The metric of each choice of ``slot``, pooled over the other keys (mean and CI across runs)."""
+    hyper = [k for k in report.keys if k.startswith(slot + ".")]
+    section = [k for k in SECTION_KEYS if k in report.keys]
+    board = leaderboard(report.runs, section + [slot] + hyper, report.confidence)
+    if board.empty:
+        return None
+    board["choice"] = [choice_label(slot, row[slot], {h: row[h] for h in hyper}) for _, row in board.iterrows()]
+    choices = sorted(board["choice"].unique())
+    if len(choices) < 2:
+        return None
+    figure = Figure(figsize=(7, 3.8), layout="constrained")
+    axes = figure.add_subplot()
+    groups = list(_sections(board))
+    width = 0.8 / len(groups)
+    for i, (title, rows) in enumerate(groups):
+        x = rows["choice"].map(choices.index).to_numpy() + (i - (len(groups) - 1) / 2) * width
+        error = np.nan_to_num(np.vstack([rows["mean"] - rows["ci_low"], rows["ci_high"] - rows["mean"]]))
+        axes.errorbar(x, rows["mean"], yerr=error, fmt="o", capsize=4, label=title)
+    axes.set_xticks(range(len(choices)), choices, rotation=20, ha="right", fontsize=8)
+    axes.set_ylabel(" / ".join(sorted(board["metric"].unique())))
+    axes.set_title(f"by {slot} (mean, {report.confidence:.0%} CI; other components pooled)", fontsize=10)
+    axes.legend(fontsize=7)
+    axes.grid(axis="y", alpha=0.3)
+    return Plot(f"by-{slot}", f"Metric by {slot}", _png(figure))
+
+
+def pareto_plot(report: Report) -> Plot | None:
+    """Each configuration's metric against its mean training time, with the Pareto front drawn."""
+    board = report.leaderboard[np.isfinite(report.leaderboard["train_s"])]
+    if board.empty:
+        return None
+    figure = Figure(figsize=(7, 4.2), layout="constrained")
+    axes = figure.add_subplot()
+    labels = config_labels(board, report.keys)
+    for title, rows in _sections(board):
+        front = pareto_front(rows["train_s"].to_numpy(), rows["mean"].to_numpy(), maximize=bool(rows["maximize"].iloc[0]))
+        points = axes.scatter(rows["train_s"], rows["mean"], s=14, alpha=0.6, label=title)
+        ordered = rows[front].sort_values("train_s")
+        axes.step(ordered["train_s"], ordered["mean"], where="post", color=points.get_facecolor()[0], linewidth=1.2)
+        for (_, row), label in zip(ordered.iterrows(), labels[ordered.index]):
+            axes.annotate(label, (row["train_s"], row["mean"]), fontsize=6, xytext=(3, 3), textcoords="offset points")
+    axes.set_xlabel("training time per run (s)")
+    axes.set_ylabel(" / ".join(sorted(board["metric"].unique())))
+    axes.set_title("metric against training time; the line is the Pareto front", fontsize=10)
+    axes.legend(fontsize=7)
+    axes.grid(alpha=0.3)
+    return Plot("pareto", "Metric against training time (Pareto front)", _png(figure))
+
+
+def curve_plots(report: Report) -> list[Plot]:
+    """Per section, the mean per-epoch curves of the best configurations."""
+    board, keys = report.leaderboard, report.keys
+    if board.empty or "curve" not in report.runs:
+        return []
+    board = board.assign(label=config_labels(board, keys))
+    run_keys = as_text(report.runs, keys + ["metric"]).assign(run_id=report.runs["run_id"])
+    plots = []
+    for index, (title, rows) in enumerate(_sections(board)):
+        top = rows.nsmallest(CURVES_SHOWN, "rank", keep="first")
+        runs = run_keys.merge(top[keys + ["metric", "label"]], on=keys + ["metric"])
+        long = curves(report.runs[report.runs["run_id"].isin(runs["run_id"])]).merge(runs[["run_id", "label"]], on="run_id")
+        metric = top["metric"].iloc[0]
+        shown = [k for k in ("train_loss", metric) if k in set(long["key"])]
+        if not shown:
+            continue
+        figure = Figure(figsize=(7, 3.4), layout="constrained")
+        for position, key in enumerate(shown, start=1):
+            axes = figure.add_subplot(1, len(shown), position)
+            mean = long[long["key"] == key].groupby(["label", "epoch"], sort=True)["value"].mean()
+            for label in top["label"]:
+                if label in mean.index.get_level_values(0):
+                    axes.plot(mean[label].index, mean[label].to_numpy(), marker=".", label=label)
+            axes.set_xlabel("epoch")
+            axes.set_ylabel(key)
+            axes.grid(alpha=0.3)
+        axes.legend(fontsize=6)
+        figure.suptitle(f"{title}: mean over seeds, best {len(top)} configurations", fontsize=9)
+        plots.append(Plot(f"curves-{index + 1}", f"Training curves, {title}", _png(figure)))
+    return plots
+
+
+def study_plots(report: Report) -> list[Plot]:
+    """Each study's optimisation history and, when computable, its parameter importances."""
+    plots = []
+    for index, study in enumerate(report.studies, start=1):
+        trials = study.trials
+        figure = Figure(figsize=(7, 3.4), layout="constrained")
+        axes = figure.add_subplot()
+        done = trials[trials["state"] == "completed"]
+        axes.scatter(done["trial"], done["value"], s=14, label="trial")
+        axes.step(trials["trial"], trials["best"], where="post", color="tab:red", label="best so far")
+        axes.set_xlabel("trial")
+        axes.set_ylabel(study.objective.metric)
+        axes.set_title(f"study {study.name}: optimisation history", fontsize=10)
+        axes.legend(fontsize=7)
+        axes.grid(alpha=0.3)
+        plots.append(Plot(f"study-{index}-history", f"Optimisation history of study {study.name}", _png(figure)))
+        if study.importances:
+            figure = Figure(figsize=(7, 0.6 + 0.35 * len(study.importances)), layout="constrained")
+            axes = figure.add_subplot()
+            names = list(study.importances)[::-1]
+            axes.barh(names, [study.importances[n] for n in names])
+            axes.set_xlabel("importance (fANOVA)")
+            axes.set_title(f"study {study.name}: parameter importances", fontsize=10)
+            plots.append(Plot(f"study-{index}-importance", f"Parameter importances of study {study.name}", _png(figure)))
+    return plots
+
+
+def figures(report: Report) -> list[Plot]:
+    """Every figure of ``report``, in the order the report shows them."""
+    found = [choice_plot(report, slot) for slot in DEFAULT_BASELINE if slot in report.keys]
+    found.append(pareto_plot(report))
+    return [plot for plot in found if plot is not None] + curve_plots(report) + study_plots(report)

@@ -1,0 +1,347 @@
+"""Write a :class:`~cnnbench.report.build.Report` as Markdown, one self-contained HTML page, CSV and Parquet.
+
+Markdown and HTML are two renderings of one list of blocks (headings, paragraphs, tables, figures),
+so they always say the same thing. Both are deterministic: rows are sorted, numbers have fixed
+formats and no clock time appears, so the same records give byte-identical files. Every string is
+HTML-escaped: record contents are data, and a component named ``<script>`` shows as text.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from cnnbench.report.build import Report
+from cnnbench.report.plots import Plot
+from cnnbench.report.stats import SECTION_KEYS, choice_label, text
+
+FORMATS = ("markdown", "html", "csv", "parquet")
+MISSING = "–"
+TITLE = "cnnbench report"
+
+
+@dataclass(frozen=True)
+class Heading:
+    level: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    text: str
+
+
+@dataclass(frozen=True)
+class Table:
+    header: list[str]
+    rows: list[list[str]]
+    numeric: list[bool]
+    css: str = ""
+
+
+@dataclass(frozen=True)
+class Image:
+    plot: Plot
+
+
+Block = Heading | Paragraph | Table | Image
+
+
+def _number(spec: str) -> Callable[[Any], str]:
+    def format_(value: Any) -> str:
+        return MISSING if value is None or pd.isna(value) else format(value, spec)
+
+    return format_
+
+
+def _p_value(value: Any) -> str:
+    return MISSING if pd.isna(value) else ("<0.0001" if value < 1e-4 else f"{value:.4f}")
+
+
+def _interval(spec: str) -> Callable[[Any, Any], str]:
+    def format_(low: Any, high: Any) -> str:
+        return MISSING if pd.isna(low) or pd.isna(high) else f"[{format(low, spec)}, {format(high, spec)}]"
+
+    return format_
+
+
+def _text(value: Any) -> str:
+    return text(value) or MISSING
+
+
+#: column -> (header, formatter, numeric)
+COLUMNS: dict[str, tuple[str, Callable[[Any], str], bool]] = {
+    "rank": ("rank", str, True),
+    "n": ("n", str, True),
+    "mean": ("mean", _number(".4f"), True),
+    "std": ("std", _number(".4f"), True),
+    "train_s": ("train s", _number(".2f"), True),
+    "tie": ("tie", lambda tie: "tie" if tie else "", False),
+    "diff": ("difference", _number("+.4f"), True),
+    "p_value": ("p", _p_value, True),
+    "importance": ("importance", _number(".3f"), True),
+    "value": ("value", _number(".4f"), True),
+    "best": ("best so far", _number(".4f"), True),
+    "forward_ms": ("forward ms", _number(".4g"), True),
+    "forward_backward_ms": ("fwd+bwd ms", _number(".4g"), True),
+    "baseline_forward_ms": ("baseline fwd ms", _number(".4g"), True),
+    "baseline_forward_backward_ms": ("baseline fwd+bwd ms", _number(".4g"), True),
+    "ratio_forward": ("ratio fwd", _number(".3f"), True),
+    "ratio_forward_backward": ("ratio fwd+bwd", _number(".3f"), True),
+    "median_ms": ("median ms", _number(".4g"), True),
+    "iqr_ms": ("IQR ms", _number(".4g"), True),
+}
+
+
+def table(frame: pd.DataFrame, columns: Sequence[str], css: str = "", confidence: float = 0.95) -> Table:
+    """A display table: known columns formatted, ``ci_low``/``ci_high`` joined into one interval column."""
+    header, cells, numeric = [], [], []
+    for column in columns:
+        if column == "ci":
+            header.append(f"{confidence:.0%} CI")
+            spec = "+.4f" if "diff" in frame else ".4f"
+            cells.append([_interval(spec)(lo, hi) for lo, hi in zip(frame["ci_low"], frame["ci_high"])])
+            numeric.append(True)
+            continue
+        name, format_, is_numeric = COLUMNS.get(column, (column, _text, False))
+        header.append(name)
+        cells.append([format_(value) for value in frame[column]])
+        numeric.append(is_numeric)
+    return Table(header, [list(row) for row in zip(*cells)], numeric, css)
+
+
+def _choices(frame: pd.DataFrame, keys: Sequence[str]) -> tuple[pd.DataFrame, list[str]]:
+    """Fold each component's hyperparameter columns into its choice: ``pooling`` = ``mixed(lam=0.5)``."""
+    folded, columns = {}, []
+    for key in keys:
+        root = key.split(".")[0]
+        if key != root and root in keys:
+            continue
+        hyper = [k for k in keys if k.startswith(key + ".")] if key == root else []
+        folded[key] = [choice_label(key, row[0], dict(zip(hyper, row[1:]))) for row in frame[[key, *hyper]].itertuples(index=False)]
+        columns.append(key)
+    return frame.assign(**folded), columns
+
+
+def _split_constant(frame: pd.DataFrame, keys: Sequence[str]) -> tuple[list[str], str]:
+    """The keys that vary between ``frame``'s rows, and a sentence naming those that do not."""
+    varying, fixed = [], []
+    for key in keys:
+        values = frame[key].unique()
+        if len(values) > 1:
+            varying.append(key)
+        elif values[0] != "":
+            fixed.append(f"{key}={values[0]}")
+    return varying, (f"Same in every row: {', '.join(fixed)}." if fixed else "")
+
+
+def _sections(frame: pd.DataFrame) -> Iterable[tuple[str, pd.DataFrame]]:
+    columns = [k for k in SECTION_KEYS if k in frame] + ["metric"]
+    for values, rows in frame.groupby(columns, sort=True):
+        *where, metric = values
+        yield f"{' / '.join(v for v in where if v) or 'all'}: {metric}", rows
+
+
+def _leaderboard_blocks(report: Report) -> list[Block]:
+    blocks: list[Block] = [Heading(2, "Leaderboard")]
+    if report.leaderboard.empty:
+        return blocks + [Paragraph("No completed run has a value of its metric.")]
+    blocks.append(
+        Paragraph(
+            f"One row per configuration: mean and standard deviation over seeds, {report.confidence:.0%} t-interval, "
+            "rank within the section; `tie` marks an entry whose interval overlaps the leader's."
+        )
+    )
+    for title, rows in _sections(report.leaderboard):
+        rows, keys = _choices(rows, [k for k in report.keys if k not in SECTION_KEYS])
+        varying, fixed = _split_constant(rows, keys + (["devices"] if "devices" in rows else []))
+        direction = "higher is better" if rows["maximize"].iloc[0] else "lower is better"
+        blocks += [Heading(3, f"{title} ({direction})")] + ([Paragraph(fixed)] if fixed else [])
+        columns = ["rank", *varying, "n", "seeds", "mean", "std", "ci", "tie", "train_s"]
+        blocks.append(table(rows, columns, "leaderboard", report.confidence))
+    return blocks
+
+
+def _ablation_blocks(report: Report) -> list[Block]:
+    blocks: list[Block] = [Heading(2, "Ablation")]
+    if report.ablation.empty:
+        return blocks + [Paragraph("No slot has runs of a choice and of its baseline in the same context.")]
+    blocks.append(
+        Paragraph(
+            "Each choice against its slot's baseline with the other keys fixed (the context): difference of means "
+            f"(choice - baseline), its {report.confidence:.0%} interval, and the p-value of a paired t-test when the seeds "
+            "match one to one, else Welch's t-test."
+        )
+    )
+    for title, rows in _sections(report.ablation):
+        rows = rows.assign(n=rows["n_choice"].astype(str) + "/" + rows["n_baseline"].astype(str))
+        blocks += [Heading(3, title), table(rows, ["slot", "choice", "baseline", "context", "n", "test", "diff", "ci", "p_value", "verdict"], "ablation", report.confidence)]
+    return blocks
+
+
+def _study_blocks(report: Report, plots: dict[str, Plot]) -> list[Block]:
+    if not report.studies:
+        return []
+    blocks: list[Block] = [Heading(2, "Sweeps")]
+    for index, study in enumerate(report.studies, start=1):
+        trials = study.trials
+        done = trials[trials["state"] == "completed"]
+        states = ", ".join(f"{state} {count}" for state, count in sorted(trials["state"].value_counts().items()))
+        summary = f"{len(trials)} trials ({states}); objective {study.objective.metric}, {'maximised' if study.objective.maximize else 'minimised'}."
+        if not done.empty:
+            best = done.loc[done["value"].idxmax() if study.objective.maximize else done["value"].idxmin()]
+            settings = ", ".join(f"{p}={text(best[p])}" for p in study.params)
+            summary += f" Best: {best['value']:.4f} at trial {int(best['trial'])}" + (f" ({settings})." if settings else ".")
+        blocks += [Heading(3, f"Study {study.name}"), Paragraph(summary)]
+        if study.importances:
+            frame = pd.DataFrame({"parameter": list(study.importances), "importance": list(study.importances.values())})
+            blocks.append(table(frame, ["parameter", "importance"], "importances"))
+        blocks += [Image(plots[name]) for name in (f"study-{index}-history", f"study-{index}-importance") if name in plots]
+    return blocks
+
+
+def _timing_blocks(report: Report) -> list[Block]:
+    blocks: list[Block] = []
+    if not report.bench.empty:
+        columns = [c for c in report.bench.columns]
+        blocks += [Heading(3, "Components against their PyTorch built-ins (median of the records)"), table(report.bench, columns, "bench")]
+    if not report.pytest_benchmark.empty:
+        blocks += [Heading(3, "pytest-benchmark (median over files)"), table(report.pytest_benchmark, list(report.pytest_benchmark.columns), "bench")]
+    return [Heading(2, "Component timings"), *blocks] if blocks else []
+
+
+def document(report: Report, plots: Sequence[Plot]) -> list[Block]:
+    """The report as blocks, in reading order."""
+    by_name = {plot.name: plot for plot in plots}
+    goals = "; ".join(f"{task or 'no task'}: {goal.metric} ({'higher' if goal.maximize else 'lower'} is better)" for task, goal in sorted(report.objectives.items()))
+    intro = f"Metric per task: {goals or 'none'}. Configurations are keyed by {', '.join(report.keys)}."
+    blocks: list[Block] = [Heading(1, TITLE), Paragraph(intro), *map(Paragraph, report.notes)]
+    blocks += _leaderboard_blocks(report) + _ablation_blocks(report)
+    figures = [plot for plot in plots if not plot.name.startswith("study-")]
+    if figures:
+        blocks += [Heading(2, "Plots"), *map(Image, figures)]
+    blocks += _study_blocks(report, by_name) + _timing_blocks(report)
+    provenance = pd.DataFrame(report.provenance, columns=["what", "covers"])
+    return blocks + [Heading(2, "Provenance"), table(provenance, ["what", "covers"], "provenance")]
+
+
+def _markdown_cell(value: str) -> str:
+    return html.escape(value, quote=False).replace("|", "\\|").replace("\n", " ")
+
+
+def markdown(blocks: Sequence[Block], image_dir: str = "plots") -> str:
+    """GitHub-flavoured Markdown, plots referenced as ``<image_dir>/<name>.png``."""
+    out = []
+    for block in blocks:
+        if isinstance(block, Heading):
+            out.append(f"{'#' * block.level} {_markdown_cell(block.text)}")
+        elif isinstance(block, Paragraph):
+            out.append(_markdown_cell(block.text))
+        elif isinstance(block, Table):
+            lines = ["| " + " | ".join(map(_markdown_cell, block.header)) + " |"]
+            lines.append("|" + "|".join("---:" if numeric else "---" for numeric in block.numeric) + "|")
+            lines += ["| " + " | ".join(map(_markdown_cell, row)) + " |" for row in block.rows]
+            out.append("\n".join(lines))
+        else:
+            out.append(f"![{_markdown_cell(block.plot.title)}]({image_dir}/{block.plot.name}.png)")
+    return "\n\n".join(out) + "\n"
+
+
+STYLE = """
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto; max-width: 1200px; color: #1f2328; padding: 0 1rem; }
+h1 { border-bottom: 2px solid #d0d7de; padding-bottom: .3rem; }
+h2 { border-bottom: 1px solid #d0d7de; padding-bottom: .2rem; margin-top: 2.2rem; }
+table { border-collapse: collapse; margin: .8rem 0 1.4rem; font-size: .85rem; }
+th, td { border: 1px solid #d0d7de; padding: .25rem .55rem; text-align: left; }
+th { background: #f6f8fa; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+tr:nth-child(even) td { background: #fbfcfd; }
+table.leaderboard tr:first-child td { font-weight: 600; }
+figure { margin: 1rem 0; }
+figure img { max-width: 100%; border: 1px solid #d0d7de; }
+figcaption { font-size: .85rem; color: #57606a; }
+"""
+
+
+def html_page(blocks: Sequence[Block]) -> str:
+    """One self-contained page: inline CSS, plots embedded as base64 PNG, every string escaped."""
+    body = []
+    for block in blocks:
+        if isinstance(block, Heading):
+            body.append(f"<h{block.level}>{html.escape(block.text)}</h{block.level}>")
+        elif isinstance(block, Paragraph):
+            body.append(f"<p>{html.escape(block.text)}</p>")
+        elif isinstance(block, Table):
+            head = "".join(f"<th>{html.escape(cell)}</th>" for cell in block.header)
+            opening = ['<td class="num">' if numeric else "<td>" for numeric in block.numeric]
+            rows = "".join(
+                "<tr>" + "".join(f"{td}{html.escape(cell)}</td>" for td, cell in zip(opening, row)) + "</tr>\n" for row in block.rows
+            )
+            body.append(f'<table class="{html.escape(block.css)}">\n<thead><tr>{head}</tr></thead>\n<tbody>\n{rows}</tbody>\n</table>')
+        else:
+            data = base64.b64encode(block.plot.png).decode("ascii")
+            title = html.escape(block.plot.title)
+            body.append(f'<figure id="{html.escape(block.plot.name)}"><img alt="{title}" src="data:image/png;base64,{data}"><figcaption>{title}</figcaption></figure>')
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>{html.escape(TITLE)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n" + "\n".join(body) + "\n</body>\n</html>\n"
+    )
+
+
+def _csv(frame: pd.DataFrame, path: Path) -> Path:
+    frame.to_csv(path, index=False, float_format="%.10g", lineterminator="\n")
+    return path
+
+
+def _parquet_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """Columns mixing value types (a hyperparameter that is a number here and a word there) as text."""
+    mixed = [c for c in frame.columns if frame[c].dtype == object and pd.api.types.infer_dtype(frame[c], skipna=True).startswith("mixed")]
+    return frame.assign(**{c: frame[c].map(lambda v: None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)) for c in mixed})
+
+
+def tables(report: Report) -> dict[str, pd.DataFrame]:
+    """The report's tables by file stem; empty ones are left out."""
+    trials = [study.trials.assign(study=study.name) for study in report.studies]
+    found = {
+        "leaderboard": report.leaderboard,
+        "ablation": report.ablation,
+        "bench": report.bench,
+        "pytest_benchmark": report.pytest_benchmark,
+        "trials": pd.concat(trials, ignore_index=True) if trials else pd.DataFrame(),
+    }
+    return {name: frame for name, frame in found.items() if not frame.empty or name in ("leaderboard", "ablation")}
+
+
+def write_report(report: Report, plots: Sequence[Plot], out: Path, formats: Iterable[str] = FORMATS) -> list[Path]:
+    """Write the chosen ``formats`` into ``out`` and return the paths written."""
+    formats = set(formats)
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    blocks = document(report, plots) if formats & {"markdown", "html"} else []
+    if "markdown" in formats:
+        image_dir = out / "plots"
+        image_dir.mkdir(exist_ok=True)
+        for stale in image_dir.glob("*.png"):
+            stale.unlink()
+        for plot in plots:
+            (image_dir / f"{plot.name}.png").write_bytes(plot.png)
+            written.append(image_dir / f"{plot.name}.png")
+        written.append(out / "report.md")
+        written[-1].write_text(markdown(blocks), encoding="utf-8")
+    if "html" in formats:
+        written.append(out / "report.html")
+        written[-1].write_text(html_page(blocks), encoding="utf-8")
+    if "csv" in formats:
+        written += [_csv(frame, out / f"{name}.csv") for name, frame in tables(report).items()]
+    if "parquet" in formats:
+        for name, frame in {"records": report.frame, **tables(report)}.items():
+            _parquet_safe(frame).to_parquet(out / f"{name}.parquet", index=False)
+            written.append(out / f"{name}.parquet")
+    return written

@@ -1,0 +1,350 @@
+"""The statistics of a report: which metric, the leaderboard across seeds, the ablation tests, timings.
+
+Configurations are compared within a *section* (task, dataset, device, metric) only: a CPU run and a
+GPU run are never averaged together unless the caller drops ``device`` from the keys, and then the
+leaderboard names the devices it pooled.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import warnings
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from cnnbench.errors import CnnbenchError
+from cnnbench.registry import KINDS
+from cnnbench.report.loader import PYTEST_BENCHMARK
+
+SECTION_KEYS = ("task", "dataset", "device")
+#: roots of the columns that come from a record's ``components`` (``"pooling"``, ``"pooling.lam"``, ...)
+COMPONENT_ROOTS = tuple(kind for kind in KINDS if kind != "task")
+#: the slots an ablation varies, and the choice each is compared against by default
+DEFAULT_BASELINE = {"activation": "relu", "pooling": "max", "convolution": "conv", "loss": "softmax"}
+METRIC_PREFIX = "metric."
+_MINIMIZED = re.compile(r"(loss|error|err$|_s$|seconds|time|latency|_ms$|memory|bytes|params)", re.IGNORECASE)
+
+
+class ReportInputError(CnnbenchError):
+    """A report option that does not fit the records (an unknown metric, column or baseline)."""
+
+
+@dataclass(frozen=True)
+class Objective:
+    """The metric a section is ranked by, and whether higher is better."""
+
+    metric: str
+    maximize: bool
+
+
+def text(value: Any) -> str:
+    """A key value as stable text: missing -> "", 2.0 -> "2", 0.1 -> "0.1"."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def as_text(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """``frame[columns]`` as text, so configurations group and sort the same whatever the value types."""
+    return frame[list(columns)].astype(object).map(text)
+
+
+def component_columns(frame: pd.DataFrame) -> list[str]:
+    """Columns holding component choices or hyperparameters, in registry kind order, then by name."""
+    order = {root: i for i, root in enumerate(COMPONENT_ROOTS)}
+    found = [c for c in frame.columns if c.split(".")[0] in order]
+    return sorted(found, key=lambda c: (order[c.split(".")[0]], c != c.split(".")[0], c))
+
+
+def default_keys(runs: pd.DataFrame) -> list[str]:
+    """Task, dataset, device, then every component column that has a value in some run."""
+    return list(SECTION_KEYS) + [c for c in component_columns(runs) if runs[c].notna().any()]
+
+
+def metric_names(frame: pd.DataFrame) -> list[str]:
+    """The numeric ``metric.*`` columns with at least one value, without the prefix, sorted."""
+    return sorted(
+        c[len(METRIC_PREFIX) :]
+        for c in frame.columns
+        if c.startswith(METRIC_PREFIX) and pd.api.types.is_numeric_dtype(frame[c]) and frame[c].notna().any()
+    )
+
+
+def minimized_by_name(metric: str) -> bool:
+    """Losses, errors, times and sizes are better small; everything else (accuracy, mAP, IoU) large."""
+    return bool(_MINIMIZED.search(metric))
+
+
+def _recorded(runs: pd.DataFrame, column: str) -> Any:
+    """The most common value of an optional record field, or None when no record has it."""
+    if column not in runs or runs[column].isna().all():
+        return None
+    return runs[column].dropna().astype(str).value_counts().sort_index().idxmax()
+
+
+def objectives(runs: pd.DataFrame, metric: str | None = None, maximize: bool | None = None) -> dict[str, Objective]:
+    """The objective of each task: ``metric`` if given, else the records' ``objective.metric``, else
+    ``accuracy`` when the task has it, else its first metric that is not a loss, time or size.
+    """
+    available = metric_names(runs)
+    if metric is not None and metric not in available:
+        raise ReportInputError(f"no metric {metric!r} in the run records; available: {', '.join(available) or '(none)'}")
+    chosen = {}
+    for task, group in runs.groupby(runs["task"].astype(object).map(text), sort=True):
+        names = metric_names(group)
+        name = metric or _recorded(group, "objective.metric")
+        if name is None:
+            preferred = [n for n in names if not minimized_by_name(n)]
+            name = "accuracy" if "accuracy" in names else (preferred or names or [None])[0]
+        if name is None:
+            continue
+        direction = maximize
+        if direction is None:
+            recorded = _recorded(group, "objective.maximize")
+            direction = recorded == "True" if recorded is not None else not minimized_by_name(name)
+        chosen[task] = Objective(name, direction)
+    return chosen
+
+
+def scored_runs(frame: pd.DataFrame, goals: Mapping[str, Objective]) -> pd.DataFrame:
+    """Completed runs with a finite value of their task's metric, with ``metric``, ``maximize`` and ``value``."""
+    runs = frame[(frame["record_type"] == "run") & (frame["status"] == "completed")].copy()
+    tasks = runs["task"].astype(object).map(text)
+    runs["metric"] = tasks.map({task: goal.metric for task, goal in goals.items()})
+    runs["maximize"] = tasks.map({task: goal.maximize for task, goal in goals.items()})
+    value = pd.Series(np.nan, index=runs.index)
+    for name in runs["metric"].dropna().unique():
+        rows = runs["metric"] == name
+        value[rows] = pd.to_numeric(runs.loc[rows, METRIC_PREFIX + name], errors="coerce")
+    runs["value"] = value.astype(float)
+    return runs[np.isfinite(runs["value"])]
+
+
+def t_half_width(std: Any, n: Any, confidence: float) -> Any:
+    """Half the width of the t-distribution confidence interval of a mean (NaN for n < 2)."""
+    n = np.asarray(n, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        df = np.where(n >= 2, n - 1, np.nan)
+        return stats.t.ppf((1 + confidence) / 2, df) * np.asarray(std, dtype=float) / np.sqrt(n)
+
+
+def _section(keys: Sequence[str]) -> list[str]:
+    return [k for k in SECTION_KEYS if k in keys] + ["metric"]
+
+
+def leaderboard(runs: pd.DataFrame, keys: Sequence[str], confidence: float = 0.95) -> pd.DataFrame:
+    """One row per configuration of ``scored_runs``: n, seeds, mean, std, CI, rank and tie with the leader.
+
+    Ranks count within a section (task, dataset, device, metric); ``tie`` marks an entry whose interval
+    overlaps the leader's (an interval that needs two seeds to exist is taken as the mean alone).
+    """
+    keys = list(keys)
+    table = as_text(runs, keys + ["metric"])
+    table["maximize"] = runs["maximize"].astype(bool)
+    table["value"] = runs["value"]
+    table["seed"] = runs["seed"].astype(object).map(text)
+    table["train_s"] = pd.to_numeric(runs["timing.train_s"], errors="coerce") if "timing.train_s" in runs else np.nan
+    extra = {} if "device" in keys else {"devices": ("device", lambda d: ",".join(sorted(set(map(text, d)))))}
+    if extra:
+        table["device"] = runs["device"]
+    board = (
+        table.groupby(keys + ["metric"], sort=True, dropna=False)
+        .agg(
+            maximize=("maximize", "first"),
+            n=("value", "size"),
+            seeds=("seed", lambda s: ",".join(sorted(set(s), key=lambda v: (len(v), v)))),
+            mean=("value", "mean"),
+            std=("value", "std"),
+            train_s=("train_s", "mean"),
+            **extra,
+        )
+        .reset_index()
+    )
+    half = t_half_width(board["std"], board["n"], confidence)
+    board["ci_low"], board["ci_high"] = board["mean"] - half, board["mean"] + half
+    section = _section(keys)
+    board["score"] = np.where(board["maximize"], board["mean"], -board["mean"])
+    board = board.sort_values(section + ["score"] + keys, ascending=[True] * len(section) + [False] + [True] * len(keys), kind="stable")
+    board["rank"] = board.groupby(section, sort=False)["score"].rank(method="min", ascending=False).astype(int)
+    low, high = board["ci_low"].fillna(board["mean"]), board["ci_high"].fillna(board["mean"])
+    leader = board.groupby(section, sort=False).cumcount() == 0
+    leader_low = low.where(leader).groupby([board[k] for k in section]).transform("first")
+    leader_high = high.where(leader).groupby([board[k] for k in section]).transform("first")
+    board["tie"] = ~leader & (high >= leader_low) & (low <= leader_high)
+    columns = keys + list(extra) + ["metric", "maximize", "n", "seeds", "mean", "std", "ci_low", "ci_high", "rank", "tie", "train_s"]
+    return board[columns].reset_index(drop=True)
+
+
+def parse_baseline(spec: str | None) -> dict[str, dict[str, str]]:
+    """``"activation=elu,pooling=avg"`` over the defaults -> ``{slot: {column: value}}``.
+
+    A key with a dot pins a hyperparameter too: ``activation=leaky_relu,activation.negative_slope=0.1``.
+    """
+    baseline = {slot: {slot: choice} for slot, choice in DEFAULT_BASELINE.items()}
+    for item in filter(None, (part.strip() for part in (spec or "").split(","))):
+        column, sep, value = item.partition("=")
+        slot = column.split(".")[0].strip()
+        if not sep or slot not in DEFAULT_BASELINE:
+            raise ReportInputError(
+                f"bad --baseline item {item!r}: expected SLOT=CHOICE or SLOT.HYPERPARAMETER=VALUE with SLOT one of {', '.join(DEFAULT_BASELINE)}"
+            )
+        if column.strip() == slot:
+            baseline[slot] = {}
+        baseline[slot][column.strip()] = value.strip()
+    return baseline
+
+
+def choice_label(slot: str, choice: str, settings: Mapping[str, str]) -> str:
+    """``mixed(lam=0.3)``: the slot's choice with the hyperparameters it was run with."""
+    shown = ", ".join(f"{column[len(slot) + 1 :]}={v}" for column, v in settings.items() if v != "")
+    return f"{choice}({shown})" if shown else choice
+
+
+def compare(choice: pd.Series, baseline: pd.Series, confidence: float = 0.95) -> dict[str, Any]:
+    """Difference of means (choice - baseline), its t interval and p-value.
+
+    Both series are indexed by seed. When the seeds match one to one the runs are paired (same data
+    order and initialisation per seed) and the paired t-test applies; otherwise Welch's t-test.
+    """
+    paired = (
+        len(choice) >= 2
+        and choice.index.is_unique
+        and baseline.index.is_unique
+        and "" not in choice.index
+        and set(choice.index) == set(baseline.index)
+    )
+    result = {"n_choice": len(choice), "n_baseline": len(baseline), "test": "none", "diff": choice.mean() - baseline.mean()}
+    result.update(ci_low=math.nan, ci_high=math.nan, p_value=math.nan)
+    with warnings.catch_warnings():  # identical values (zero spread) are legitimate data; the table shows them
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return _test(choice, baseline, paired, result, confidence)
+
+
+def _test(choice: pd.Series, baseline: pd.Series, paired: bool, result: dict[str, Any], confidence: float) -> dict[str, Any]:
+    if paired:
+        differences = choice.to_numpy() - baseline.reindex(choice.index).to_numpy()
+        se, df = differences.std(ddof=1) / math.sqrt(len(differences)), len(differences) - 1
+        p_value = stats.ttest_rel(choice.to_numpy(), baseline.reindex(choice.index).to_numpy()).pvalue
+        result.update(test="paired", diff=differences.mean())
+    elif len(choice) >= 2 and len(baseline) >= 2:
+        vc, vb = choice.var(ddof=1) / len(choice), baseline.var(ddof=1) / len(baseline)
+        se = math.sqrt(vc + vb)
+        df = (vc + vb) ** 2 / (vc**2 / (len(choice) - 1) + vb**2 / (len(baseline) - 1)) if se > 0 else math.nan
+        p_value = stats.ttest_ind(choice.to_numpy(), baseline.to_numpy(), equal_var=False).pvalue
+        result.update(test="welch")
+    else:
+        return result
+    half = float(stats.t.ppf((1 + confidence) / 2, df) * se) if se > 0 else 0.0
+    result.update(ci_low=result["diff"] - half, ci_high=result["diff"] + half, p_value=float(np.asarray(p_value)))
+    return result
+
+
+def _verdict(row: Mapping[str, Any], alpha: float) -> str:
+    if math.isnan(row["p_value"]):
+        return "untested"
+    if row["p_value"] >= alpha:
+        return "n.s."
+    return "better" if (row["diff"] > 0) == row["maximize"] else "worse"
+
+
+def ablation(
+    runs: pd.DataFrame, keys: Sequence[str], baseline: Mapping[str, Mapping[str, str]] | None = None, confidence: float = 0.95
+) -> pd.DataFrame:
+    """Each choice of each slot against the slot's baseline, with every other key held fixed.
+
+    A comparison happens only within a *context* (one value of every other key) that has runs of
+    both; ``context`` names the keys that vary within the section, so each row says what was fixed.
+    """
+    baseline = baseline if baseline is not None else parse_baseline(None)
+    keys = list(keys)
+    section = _section(keys)
+    table = as_text(runs, keys + ["metric"])
+    varying = {c for c in keys if c not in section and table.groupby(section)[c].nunique().max() > 1}
+    cells = list(zip(table.to_dict("records"), runs["seed"].astype(object).map(text), runs["value"], runs["maximize"]))
+    rows = []
+    for slot, pins in baseline.items():
+        if slot not in keys:
+            continue
+        unknown = [column for column in pins if column not in keys]
+        if unknown:
+            raise ReportInputError(f"--baseline pins {', '.join(unknown)}, which is not among the keys; keys: {', '.join(keys)}")
+        hyper = [c for c in keys if c.startswith(slot + ".")]
+        fixed_keys = section + [c for c in keys if c != slot and c not in hyper and c not in section]
+        # context -> choice label (None for the baseline) -> {seed: value}, in one pass over the runs
+        contexts: dict[tuple[str, ...], dict[str | None, list[tuple[str, float]]]] = defaultdict(lambda: defaultdict(list))
+        maximize = {}
+        for record, seed, value, higher in cells:
+            fixed = tuple(record[c] for c in fixed_keys)
+            is_base = all(record[c] == v for c, v in pins.items())
+            label = None if is_base else choice_label(slot, record[slot], {c: record[c] for c in hyper})
+            contexts[fixed][label].append((seed, value))
+            maximize[fixed] = bool(higher)
+        base_label = ", ".join(f"{c}={v}" for c, v in pins.items())
+        for fixed in sorted(contexts):
+            choices = contexts[fixed]
+            base = choices.pop(None, None)
+            if base is None:
+                continue
+            described = ", ".join(f"{c}={v}" for c, v in zip(fixed_keys, fixed) if c in varying and v != "")
+            head = dict(zip(section, fixed), slot=slot, baseline=base_label, context=described, maximize=maximize[fixed])
+            for label in sorted(choices):
+                rows.append({**head, "choice": label, **compare(_by_seed(choices[label]), _by_seed(base), confidence)})
+    columns = section + ["slot", "choice", "baseline", "context", "n_choice", "n_baseline", "test", "diff", "ci_low", "ci_high", "p_value"]
+    frame = pd.DataFrame(rows, columns=columns + ["maximize"])
+    frame["verdict"] = [_verdict(row, 1 - confidence) for row in frame.to_dict("records")]
+    return frame[columns + ["verdict"]]
+
+
+def _by_seed(pairs: Sequence[tuple[str, float]]) -> pd.Series:
+    return pd.Series([value for _, value in pairs], index=[seed for seed, _ in pairs], dtype=float)
+
+
+def pareto_front(cost: np.ndarray, value: np.ndarray, maximize: bool = True) -> np.ndarray:
+    """Mask of the points no other point beats on both cost (lower) and value (higher when ``maximize``)."""
+    cost, value = np.asarray(cost, dtype=float), np.asarray(value, dtype=float)
+    gain = value if maximize else -value
+    order = np.lexsort((-gain, cost))
+    best_before = np.concatenate(([-np.inf], np.maximum.accumulate(gain[order])[:-1]))
+    mask = np.zeros(len(cost), dtype=bool)
+    mask[order] = gain[order] > best_before
+    return mask
+
+
+BENCH_KEYS = ("kind", "name", "baseline", "device", "dtype", "shape")
+BENCH_VALUES = ("forward_ms", "forward_backward_ms", "baseline_forward_ms", "baseline_forward_backward_ms", "ratio_forward", "ratio_forward_backward")
+PYTEST_KEYS = ("group", "name", "device")
+
+
+def _medians(rows: pd.DataFrame, keys: Sequence[str], values: Mapping[str, pd.Series]) -> pd.DataFrame:
+    table = as_text(rows, [k for k in keys if k in rows])
+    for name, series in values.items():
+        table[name] = pd.to_numeric(series, errors="coerce")
+    grouped = table.groupby(list(table.columns[: len(table.columns) - len(values)]), sort=True, dropna=False)
+    return grouped.agg(n=(next(iter(values)), "size"), **{name: (name, "median") for name in values}).reset_index()
+
+
+def bench_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Component timings (``record_type == "bench"``): the median of each timing over repeated records."""
+    rows = frame[frame["record_type"] == "bench"]
+    values = {name: rows[name] for name in BENCH_VALUES if name in rows}
+    if rows.empty or not values:
+        return rows.iloc[:0, :0]
+    return _medians(rows, BENCH_KEYS, values)
+
+
+def pytest_benchmark_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """pytest-benchmark results: the median over files of each benchmark's median and IQR, in ms."""
+    rows = frame[frame["record_type"] == PYTEST_BENCHMARK]
+    if rows.empty:
+        return rows.iloc[:0, :0]
+    values = {name + "_ms": rows[f"stats.{name}"] * 1e3 for name in ("median", "iqr") if f"stats.{name}" in rows}
+    return _medians(rows, PYTEST_KEYS, values)

@@ -1,0 +1,165 @@
+"""Synthetic records with known effects, for the report's tests, its load benchmark and its docs.
+
+The report is a function of the records alone, so it is tested on records written through the same
+:func:`cnnbench.records.write_record` a training run uses, with accuracies built from stated effects
+(``ACTIVATION_EFFECT``, ``POOLING_EFFECT``) plus seeded noise, instead of on training itself.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from cnnbench.records import flatten_components, write_atomic, write_record
+
+ACTIVATION_EFFECT = {"relu": 0.0, "leaky_relu": 0.002, "prelu": 0.004, "elu": 0.001, "maxout": -0.003}
+POOLING_EFFECT = {"max": 0.0, "avg": -0.006, "lp": -0.002, "mixed": 0.001}
+HYPERPARAMETERS = {"leaky_relu": {"negative_slope": 0.01}, "elu": {"alpha": 1.0}, "maxout": {"pieces": 2}, "lp": {"p": 3}, "mixed": {"lam": 0.5}}
+DEVICES = {"cpu": ("Intel Xeon (2 cores)", 1.0), "cuda": ("NVIDIA H100 80GB HBM3", 0.08)}
+START = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
+
+
+def run_record(
+    index: int,
+    *,
+    activation: str = "relu",
+    pooling: str = "max",
+    seed: int = 0,
+    device: str = "cpu",
+    dataset: str = "digits",
+    accuracy: float | None = None,
+    epochs: int = 3,
+    study: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A completed classification run as ``cnnbench run`` records it; ``index`` makes its id and time unique."""
+    rng = random.Random(f"{dataset}/{device}/{activation}/{pooling}/{seed}/{index}")
+    if accuracy is None:
+        accuracy = 0.97 + ACTIVATION_EFFECT.get(activation, 0.0) + POOLING_EFFECT.get(pooling, 0.0) + rng.gauss(0, 0.002)
+    device_name, time_scale = DEVICES[device]
+    started = START + timedelta(minutes=index)
+    train_s = round(12.0 * time_scale * (1.3 if activation == "maxout" else 1.0) * rng.uniform(0.95, 1.05), 4)
+    choices = {
+        "convolution": {"name": "conv"},
+        "pooling": {"name": pooling, **HYPERPARAMETERS.get(pooling, {})},
+        "activation": {"name": activation, **HYPERPARAMETERS.get(activation, {})},
+        "model": {"name": "lenet5"},
+        "loss": {"name": "softmax"},
+    }
+    components = flatten_components(choices)
+    record = {
+        "record_type": "run",
+        "run_id": f"{started:%Y%m%dT%H%M%S%fZ}-bench-{index:06d}",
+        "status": "completed",
+        "error": None,
+        "started_at": started.isoformat(timespec="milliseconds"),
+        "finished_at": (started + timedelta(seconds=train_s + 1)).isoformat(timespec="milliseconds"),
+        "task": "classification",
+        "dataset": dataset,
+        "model": "lenet5",
+        "components": components,
+        "seed": seed,
+        "metrics": {"accuracy": accuracy, "loss": round(2.5 * (1 - accuracy), 6), "per_class_accuracy": [accuracy] * 10},
+        "curve": [
+            {"epoch": e, "train_loss": round(1.5 / e, 5), "accuracy": round(accuracy - 0.05 / e, 5), "epoch_s": train_s / epochs}
+            for e in range(1, epochs + 1)
+        ],
+        "timing": {"train_s": train_s, "eval_s": round(train_s / 20, 4), "throughput": round(1437 * epochs / train_s, 2)},
+        "params": 61706,
+        "peak_memory_bytes": 150_000_000,
+        "device": device,
+        "device_name": device_name,
+        "trainer": {"precision": "fp32", "channels_last": False, "compile": False, "batch_size": 32, "epochs": epochs, "seed": seed},
+        "versions": {"python": "3.11.2", "torch": "2.13.0", "cnnbench": "0.1.0", "plugins": {"cnnbench": "0.1.0"}},
+        "git_commit": "20a06e6" + "0" * 33,
+        "host": f"host-{device}",
+        "config": {"task": {"name": "classification", "dataset": dataset}, "trainer": {"seed": seed, "epochs": epochs}},
+    }
+    if study is not None:
+        record["study"] = study
+    return record
+
+
+def grid(
+    activations: Sequence[str] = tuple(ACTIVATION_EFFECT),
+    poolings: Sequence[str] = tuple(POOLING_EFFECT),
+    seeds: Iterable[int] = range(3),
+    devices: Sequence[str] = ("cpu", "cuda"),
+    datasets: Sequence[str] = ("digits",),
+) -> list[dict[str, Any]]:
+    """The records of an ablation grid: every combination, each seed."""
+    combos = [(d, v, a, p, s) for d in datasets for v in devices for a in activations for p in poolings for s in seeds]
+    return [
+        run_record(i, activation=a, pooling=p, seed=s, device=v, dataset=d) for i, (d, v, a, p, s) in enumerate(combos)
+    ]
+
+
+def study_trials(name: str = "mixed-lam", trials: int = 12, start: int = 100_000) -> list[dict[str, Any]]:
+    """A sweep over the mixed-pooling lambda: accuracy peaks at lam = 0.7."""
+    records = []
+    for trial in range(trials):
+        lam = round(random.Random(f"{name}/{trial}").uniform(0, 1), 3)
+        record = run_record(start + trial, pooling="mixed", seed=0, accuracy=0.975 - 0.02 * (lam - 0.7) ** 2, study={"name": name, "trial": trial})
+        record["components"]["pooling.lam"] = lam
+        records.append(record)
+    return records
+
+
+def bench_records(start: int = 200_000) -> list[dict[str, Any]]:
+    """Component timings as ``cnnbench bench`` records them (see docs/report.md)."""
+    rows = [("pooling", "mixed", "max_pool2d", 0.31, 0.3), ("pooling", "lp", "lp_pool2d", 0.52, 0.5), ("activation", "elu", "elu", 0.05, 0.05)]
+    records = []
+    for i, (kind, name, baseline, ms, base_ms) in enumerate(rows):
+        for device in ("cpu", "cuda"):
+            scale = 1.0 if device == "cpu" else 0.02
+            records.append(
+                {
+                    "record_type": "bench",
+                    "run_id": f"20250302T000000{i:02d}0000Z-bench-{start + i:06d}-{device}",
+                    "started_at": "2025-03-02T00:00:00.000+00:00",
+                    "kind": kind,
+                    "name": name,
+                    "baseline": baseline,
+                    "device": device,
+                    "device_name": DEVICES[device][0],
+                    "dtype": "float32",
+                    "shape": "128,64,32,32",
+                    "forward_ms": ms * scale,
+                    "forward_backward_ms": 3 * ms * scale,
+                    "baseline_forward_ms": base_ms * scale,
+                    "baseline_forward_backward_ms": 3 * base_ms * scale,
+                    "ratio_forward": ms / base_ms,
+                    "ratio_forward_backward": ms / base_ms,
+                    "versions": {"python": "3.11.2", "torch": "2.13.0", "cnnbench": "0.1.0"},
+                    "git_commit": "20a06e6" + "0" * 33,
+                    "host": f"host-{device}",
+                }
+            )
+    return records
+
+
+def pytest_benchmark_document() -> dict[str, Any]:
+    """A small ``pytest --benchmark-json`` file, as pytest-benchmark 5 writes it."""
+    def entry(name: str, median: float) -> dict[str, Any]:
+        stats = {"min": median * 0.9, "max": median * 1.2, "mean": median * 1.02, "stddev": median * 0.05, "median": median, "iqr": median * 0.04, "rounds": 50, "iterations": 1, "ops": 1 / median}
+        return {"group": "pooling", "name": name, "fullname": f"tests/benchmarks/test_pooling.py::{name}", "params": {"name": name.split("[")[-1].rstrip("]")}, "param": None, "extra_info": {"device": "cpu", "dtype": "float32"}, "options": {}, "stats": stats}
+
+    return {
+        "machine_info": {"node": "host-cpu", "python_version": "3.11.2", "cpu": {"brand_raw": DEVICES["cpu"][0]}},
+        "commit_info": {"id": "20a06e6" + "0" * 33, "dirty": False},
+        "benchmarks": [entry("test_pool[max]", 0.0011), entry("test_pool[mixed]", 0.00115)],
+        "datetime": "2025-03-02T01:00:00.000000+00:00",
+        "version": "5.1.0",
+    }
+
+
+def write_all(records: Iterable[dict[str, Any]], results_dir: Path | str) -> list[Path]:
+    """Write each record the way a run does."""
+    return [write_record(record, results_dir) for record in records]
+
+
+def write_pytest_benchmark(results_dir: Path | str, name: str = "pytest-benchmark.json") -> Path:
+    return write_atomic(Path(results_dir) / "benchmarks" / name, json.dumps(pytest_benchmark_document(), indent=1))

@@ -1,0 +1,165 @@
+"""Everything a sweep needs, prepared and checked from the command's overrides before any trial runs.
+
+The parent process and every worker process build the same :class:`Sweep` from the same overrides, so a
+worker on another machine needs nothing but the command line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from omegaconf import OmegaConf
+
+from cnnbench.errors import CnnbenchError
+from cnnbench.overrides import check_component_overrides
+from cnnbench.plugins import LoadedRegistry
+from cnnbench.sweep.compose import TrialConfigs
+from cnnbench.sweep.space import Objective, SearchSpace, SweepConfigError, parse_objectives, parse_space
+from cnnbench.sweep.storage import default_storage
+from cnnbench.sweep.strategy import FINITE, check_strategy, grid_size
+
+#: sweep settings that steer a run of the study but do not define it: changing them continues the same study
+RUN_CONTROL = frozenset(
+    {"study", "storage", "trials", "workers", "retry_failed", "max_retry", "heartbeat_s", "sampler", "sampler_args", "pruner", "pruner_args", "seed"}
+)
+_STUDY_NAME = re.compile(r"[\w.-]+")
+
+
+def _int(name: str, value: Any, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise SweepConfigError(f"sweep.{name} must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class SweepSettings:
+    """The ``sweep`` node of the config, checked (see ``conf/sweep_config.yaml`` for each setting)."""
+
+    params: Mapping[str, Any]
+    study: str | None = None
+    storage: str | None = None
+    trials: int = 20
+    workers: int = 1
+    sampler: str = "tpe"
+    sampler_args: Mapping[str, Any] = field(default_factory=dict)
+    pruner: str = "median"
+    pruner_args: Mapping[str, Any] = field(default_factory=dict)
+    objectives: Any = None
+    seeds: tuple[int, ...] | None = None
+    retry_failed: bool = False
+    max_retry: int = 2
+    heartbeat_s: int = 10
+    seed: int = 0
+
+    @classmethod
+    def from_node(cls, node: Mapping[str, Any]) -> SweepSettings:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(node) - known)
+        if unknown:
+            raise SweepConfigError(f"unknown sweep setting {', '.join(unknown)}; settings: {', '.join(sorted(known))}")
+        settings = cls(**node)
+        _int("trials", settings.trials, 1)
+        _int("workers", settings.workers, 1)
+        _int("max_retry", settings.max_retry, 0)
+        _int("heartbeat_s", settings.heartbeat_s, 1)
+        _int("seed", settings.seed, 0)
+        if settings.study is not None and not (isinstance(settings.study, str) and _STUDY_NAME.fullmatch(settings.study)):
+            raise SweepConfigError(f"sweep.study must be a name of letters, digits, '_', '-' and '.', got {settings.study!r}")
+        if settings.storage is not None and not (isinstance(settings.storage, str) and settings.storage):
+            raise SweepConfigError("sweep.storage must be a database URL or a journal file path")
+        if not isinstance(settings.retry_failed, bool):
+            raise SweepConfigError(f"sweep.retry_failed must be true or false, got {settings.retry_failed!r}")
+        for name in ("sampler_args", "pruner_args"):
+            if not isinstance(getattr(settings, name), Mapping):
+                raise SweepConfigError(f"sweep.{name} must be a mapping of keyword arguments, got {getattr(settings, name)!r}")
+        if settings.seeds is not None:
+            seeds = settings.seeds
+            if not isinstance(seeds, Sequence) or not seeds or any(isinstance(s, bool) or not isinstance(s, int) for s in seeds):
+                raise SweepConfigError(f"sweep.seeds must be null or a non-empty list of integers, got {seeds!r}")
+            if len(set(seeds)) != len(seeds):
+                raise SweepConfigError(f"sweep.seeds has duplicates: {list(seeds)}")
+            settings = cls(**{**node, "seeds": tuple(seeds)})
+        return settings
+
+
+def study_name(preset: str | None, overrides: Sequence[str]) -> str:
+    """The preset's name, plus a hash of the overrides that define the study: the same command, the same study."""
+    try:
+        parsed = OverridesParser.create().parse_overrides(list(overrides))
+    except Exception as error:
+        raise CnnbenchError(str(error).strip().splitlines()[0]) from None
+    defining = sorted(
+        o.input_line
+        for o in parsed
+        if o.key_or_group != "sweep" and not (o.key_or_group.startswith("sweep.") and o.key_or_group.split(".")[1] in RUN_CONTROL)
+    )
+    base = preset or "sweep"
+    return f"{base}-{hashlib.sha1(json.dumps(defining).encode()).hexdigest()[:8]}" if defining else base
+
+
+@dataclass
+class Sweep:
+    """A checked sweep: its configs, search space, objectives, strategy, study and storage."""
+
+    overrides: list[str]
+    registry: LoadedRegistry
+    configs: TrialConfigs
+    settings: SweepSettings
+    space: SearchSpace
+    objectives: tuple[Objective, ...]
+    study_name: str
+    storage: str
+    folder: Path  # results/sweeps/<study>: the best trial's overrides and yaml go here
+
+    @property
+    def epochs(self) -> int:
+        return int(self.configs.base.trainer.epochs)
+
+    @property
+    def steps(self) -> int:
+        """Pruning steps of one trial: each epoch of each seed."""
+        return self.epochs * len(self.settings.seeds or (0,))
+
+    @property
+    def trials(self) -> int:
+        """The study's size: ``sweep.trials``, capped at the grid for grid and brute-force search."""
+        if self.settings.sampler in FINITE:
+            return min(self.settings.trials, grid_size(self.space))
+        return self.settings.trials
+
+    @property
+    def groups(self) -> tuple[str, ...]:
+        return tuple(p.key for p in self.space.params if p.group)
+
+
+def prepare(overrides: Sequence[str], registry: LoadedRegistry) -> Sweep:
+    """Compose, read and check the sweep; raise a one-line :class:`CnnbenchError` for anything wrong.
+
+    Must run inside :func:`cnnbench.sweep.compose.hydra_context`.
+    """
+    from cnnbench.training.execute import plan  # torch: imported when a sweep actually runs
+
+    flags = [o for o in overrides if o.startswith("-")]
+    if flags:
+        raise CnnbenchError(f"cnnbench sweep takes Hydra overrides only (key=value, group=option), got {flags[0]}")
+    check_component_overrides(list(overrides), registry)
+    configs = TrialConfigs(overrides)
+    node = OmegaConf.to_container(configs.base.sweep, resolve=True)
+    settings = SweepSettings.from_node(node)
+    space = parse_space(settings.params, registry, groups=configs.groups(), has_key=configs.has_value)
+    base_run = configs.trial({})
+    task = registry.create("task", OmegaConf.to_container(base_run.task, resolve=True))
+    objectives = parse_objectives(settings.objectives, task.primary_metric, task.maximize)
+    check_strategy(settings.sampler, settings.pruner, space, len(objectives))
+    plan(base_run, registry)  # task, model, loss and components fit together
+    name = settings.study or study_name(configs.base.hydra.runtime.choices.get("sweep"), overrides)
+    folder = Path(str(base_run.results.dir)) / "sweeps" / name
+    storage = settings.storage or default_storage(Path(str(base_run.results.dir)), name)
+    return Sweep(list(overrides), registry, configs, settings, space, objectives, name, storage, folder)

@@ -1,0 +1,115 @@
+"""Where a study lives: a journal file on this host, or any database URL Optuna takes, crash-safe either way.
+
+A worker killed in the middle of a trial leaves that trial RUNNING. Each running trial beats a heartbeat;
+a trial silent for twice the interval is marked failed and re-queued with its parameters by Optuna's
+:class:`~optuna.storages.RetryHeartbeatStaleTrialCallback`. Optuna's RDB storage has the heartbeat built in;
+its journal storage does not, so :class:`HeartbeatJournalStorage` adds it as a trial system attribute.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import optuna
+from optuna.exceptions import UpdateFinishedTrialError
+from optuna.storages import BaseStorage, JournalStorage, RDBStorage, RetryHeartbeatStaleTrialCallback
+from optuna.storages._heartbeat import BaseHeartbeat  # the interface optuna.storages.fail_stale_trials checks
+from optuna.storages.journal import JournalFileBackend
+from optuna.trial import FrozenTrial, TrialState
+
+from cnnbench.errors import CnnbenchError
+
+HEARTBEAT_ATTR = "heartbeat"
+JOURNAL_NAME = "optuna.journal"
+
+StaleCallback = Callable[[optuna.Study, FrozenTrial], None]
+
+
+class StorageError(CnnbenchError):
+    """The study storage cannot be opened."""
+
+
+def is_url(storage: str) -> bool:
+    return "://" in storage
+
+
+def mask_url(storage: str) -> str:
+    """``storage`` with its user and password replaced by ``***``: safe to print and to record."""
+    if not is_url(storage):
+        return storage
+    parts = urlsplit(storage)
+    if "@" not in parts.netloc:
+        return storage
+    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
+
+
+def scrub(text: str, storage: str) -> str:
+    """``text`` (an error message) with every trace of the credentials of ``storage`` removed."""
+    text = text.replace(storage, mask_url(storage))
+    password = urlsplit(storage).password if is_url(storage) else None
+    return text.replace(password, "***") if password else text
+
+
+class HeartbeatJournalStorage(JournalStorage, BaseHeartbeat):
+    """A journal storage whose running trials beat a heartbeat, as Optuna's RDB storage does."""
+
+    def __init__(self, path: Path, heartbeat_interval: int, stale_callback: StaleCallback | None = None) -> None:
+        super().__init__(JournalFileBackend(str(path)))
+        self._heartbeat_interval = heartbeat_interval
+        self._stale_callback = stale_callback
+
+    def record_heartbeat(self, trial_id: int) -> None:
+        try:
+            self.set_trial_system_attr(trial_id, HEARTBEAT_ATTR, time.time())
+        except UpdateFinishedTrialError:  # another worker already took this trial for dead
+            pass
+
+    def _get_stale_trial_ids(self, study_id: int) -> list[int]:
+        grace = 2 * self._heartbeat_interval
+        now = time.time()
+        return [
+            trial._trial_id
+            for trial in self.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,))
+            if HEARTBEAT_ATTR in trial.system_attrs and now - _last_sign_of_life(trial) > grace
+        ]
+
+    def get_heartbeat_interval(self) -> int:
+        return self._heartbeat_interval
+
+    def get_heartbeat_stale_trial_callback(self) -> StaleCallback | None:
+        return self._stale_callback
+
+
+def _last_sign_of_life(trial: FrozenTrial) -> float:
+    # A re-queued trial carries the heartbeat of the attempt it copies; its own start is newer.
+    started = trial.datetime_start.timestamp() if trial.datetime_start else 0.0
+    return max(float(trial.system_attrs[HEARTBEAT_ATTR]), started)
+
+
+def default_storage(results_dir: Path, study_name: str) -> str:
+    """The journal file of ``study_name`` under ``results_dir``: safe for several processes on this host."""
+    return str(results_dir / "sweeps" / study_name / JOURNAL_NAME)
+
+
+def open_storage(storage: str, heartbeat_s: int, max_retry: int) -> BaseStorage:
+    """Open a database URL (``postgresql://``, ``mysql://``, ``sqlite:///``) or a journal file path."""
+    retry = RetryHeartbeatStaleTrialCallback(max_retry=max_retry)
+    try:
+        if is_url(storage):
+            engine = {} if storage.startswith("sqlite") else {"pool_pre_ping": True}
+            return RDBStorage(
+                storage,
+                engine_kwargs=engine,
+                heartbeat_interval=heartbeat_s,
+                grace_period=2 * heartbeat_s,
+                heartbeat_stale_trial_callback=retry,
+            )
+        path = Path(storage)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return HeartbeatJournalStorage(path, heartbeat_s, retry)
+    except Exception as error:  # driver, network, permission: one line, credentials removed
+        reason = scrub(str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__, storage)
+        raise StorageError(f"cannot open sweep storage {mask_url(storage)}: {reason}") from None

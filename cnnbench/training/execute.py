@@ -1,0 +1,228 @@
+"""Run one benchmark from a composed config: resolve, validate, train, record.
+
+Everything that can be refused (unknown names, out-of-range hyperparameters, incompatible task / model /
+loss / dataset, missing data) is refused before training starts, and then no record is written. Once
+training starts, every outcome (completed, failed, pruned) is recorded atomically.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from torch import nn
+
+from cnnbench.errors import CnnbenchError, IncompatibleConfigError, require
+from cnnbench.parts import Parts
+from cnnbench.plugins import LoadedRegistry
+from cnnbench.records import flatten_components, new_run_id, utc_now, write_record
+from cnnbench.tasks import Task, TaskData
+from cnnbench.training import device as devices
+from cnnbench.training.loop import EpochCallback, FitResult, LoopSettings, RunPruned, fit
+from cnnbench.training.provenance import git_commit, host, versions
+
+log = logging.getLogger("cnnbench")
+SLOTS = ("convolution", "pooling", "activation")
+
+
+class RunFailed(CnnbenchError):
+    """Training started and then failed; the failure is recorded."""
+
+    exit_code = 1
+
+
+@dataclass
+class Plan:
+    """The resolved, validated choices of a run, before any data is loaded."""
+
+    task_name: str
+    task: Task
+    nodes: dict[str, dict[str, Any]]  # slot -> {"name": ..., **hyperparameters}, model and loss included
+    loss: nn.Module
+    settings: LoopSettings
+
+
+def _node(config: Any, default_name: str) -> dict[str, Any]:
+    if config is None:
+        return {"name": default_name}
+    return dict(OmegaConf.to_container(config, resolve=True)) if isinstance(config, DictConfig) else dict(config)
+
+
+def plan(cfg: DictConfig, registry: LoadedRegistry) -> Plan:
+    """Resolve the config against the registry and refuse what cannot work together."""
+    trainer = cfg.trainer
+    require(int(trainer.epochs) >= 1, f"trainer.epochs must be >= 1, got {trainer.epochs}")
+    require(int(trainer.batch_size) >= 1, f"trainer.batch_size must be >= 1, got {trainer.batch_size}")
+    task_node = _node(cfg.task, "classification")
+    task = registry.create("task", task_node)
+    task_name = task_node["name"]
+    nodes = {"task": task_node, "model": _node(cfg.get("model"), task.models[0])}
+    nodes["loss"] = _node(cfg.get("loss"), task.default_loss)
+    nodes.update({slot: _node(cfg[slot], "") for slot in SLOTS})
+
+    model = registry.get("model", nodes["model"]["name"])
+    serves = tuple(getattr(model.factory, "tasks", ()))
+    if task_name not in serves:
+        raise IncompatibleConfigError(
+            f"model {model.name!r} serves {', '.join(serves) or 'no task'}, not task {task_name!r}; "
+            f"models for {task_name}: {', '.join(m.name for m in registry.components('model') if task_name in getattr(m.factory, 'tasks', ()))}"
+        )
+    loss = registry.create("loss", nodes["loss"])
+    kind = getattr(loss, "input_kind", "logits")
+    if kind not in task.loss_inputs:
+        fitting = [c.name for c in registry.components("loss") if getattr(c.factory, "input_kind", "logits") in task.loss_inputs]
+        raise IncompatibleConfigError(
+            f"loss {nodes['loss']['name']!r} takes {kind}, but task {task_name!r} feeds {', '.join(task.loss_inputs)}; "
+            f"losses for {task_name}: {', '.join(fitting)}"
+        )
+    device = devices.select_device(str(trainer.device))
+    settings = LoopSettings(
+        epochs=int(trainer.epochs),
+        batch_size=int(trainer.batch_size),
+        device=device,
+        seed=int(trainer.seed),
+        autocast=devices.autocast_dtype(str(trainer.precision), device),
+        channels_last=bool(trainer.channels_last),
+        progress=_progress_enabled(trainer.progress),
+    )
+    return Plan(task_name, task, nodes, loss, settings)
+
+
+def _progress_enabled(setting: Any) -> bool:
+    if str(setting) == "auto":
+        import sys
+
+        return sys.stderr.isatty()
+    return bool(setting)
+
+
+def seed_everything(seed: int, deterministic: bool) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.benchmark = False
+
+
+def build_model(registry: LoadedRegistry, plan_: Plan, data: TaskData) -> nn.Module:
+    parts = Parts(registry, **{slot: plan_.nodes[slot] for slot in SLOTS})
+    return registry.create(
+        "model",
+        plan_.nodes["model"],
+        parts=parts,
+        in_channels=data.info["in_channels"],
+        num_classes=data.info["num_classes"],
+        image_size=data.info["image_size"],
+    )
+
+
+def _base_record(cfg: DictConfig, registry: LoadedRegistry, plan_: Plan, data: TaskData, model: nn.Module) -> dict[str, Any]:
+    settings = plan_.settings
+    return {
+        "record_type": "run",
+        "run_id": new_run_id(),
+        "started_at": utc_now(),
+        "task": plan_.task_name,
+        "dataset": data.info.get("dataset", plan_.nodes["task"].get("dataset")),
+        "model": plan_.nodes["model"]["name"],
+        "components": flatten_components({k: v for k, v in plan_.nodes.items() if k != "task"}),
+        "seed": settings.seed,
+        "params": sum(p.numel() for p in model.parameters() if p.requires_grad),
+        "device": settings.device.type,
+        "device_name": devices.device_name(settings.device),
+        "trainer": OmegaConf.to_container(cfg.trainer, resolve=True),
+        "versions": versions(registry),
+        "git_commit": git_commit(),
+        "host": host(),
+        "config": OmegaConf.to_container(cfg, resolve=True),
+    }
+
+
+def execute(
+    cfg: DictConfig,
+    registry: LoadedRegistry,
+    *,
+    on_epoch: EpochCallback | None = None,
+    study: Mapping[str, Any] | None = None,
+) -> tuple[dict[str, Any], Path]:
+    """Run the benchmark ``cfg`` describes and write its record; returns the record and its path.
+
+    Raises :class:`CnnbenchError` before training for anything that cannot run; :class:`RunFailed`
+    (after recording ``status=failed``) when training fails; :class:`RunPruned` (after recording
+    ``status=pruned``) when ``on_epoch`` stops the run.
+    """
+    plan_ = plan(cfg, registry)
+    if cfg.trainer.threads:
+        torch.set_num_threads(int(cfg.trainer.threads))
+    seed_everything(plan_.settings.seed, bool(cfg.trainer.deterministic))
+    model_component = registry.get("model", plan_.nodes["model"]["name"])
+    data = plan_.task.load_data(Path(str(cfg.data.root)), getattr(model_component.factory, "input_size", None), plan_.settings.seed)
+    model = build_model(registry, plan_, data).to(plan_.settings.device)
+    loss = plan_.loss.to(plan_.settings.device)
+    if plan_.settings.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    optimizer = instantiate(cfg.optimizer)(list(model.parameters()) + list(loss.parameters()))
+    scheduler = instantiate(cfg.schedule)(optimizer) if cfg.get("schedule") else None
+    trained = torch.compile(model) if cfg.trainer.compile else model
+
+    record = _base_record(cfg, registry, plan_, data, model)
+    if study:
+        record["study"] = dict(study)
+    results_dir = Path(str(cfg.results.dir))
+    devices.reset_peak_memory(plan_.settings.device)
+    result = FitResult()
+    status, error = "completed", None
+    try:
+        fit(plan_.task, trained, loss, optimizer, scheduler, data, plan_.settings, on_epoch, result)
+    except RunPruned:
+        status = "pruned"
+    except Exception as failure:  # NaN loss, out of memory, an exception in a plugin: recorded, not lost
+        status, error = "failed", f"{type(failure).__name__}: {failure}"
+    record.update(
+        status=status,
+        error=error,
+        finished_at=utc_now(),
+        metrics=result.metrics,
+        curve=result.curve,
+        timing={
+            "train_s": result.train_s,
+            "eval_s": result.eval_s,
+            "throughput": result.images / result.train_s if result.train_s else None,
+        },
+        peak_memory_bytes=devices.peak_memory_bytes(plan_.settings.device),
+    )
+    if cfg.results.checkpoint and status == "completed":
+        save_checkpoint(model, results_dir / "checkpoints" / f"{record['run_id']}.pt")
+    path = write_record(record, results_dir)
+    if status == "pruned":
+        raise RunPruned(record["run_id"])
+    if status == "failed":
+        raise RunFailed(f"run {record['run_id']} failed: {error} (recorded in {path})")
+    return record, path
+
+
+def save_checkpoint(model: nn.Module, path: Path) -> Path:
+    """Save the weights atomically (temporary file, then rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{time.time_ns()}.tmp")
+    torch.save(model.state_dict(), tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def load_checkpoint(model: nn.Module, path: Path) -> nn.Module:
+    """Load weights saved by :func:`save_checkpoint`; never unpickles arbitrary objects."""
+    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    return model

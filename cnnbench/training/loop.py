@@ -1,0 +1,166 @@
+"""The shared training loop: in-memory batches, one sync per epoch, evaluation after each epoch.
+
+Datasets that fit in memory are moved to the device once and batched by indexing, so the loop costs
+what the model costs (no per-sample Dataset/DataLoader work); ``benchmarks/overhead.py`` measures it
+against a minimal hand-written loop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from torch import nn
+
+from cnnbench.tasks import Task, TaskData
+from cnnbench.training.device import synchronize
+
+log = logging.getLogger("cnnbench")
+
+#: called after each epoch with (epoch, metrics); may raise :class:`RunPruned`
+EpochCallback = Callable[[int, dict[str, Any]], None]
+
+
+class RunPruned(Exception):
+    """Raised by an epoch callback to stop a run early (a sweep's pruner decided so)."""
+
+
+class TrainingDiverged(RuntimeError):
+    """The training loss became NaN or infinite."""
+
+
+@dataclass
+class LoopSettings:
+    epochs: int
+    batch_size: int
+    device: torch.device
+    seed: int
+    autocast: torch.dtype | None = None
+    channels_last: bool = False
+    progress: bool = False
+
+
+@dataclass
+class FitResult:
+    curve: list[dict[str, Any]] = field(default_factory=list)
+    train_s: float = 0.0
+    eval_s: float = 0.0
+    images: int = 0
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        return {k: v for k, v in self.curve[-1].items() if k not in {"epoch", "epoch_s", "train_loss"}} if self.curve else {}
+
+
+def to_device(tensors: dict[str, torch.Tensor], device: torch.device, channels_last: bool = False) -> dict[str, torch.Tensor]:
+    """Move a batch dict once; pinned, non-blocking copies on CUDA."""
+    moved = {}
+    for key, value in tensors.items():
+        if device.type == "cuda" and value.device.type == "cpu":
+            value = value.pin_memory().to(device, non_blocking=True)
+        else:
+            value = value.to(device)
+        if channels_last and value.dim() == 4 and value.is_floating_point():
+            value = value.contiguous(memory_format=torch.channels_last)
+        moved[key] = value
+    return moved
+
+
+def batches(data: dict[str, torch.Tensor], batch_size: int, generator: torch.Generator) -> Iterator[dict[str, torch.Tensor]]:
+    """Shuffled mini-batches by indexing the in-memory tensors."""
+    size = len(next(iter(data.values())))
+    order = torch.randperm(size, generator=generator).to(next(iter(data.values())).device)
+    for start in range(0, size, batch_size):
+        index = order[start : start + batch_size]
+        yield {key: value[index] for key, value in data.items()}
+
+
+def _autocast(settings: LoopSettings) -> contextlib.AbstractContextManager[Any]:
+    if settings.autocast is None:
+        return contextlib.nullcontext()
+    return torch.autocast(settings.device.type, dtype=settings.autocast)
+
+
+def _progress(enabled: bool) -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        transient=True,
+        disable=not enabled,
+    )
+
+
+def fit(
+    task: Task,
+    model: nn.Module,
+    loss: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    data: TaskData,
+    settings: LoopSettings,
+    on_epoch: EpochCallback | None = None,
+    result: FitResult | None = None,
+) -> FitResult:
+    """Train for ``settings.epochs`` and evaluate after each epoch; returns the per-epoch curve and timings.
+
+    Pass ``result`` to keep the epochs done so far when training raises (a failed run records them).
+    """
+    train = to_device(data.train, settings.device, settings.channels_last)
+    generator = torch.Generator().manual_seed(settings.seed)
+    scaler = torch.amp.GradScaler(enabled=settings.autocast is torch.float16)
+    steps = math.ceil(data.train_size / settings.batch_size)
+    result = result if result is not None else FitResult()
+    with _progress(settings.progress) as progress:
+        epochs = progress.add_task("epochs", total=settings.epochs)
+        for epoch in range(1, settings.epochs + 1):
+            model.train()
+            steps_bar = progress.add_task(f"epoch {epoch}", total=steps)
+            total = torch.zeros((), device=settings.device)
+            start = time.perf_counter()
+            for batch in batches(train, settings.batch_size, generator):
+                optimizer.zero_grad(set_to_none=True)
+                with _autocast(settings):
+                    batch_loss = task.training_loss(model, loss, batch)
+                scaler.scale(batch_loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
+                total += batch_loss.detach().float()
+                progress.advance(steps_bar)
+            if scheduler is not None:
+                scheduler.step()
+            train_loss = total.item() / steps  # one device sync per epoch
+            synchronize(settings.device)
+            epoch_s = time.perf_counter() - start
+            progress.remove_task(steps_bar)
+            if not math.isfinite(train_loss):
+                raise TrainingDiverged(f"training loss became {train_loss} in epoch {epoch}")
+
+            start = time.perf_counter()
+            model.eval()
+            with torch.no_grad(), _autocast(settings):
+                metrics = task.evaluate(model, loss, data, settings.device)
+            synchronize(settings.device)
+            eval_s = time.perf_counter() - start
+
+            result.train_s += epoch_s
+            result.eval_s += eval_s
+            result.images += data.train_size
+            result.curve.append({"epoch": epoch, "train_loss": train_loss, "epoch_s": epoch_s, **metrics})
+            progress.advance(epochs)
+            log.info("epoch %d/%d  train_loss %.4f  %s  (%.1f s)", epoch, settings.epochs, train_loss, _summary(metrics), epoch_s)
+            if on_epoch is not None:
+                on_epoch(epoch, metrics)
+    return result
+
+
+def _summary(metrics: dict[str, Any]) -> str:
+    return "  ".join(f"{k} {v:.4f}" for k, v in metrics.items() if isinstance(v, int | float))

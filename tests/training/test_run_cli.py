@@ -1,0 +1,72 @@
+"""``cnnbench run`` end to end: records, reproducibility, multiruns, and refusals before training."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from cli_helpers import FAST, assert_clean_error, cnnbench, records
+
+
+def test_run_writes_one_complete_record_and_keeps_hydra_output_under_results(tmp_path: Path) -> None:
+    result = cnnbench("run", *FAST, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    [record] = records(tmp_path / "results")
+    assert record["status"] == "completed" and record["task"] == "classification" and record["dataset"] == "digits"
+    assert record["components"] == {"convolution": "conv", "pooling": "max", "activation": "relu", "loss": "softmax", "model": "lenet5"}
+    assert 0.0 <= record["metrics"]["accuracy"] <= 1.0 and len(record["metrics"]["per_class_accuracy"]) == 10
+    assert [point["epoch"] for point in record["curve"]] == [1]
+    assert record["params"] > 0 and record["timing"]["throughput"] > 0 and record["peak_memory_bytes"] > 0
+    assert record["config"]["trainer"]["epochs"] == 1 and record["versions"]["torch"]
+    assert f"record: {tmp_path / 'results' / 'runs'}" in result.stdout or "record: " in result.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results"]  # nothing else in the working folder
+
+
+def test_same_seed_same_metrics_other_seed_other_metrics(tmp_path: Path) -> None:
+    for seed in (0, 0, 1):
+        assert cnnbench("run", *FAST, f"trainer.seed={seed}", cwd=tmp_path).returncode == 0
+    by_seed = sorted(records(tmp_path / "results"), key=lambda r: r["seed"])
+    assert by_seed[0]["metrics"] == by_seed[1]["metrics"] and by_seed[0]["curve"][0]["train_loss"] == by_seed[1]["curve"][0]["train_loss"]
+    assert by_seed[2]["curve"][0]["train_loss"] != by_seed[0]["curve"][0]["train_loss"]
+
+
+def test_component_hyperparameters_reach_the_record(tmp_path: Path) -> None:
+    result = cnnbench("run", *FAST, "pooling=mixed", "pooling.lam=0.25", "activation=leaky_relu", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    [record] = records(tmp_path / "results")
+    assert record["components"]["pooling"] == "mixed" and record["components"]["pooling.lam"] == 0.25
+    assert record["components"]["activation.negative_slope"] == 0.01
+
+
+def test_multirun_runs_the_cross_product(tmp_path: Path) -> None:
+    result = cnnbench("run", "-m", *FAST, "activation=relu,elu", "pooling=max,avg", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    runs = records(tmp_path / "results")
+    assert sorted((r["components"]["activation"], r["components"]["pooling"]) for r in runs) == [
+        ("elu", "avg"), ("elu", "max"), ("relu", "avg"), ("relu", "max")
+    ]
+    assert len({r["run_id"] for r in runs}) == 4
+
+
+@pytest.mark.parametrize(
+    ("overrides", "fragments"),
+    [
+        (["activation=leaky_rel"], ["unknown activation 'leaky_rel'", "did you mean leaky_relu"]),
+        (["pooling=mixed", "pooling.lam=1.5"], ["pooling 'mixed'", "lam", "1.5"]),
+        (["loss=triplet"], ["loss 'triplet' takes embeddings", "losses for classification"]),
+        (["model=fcn"], ["model 'fcn' serves segmentation", "not task 'classification'"]),
+        (["task.dataset=mnist", "data.root=/nonexistent"], ["/nonexistent/mnist"]),
+        (["task.dataset=imagenet"], ["imagenet"]),
+        (["trainer.device=cuda:7"], ["trainer.device"]),
+    ],
+)
+def test_refused_before_training_with_one_line_and_no_record(tmp_path: Path, overrides: list[str], fragments: list[str]) -> None:
+    result = cnnbench("run", *FAST, *overrides, cwd=tmp_path)
+    assert_clean_error(result, *fragments)
+    assert not (tmp_path / "results" / "runs").exists()
+
+
+def test_unknown_config_key_is_hydras_error_without_traceback(tmp_path: Path) -> None:
+    result = cnnbench("run", *FAST, "trainer.epoch=3", cwd=tmp_path)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "epoch" in result.stderr
