@@ -49,7 +49,7 @@ def cnnbench_register_losses(register: Register) -> None:
 
 @hookspec
 def cnnbench_register_models(register: Register) -> None:
-    """Register networks: ``factory(spec, **hp)`` where ``spec`` builds the swappable parts."""
+    """Register networks: ``factory(parts, in_channels, num_classes, image_size, **hp)``; class attribute ``tasks``."""
 
 
 @hookspec

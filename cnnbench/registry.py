@@ -6,6 +6,7 @@ here by name, so a third-party component is usable wherever a built-in one is.
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import inspect
 from collections.abc import Callable, Iterator, Mapping
@@ -105,7 +106,7 @@ class Registry:
 
     def copy(self) -> Registry:
         """A registry with the same components (adding to it leaves this one unchanged)."""
-        return Registry({kind: dict(components) for kind, components in self._components.items()})
+        return dataclasses.replace(self, _components={kind: dict(c) for kind, c in self._components.items()})
 
     def replace(self, other: Registry) -> None:
         """Take ``other``'s components, as one step (a plugin registers all of its components or none)."""

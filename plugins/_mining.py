@@ -30,7 +30,7 @@ def mined_triplet_loss(distances: torch.Tensor, labels: torch.Tensor, margin: fl
         hardest_negative = distances.masked_fill(~negative, torch.inf).amin(dim=1)
         has_both = positive.any(dim=1) & negative.any(dim=1)
         losses = (hardest_positive - hardest_negative + margin).clamp_min(0)[has_both]
-        return losses.mean()
+        return losses.sum() / has_both.sum().clamp_min(1)
     if mining == "batch_all":
         valid = positive[:, :, None] & negative[:, None, :]  # [anchor, positive, negative]
         losses = (distances[:, :, None] - distances[:, None, :] + margin).clamp_min(0) * valid

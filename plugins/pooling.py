@@ -64,11 +64,10 @@ class AvgPool2d(_Pool2d):
 class LpPool2d(_Pool2d):
     """Lp pooling ``y = (sum over the window of |x|^p)^(1/p)``: p = 1 sums, p -> infinity tends to max.
 
-    The survey's formula (after Sermanet et al. 2012) and ``F.lp_pool2d`` both take the SUM over the
-    window, so on non-negative inputs this equals ``F.lp_pool2d``. Pooling ``|x|`` makes it the Lp norm of
-    the window for signed inputs too, where ``F.lp_pool2d`` returns NaN for odd or fractional p; and an
-    all-zero window (common after ReLU) gets a zero gradient where ``F.lp_pool2d``'s is NaN.
-    ``|x|^p`` is formed before the root, so very large p overflows as it does in ``F.lp_pool2d``.
+    The survey's formula (after Sermanet et al. 2012) takes the SUM over the window, as ``F.lp_pool2d``
+    does, and this is ``F.lp_pool2d`` of ``|x|``: on non-negative inputs (after ReLU) the two are equal, and
+    on signed inputs this stays the Lp norm of the window where ``F.lp_pool2d`` of ``x`` is NaN for odd or
+    fractional p. ``|x|^p`` is formed before the root, so a very large p overflows as in ``F.lp_pool2d``.
     """
 
     def __init__(self, channels: int, kernel_size: int, stride: int, p: float = 2.0) -> None:
@@ -77,10 +76,9 @@ class LpPool2d(_Pool2d):
         self.p = float(p)
 
     def forward(self, x: Tensor) -> Tensor:
-        total = self.avg(x.abs().pow(self.p)) * self.kernel_size**2
-        nonzero = total > 0
-        # The inner where keeps the root's infinite slope at 0 out of the backward pass.
-        return torch.where(nonzero, torch.where(nonzero, total, 1).pow(1 / self.p), 0)
+        # |x|^p = x^p for even p: skipping abs there saves a pass over the input, forward and backward.
+        magnitude = x if self.p % 2 == 0 else x.abs()
+        return F.lp_pool2d(magnitude, self.p, self.kernel_size, self.stride)
 
     def extra_repr(self) -> str:
         return f"p={self.p}, {super().extra_repr()}"
@@ -165,23 +163,34 @@ class StochasticPool2d(_Pool2d):
     stochastic: ClassVar[bool] = True
 
     def forward(self, x: Tensor) -> Tensor:
-        activations = x.clamp_min(0)
-        return self._sample(activations) if self.training else self._expectation(activations)
+        return self._sample(x) if self.training else self._expectation(x.clamp_min(0))
 
     def _expectation(self, a: Tensor) -> Tensor:
         total = self.avg(a)
         return self.avg(a * a) / torch.where(total > 0, total, 1)
 
-    def _sample(self, a: Tensor) -> Tensor:
+    def _sample(self, x: Tensor) -> Tensor:
         k, s = self.kernel_size, self.stride
-        windows = a.unfold(2, k, s).unfold(3, k, s).flatten(-2)  # (N, C, o, o', k*k)
         with torch.no_grad():
-            # Inverse-CDF sampling: the first position whose running sum exceeds u * sum.
-            cumulative = windows.cumsum(-1)
-            total = cumulative[..., -1:]
-            threshold = torch.rand_like(total) * total
-            picked = (cumulative <= threshold).sum(-1, keepdim=True).clamp_max(k * k - 1)
-        return windows.gather(-1, picked).squeeze(-1)
+            # (k*k, N, C, o, o'): the window position leads, so cumsum and compare run over whole slabs.
+            windows = x.clamp_min(0).unfold(2, k, s).unfold(3, k, s).permute(4, 5, 0, 1, 2, 3).flatten(0, 1)
+            cumulative = windows.cumsum(0)
+            # Inverse-CDF draw: the first position whose running sum exceeds u * total (the last if none).
+            threshold = torch.rand_like(cumulative[-1]) * cumulative[-1]
+            position = (cumulative[:-1] <= threshold).sum(0, dtype=torch.int32)
+            index = self._flat_index(position, x.shape[-1])
+        # Gathering from x itself keeps the backward a scatter into x, as in max pooling.
+        picked = x.flatten(2).gather(2, index.flatten(2)).view_as(threshold)
+        return picked.clamp_min(0)
+
+    def _flat_index(self, position: Tensor, width: int) -> Tensor:
+        """The index into a flattened (H * W) map of the picked ``position`` (0 to k*k - 1) of each window."""
+        k, s = self.kernel_size, self.stride
+        rows, cols = (torch.arange(size, device=position.device) for size in position.shape[-2:])
+        within = torch.arange(k, device=position.device)
+        within_window = (within[:, None] * width + within).flatten()
+        window_origin = (rows[:, None] * width + cols) * s
+        return within_window[position] + window_origin
 
 
 class SpatialPyramidPool(nn.Module):

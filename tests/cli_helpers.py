@@ -23,11 +23,11 @@ def records(results: Path) -> list[dict[str, Any]]:
     return [json.loads(path.read_text()) for path in sorted((results / "runs").glob("*.json"))]
 
 
-def assert_clean_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
+def assert_clean_error(status: int, stderr: str, *fragments: str) -> None:
     """A non-zero exit, one ``cnnbench: error:`` line naming the problem, and no traceback."""
-    assert result.returncode != 0, result.stdout
-    assert "Traceback" not in result.stderr, result.stderr
-    errors = [line for line in result.stderr.splitlines() if line.startswith("cnnbench: error:")]
-    assert len(errors) == 1, result.stderr
+    assert status != 0, stderr
+    assert "Traceback" not in stderr, stderr
+    errors = [line for line in stderr.splitlines() if line.startswith("cnnbench: error:")]
+    assert len(errors) == 1, stderr
     for fragment in fragments:
         assert fragment in errors[0], errors[0]

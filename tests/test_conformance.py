@@ -13,7 +13,7 @@ from torch.nn import functional as F
 from cnnbench.plugins import default_registry
 from cnnbench.registry import Component, Registry
 from cnnbench.tasks import Task, TaskData
-from cnnbench.testing import MODULE_CHECKS, TASK_CHECKS, NotApplicable, check_component, conformance_params, run_check
+from cnnbench.testing import MODULE_CHECKS, TASK_CHECKS, NotApplicable, check_component, checks, conformance_params, run_check
 
 
 # One test per check of every component the installed plugins register: a new component is tested the
@@ -145,6 +145,15 @@ def test_unbuildable_defaults_are_reported(registry: Registry) -> None:
 def test_a_working_component_passes_everything_but_cuda_on_a_cpu(registry: Registry, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert check_component(registry.get("convolution", "conv"), registry) == ["cuda: CUDA is not available"]
+
+
+def test_the_cuda_check_moves_forward_and_backward(registry: Registry, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its code path, on the CPU standing in for the GPU where there is none (the real run is on a CUDA machine)."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(checks, "GPU", "cpu" if torch.cuda.device_count() == 0 else "cuda")
+    run_check(registry.get("activation", "prelu"), "cuda", registry)
+    with pytest.raises(AssertionError, match="parameter 'unused' gets no gradient"):
+        run_check(Component("activation", "broken", UnusedParameter, {}), "cuda", registry)
 
 
 def test_a_model_the_kit_cannot_feed_is_not_applicable(registry: Registry) -> None:

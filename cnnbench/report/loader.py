@@ -21,8 +21,8 @@ import pandas as pd
 from cnnbench.errors import CnnbenchError
 from cnnbench.records import flatten_components
 
-#: Record fields kept whole, as a JSON string column, instead of being flattened.
-JSON_FIELDS = ("config", "curve")
+#: Record fields kept whole (a dict or list per row) instead of being flattened into columns.
+WHOLE_FIELDS = ("config", "curve")
 #: Columns every frame has, with the value a record that lacks them (an older schema) gets.
 DEFAULTS: dict[str, Any] = {
     "schema": 0,
@@ -59,35 +59,31 @@ class Loaded:
     skipped: list[tuple[str, str]] = field(default_factory=list)
 
 
-def _scalar(value: Any) -> Any:
-    """Lists and other containers become JSON text: one cell, and the frame stays parquet-friendly."""
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    return json.dumps(value, sort_keys=True, default=str)
-
-
-def _flatten(prefix: str, value: Any, into: dict[str, Any]) -> None:
-    if isinstance(value, dict):
-        for key, item in value.items():
-            _flatten(f"{prefix}.{key}", item, into)
-    else:
-        into[prefix] = _scalar(value)
+def _flatten(prefix: str, node: dict[str, Any], into: dict[str, Any]) -> None:
+    for key, value in node.items():
+        if type(value) is dict:
+            _flatten(f"{prefix}.{key}", value, into)
+        else:
+            into[f"{prefix}.{key}"] = value
 
 
 def flatten_record(record: dict[str, Any], source: str) -> dict[str, Any]:
-    """One record -> one flat row: ``components`` unprefixed, ``metrics`` as ``metric.<name>``, dicts dotted."""
+    """One record -> one flat row: ``components`` unprefixed, ``metrics`` as ``metric.<name>``, dicts dotted.
+
+    Lists (a curve, per-class accuracy) and the ``config`` stay whole, one Python object per cell.
+    """
     row: dict[str, Any] = {}
     for key, value in record.items():
         if key == "components":
-            nested = {slot: node for slot, node in value.items() if isinstance(node, dict)}
+            nested = {slot: node for slot, node in value.items() if type(node) is dict}
             row.update(flatten_components(nested))  # schema 0 kept each slot as a {"name": ..., **hp} node
-            row.update({slot: _scalar(choice) for slot, choice in value.items() if slot not in nested})
+            row.update({slot: choice for slot, choice in value.items() if slot not in nested})
         elif key == "metrics":
-            row.update({f"metric.{name}": _scalar(metric) for name, metric in value.items()})
-        elif key in JSON_FIELDS:
-            row[key] = json.dumps(value, sort_keys=True, default=str)
-        else:
+            row.update({f"metric.{name}": metric for name, metric in value.items()})
+        elif type(value) is dict and key not in WHOLE_FIELDS:
             _flatten(key, value, row)
+        else:
+            row[key] = value
     row["source"] = source
     return row
 
@@ -109,7 +105,7 @@ def pytest_benchmark_rows(document: dict[str, Any], source: str) -> list[dict[st
         row = {**common, "name": bench.get("name"), "group": bench.get("group"), "fullname": bench.get("fullname")}
         _flatten("param", bench.get("params") or {}, row)
         _flatten("stats", {k: v for k, v in (bench.get("stats") or {}).items() if k != "data"}, row)
-        row.update({key: _scalar(value) for key, value in (bench.get("extra_info") or {}).items()})
+        row.update(bench.get("extra_info") or {})
         row["run_id"] = f"{Path(source).stem}:{bench.get('fullname') or bench.get('name')}"
         row["source"] = source
         rows.append(row)
@@ -206,13 +202,12 @@ def load(paths: str | Path | Iterable[str | Path] = "results") -> pd.DataFrame:
 def curves(frame: pd.DataFrame) -> pd.DataFrame:
     """The per-epoch curves of ``frame``'s runs in long form: ``run_id``, ``epoch``, ``key``, ``value``."""
     rows = []
-    with_curve = frame.loc[frame["curve"].notna(), ["run_id", "curve"]] if "curve" in frame else frame.iloc[:0, :0]
-    for run_id, text in with_curve.itertuples(index=False):
-        for epoch_index, epoch in enumerate(json.loads(text), start=1):
-            number = epoch.get("epoch", epoch_index)
-            rows.extend(
-                (run_id, number, key, float(value))
-                for key, value in epoch.items()
-                if key != "epoch" and isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-            )
+    if "curve" in frame:
+        for run_id, curve in zip(frame["run_id"], frame["curve"]):
+            for number, epoch in enumerate(curve if isinstance(curve, list) else [], start=1):
+                rows.extend(
+                    (run_id, epoch.get("epoch", number), key, float(value))
+                    for key, value in epoch.items()
+                    if key != "epoch" and type(value) in (int, float) and math.isfinite(value)
+                )
     return pd.DataFrame(rows, columns=["run_id", "epoch", "key", "value"])

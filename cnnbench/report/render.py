@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import html
+import json
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -301,9 +302,17 @@ def _csv(frame: pd.DataFrame, path: Path) -> Path:
 
 
 def _parquet_safe(frame: pd.DataFrame) -> pd.DataFrame:
-    """Columns mixing value types (a hyperparameter that is a number here and a word there) as text."""
-    mixed = [c for c in frame.columns if frame[c].dtype == object and pd.api.types.infer_dtype(frame[c], skipna=True).startswith("mixed")]
-    return frame.assign(**{c: frame[c].map(lambda v: None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)) for c in mixed})
+    """Object columns as Parquet can hold them: lists and dicts (curves, configs) as JSON text, and a
+    column that mixes value types (a number here, a word there) as text."""
+
+    def cell(value: Any) -> Any:
+        if isinstance(value, (list, dict)):
+            return json.dumps(value, sort_keys=True, default=str)
+        return None if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
+
+    objects = [c for c in frame.columns if frame[c].dtype == object]
+    kinds = {c: pd.api.types.infer_dtype(frame[c], skipna=True) for c in objects}
+    return frame.assign(**{c: frame[c].map(cell) for c, kind in kinds.items() if kind.startswith("mixed")})
 
 
 def tables(report: Report) -> dict[str, pd.DataFrame]:

@@ -7,7 +7,6 @@ built on another machine from copied records shows the same numbers.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -29,7 +28,7 @@ class Study:
     importances: dict[str, float] = field(default_factory=dict)
 
 
-def _config_leaves(config: str) -> dict[str, object]:
+def _config_leaves(config: object) -> dict[str, object]:
     """The scalar settings of a trial's config that are not component choices (learning rate, ...)."""
     leaves: dict[str, object] = {}
 
@@ -41,7 +40,7 @@ def _config_leaves(config: str) -> dict[str, object]:
             if "seed" not in prefix.split(".")[-1]:
                 leaves[prefix] = node
 
-    walk("", json.loads(config) if isinstance(config, str) else {})
+    walk("", config if isinstance(config, dict) else {})
     return leaves
 
 

@@ -115,5 +115,4 @@ class TrialConfigs:
         for key, value in values.items():
             if key not in groups:
                 OmegaConf.update(cfg, key, value, merge=False)
-        cfg.trainer.progress = False  # the sweep draws its own progress line
         return cfg

@@ -24,7 +24,8 @@ from cnnbench.training.loop import RunPruned
 
 def requeue(study: optuna.Study, number: int, max_retry: int | None) -> None:
     """Queue a copy of trial ``number`` with its parameters, as Optuna's heartbeat does for a dead worker's trial."""
-    RetryHeartbeatStaleTrialCallback(max_retry=max_retry)(study, study.get_trials(deepcopy=False)[number])
+    trial = next(t for t in study.get_trials(deepcopy=False) if t.number == number)
+    RetryHeartbeatStaleTrialCallback(max_retry=max_retry)(study, trial)
 
 
 class TrialFailed(Exception):
@@ -64,6 +65,7 @@ class TrialRunner:
     def _run(self, trial: optuna.Trial) -> float | list[float]:
         sweep = self.sweep
         cfg = sweep.configs.trial(sweep.space.suggest(trial), sweep.groups)
+        cfg.trainer.progress = False  # the sweep draws its own progress line
         seeds = sweep.settings.seeds or (int(cfg.trainer.seed),)
         epochs = int(cfg.trainer.epochs)
         curves: list[list[float]] = []

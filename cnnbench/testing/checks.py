@@ -36,6 +36,7 @@ LOSS_INPUTS = ("logits", "pairs", "embeddings")
 MODULE_CHECKS = ("forward", "gradients", "modes", "state_dict", "float64", "bfloat16", "cuda")
 TASK_CHECKS = ("attributes", "references")
 SEED = 0
+GPU = "cuda"  # where the ``cuda`` check moves a component
 
 
 class NotApplicable(Exception):
@@ -77,8 +78,12 @@ def run_check(component: Component, check: str, registry: Registry | None = None
             else:
                 for sample in _samples(component, registry):
                     _MODULE_CHECKS[check](component, sample)
+    except NotApplicable:
+        raise
     except AssertionError as error:
         raise AssertionError(f"{_label(component)}: {check}: {error}") from None
+    except Exception as error:  # a crash is a broken promise too; keep its traceback
+        raise AssertionError(f"{_label(component)}: {check}: raised {type(error).__name__}: {error}") from error
 
 
 def check_component(component: Component, registry: Registry | None = None) -> list[str]:
@@ -134,10 +139,11 @@ def _convolution_samples(component: Component, registry: Registry) -> list[Sampl
 
 
 def _pooling_samples(component: Component, registry: Registry) -> list[Sample]:
-    return [
-        Sample(dict(channels=4, kernel_size=k, stride=s), (torch.randn(2, 4, i, i),), (2, 4, (i - k) // s + 1, (i - k) // s + 1))
-        for i, k, s in ((8, 2, 2), (9, 3, 2))  # non-overlapping, and AlexNet's overlapping 3/2
-    ]
+    samples = []
+    for i, k, s in ((8, 2, 2), (9, 3, 2)):  # non-overlapping, and AlexNet's overlapping 3/2
+        o = (i - k) // s + 1
+        samples.append(Sample(dict(channels=4, kernel_size=k, stride=s), (torch.randn(2, 4, i, i),), (2, 4, o, o)))
+    return samples
 
 
 def _activation_samples(component: Component, registry: Registry) -> list[Sample]:
@@ -279,7 +285,7 @@ def _gradients(module: nn.Module, sample: Sample, device: str | None = None) -> 
     module.train()
     inputs = _cast(sample.inputs, device=device)
     for i in sample.grad_inputs:
-        inputs[i].requires_grad_(True)
+        inputs[i] = inputs[i].detach().clone().requires_grad_(True)  # a leaf of its own: samples may share tensors
     outputs = _call(module, inputs)
     _expect(any(o.requires_grad for o in outputs), "output is not differentiable (detached from the inputs and parameters)")
     sum((o * torch.randn_like(o)).sum() for o in outputs).backward()
@@ -368,11 +374,11 @@ def _check_cuda(component: Component, sample: Sample) -> None:
     module = _build(component, sample).eval()
     with torch.no_grad():
         expected = _call(module, sample.inputs)
-        module.to("cuda")
-        actual = _call(module, _cast(sample.inputs, device="cuda"))
-    _expect(all(o.device.type == "cuda" for o in actual), "CUDA inputs gave outputs off the GPU")
+        module.to(GPU)
+        actual = _call(module, _cast(sample.inputs, device=GPU))
+    _expect(all(o.device.type == torch.device(GPU).type for o in actual), f"inputs on {GPU} gave outputs elsewhere")
     _assert_close(actual, expected, rtol=1e-2, atol=1e-3, what="the CUDA output")  # TF32 convolutions
-    _gradients(module, sample, device="cuda")
+    _gradients(module, sample, device=GPU)
 
 
 _MODULE_CHECKS: dict[str, Callable[[Component, Sample], None]] = {

@@ -10,7 +10,8 @@ smooth background, so a much simpler bottom-up grouping finds the same kind of c
 2. the map thresholded at a few levels (:data:`THRESHOLDS`); the connected components of each level
    (``scipy.ndimage.label``, all images and levels in one call) give one box each;
 3. multi-scale and shifted variants of each box (:data:`JITTER`), so that some proposal fits an object
-   the grouping cut too tight or too loose, and box regression has something to correct;
+   the grouping cut too tight or too loose, box regression has something to correct, and, like selective
+   search's many partial regions, there are near misses (IoU < 0.5) for the classifier to reject;
 4. each box scored by centre-surround contrast of the saliency (mean inside minus mean in the ring
    around it, as the colour-contrast cue of Alexe et al.'s objectness), near-duplicates removed by NMS,
    and the best ``count`` kept per image.
@@ -36,8 +37,8 @@ THRESHOLDS = (0.15, 0.25, 0.35)
 MIN_AREA = 12
 #: box variants: (width scale, height scale, x shift, y shift), shifts in units of the box size
 JITTER = torch.tensor(
-    [(sw, sh, 0.0, 0.0) for sw in (0.8, 1.0, 1.25) for sh in (0.8, 1.0, 1.25)]
-    + [(1.0, 1.0, dx, dy) for dx, dy in ((-0.2, 0), (0.2, 0), (0, -0.2), (0, 0.2))]
+    [(sw, sh, 0.0, 0.0) for sw in (0.6, 1.0, 1.6) for sh in (0.6, 1.0, 1.6)]
+    + [(1.0, 1.0, dx, dy) for dx, dy in ((-0.35, 0), (0.35, 0), (0, -0.35), (0, 0.35))]
 )
 #: the surround of a box, for its contrast score: the box scaled about its centre by this
 SURROUND = 1.5

@@ -56,6 +56,7 @@ class AlexNetSmall(nn.Module):
     3x3/2 pooling, dropout in two hidden fully connected layers."""
 
     tasks: ClassVar[tuple[str, ...]] = ("classification",)
+    stochastic: ClassVar[bool] = True  # dropout
     input_size: ClassVar[int] = 32
 
     def __init__(self, parts: Parts, in_channels: int, num_classes: int, image_size: int, width: int = 64, dropout: float = 0.5) -> None:

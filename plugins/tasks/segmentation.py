@@ -43,9 +43,6 @@ class FCN(nn.Module):
         )
         # deepest stage first, then the skipped ones from deep to shallow
         self.scores = nn.ModuleList(nn.Conv2d(channels, num_classes, 1) for channels in widths[:0:-1][: skips + 1])
-        for score in self.scores:
-            nn.init.zeros_(score.weight)
-            nn.init.zeros_(score.bias)
 
         def upsample(factor: int) -> nn.Module:
             node = {"name": "transposed_conv", "scale_factor": factor, "bilinear": True}

@@ -109,6 +109,7 @@ def test_idx_set_of_any_image_size_loads(tmp_path: Path, gz: bool) -> None:
         assert torch.equal(data.images[:, 0], torch.from_numpy(images[split] / 255).float())
         assert data.labels.tolist() == labels[split].tolist()
         assert data.classes == classes
+        assert load_images("idx", tmp_path, split, limit=1).classes == classes  # read from every label
 
 
 CORRUPTIONS = {

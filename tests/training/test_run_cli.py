@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 from cli_helpers import FAST, assert_clean_error, cnnbench, records
 
+from cnnbench.cli import main
+
 
 def test_run_writes_one_complete_record_and_keeps_hydra_output_under_results(tmp_path: Path) -> None:
     result = cnnbench("run", *FAST, cwd=tmp_path)
@@ -60,13 +62,25 @@ def test_multirun_runs_the_cross_product(tmp_path: Path) -> None:
         (["trainer.device=cuda:7"], ["trainer.device"]),
     ],
 )
-def test_refused_before_training_with_one_line_and_no_record(tmp_path: Path, overrides: list[str], fragments: list[str]) -> None:
-    result = cnnbench("run", *FAST, *overrides, cwd=tmp_path)
-    assert_clean_error(result, *fragments)
-    assert not (tmp_path / "results" / "runs").exists()
+def test_refused_before_training_with_one_line_and_no_record(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], overrides: list[str], fragments: list[str]
+) -> None:
+    status = main(["run", *FAST, f"results.dir={tmp_path}", *overrides])
+    assert_clean_error(status, capsys.readouterr().err, *fragments)
+    assert not (tmp_path / "runs").exists()
 
 
-def test_unknown_config_key_is_hydras_error_without_traceback(tmp_path: Path) -> None:
-    result = cnnbench("run", *FAST, "trainer.epoch=3", cwd=tmp_path)
-    assert result.returncode != 0 and "Traceback" not in result.stderr
-    assert "epoch" in result.stderr
+def test_unknown_config_key_is_hydras_error_without_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", *FAST, f"results.dir={tmp_path}", "trainer.epoch=3"]) != 0
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "trainer.epoch" in err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("launcher", ["joblib", "submitit_local"])
+def test_hydra_launcher_plugins_run_jobs_in_parallel_without_colliding(tmp_path: Path, launcher: str) -> None:
+    result = cnnbench("run", "-m", f"hydra/launcher={launcher}", *FAST, "activation=relu,elu", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    runs = records(tmp_path / "results")
+    assert sorted(r["components"]["activation"] for r in runs) == ["elu", "relu"]
+    assert len({r["run_id"] for r in runs}) == 2

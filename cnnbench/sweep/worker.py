@@ -1,0 +1,118 @@
+"""A sweep worker: fills the study's slots until there are ``budget``, then waits for the other workers.
+
+The same loop runs in the ``cnnbench sweep`` process (one worker), in each of ``sweep.workers`` processes
+on one machine, and on every machine that runs the same command against a shared database. Optuna's
+``study.optimize`` runs each trial: it marks dead workers' trials failed (heartbeat), re-queues them
+through the storage's retry callback, beats the heartbeat while a trial runs and records the outcome.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+
+import optuna
+from optuna.exceptions import UpdateFinishedTrialError
+from optuna.storages import fail_stale_trials
+
+from cnnbench.errors import CnnbenchError
+from cnnbench.sweep.accounting import RETRY_OF, SURPLUS, Tally, slots_before
+from cnnbench.sweep.objective import TrialFailed, TrialRunner
+from cnnbench.sweep.setup import Sweep
+
+POLL_S = 1.0
+
+
+class SurplusTrial(Exception):
+    """Another worker filled the last slot first; this trial closes without training."""
+
+
+class SlotGuard:
+    """Runs a trial only if it fills one of the first ``budget`` slots (see :mod:`cnnbench.sweep.accounting`)."""
+
+    def __init__(self, runner: TrialRunner, budget: int) -> None:
+        self.runner, self.budget = runner, budget
+
+    def __call__(self, trial: optuna.Trial) -> float | list[float]:
+        trials = trial.study.get_trials(deepcopy=False)
+        this = next(t for t in trials if t.number == trial.number)
+        if RETRY_OF not in this.system_attrs and slots_before(trials, trial.number) >= self.budget:
+            trial.set_user_attr(SURPLUS, True)
+            raise SurplusTrial(f"trial {trial.number}: all {self.budget} slots are taken")
+        return self.runner(trial)
+
+
+def work(study: optuna.Study, runner: TrialRunner, budget: int) -> None:
+    """Run trials until the study has ``budget`` slots and none is waiting or running anywhere."""
+    objective = SlotGuard(runner, budget)
+    while True:
+        fail_stale_trials(study)  # a dead worker's trial fails and, within max_retry, is queued again
+        tally = Tally.of(study.get_trials(deepcopy=False))
+        if tally.waiting or tally.slots < budget:
+            try:
+                study.optimize(objective, n_trials=1, catch=(TrialFailed, SurplusTrial))
+            except UpdateFinishedTrialError:
+                pass  # this worker stalled past the grace period; another one took its trial for dead and re-queued it
+        elif tally.running:
+            time.sleep(POLL_S)  # another worker's trial may still die and come back
+        else:
+            return
+
+
+def worker_threads(trainer_threads: int | None, workers: int) -> int:
+    """Torch threads per worker process: the configured number, else this machine's cores shared out."""
+    return int(trainer_threads) if trainer_threads else max(1, (os.cpu_count() or 1) // workers)
+
+
+def worker_process(overrides: Sequence[str], study_name: str, storage: str, budget: int, index: int, threads: int) -> None:
+    """Entry point of a spawned worker process: rebuild the sweep from the command's overrides and work."""
+    import torch
+
+    from cnnbench.plugins import default_registry
+    from cnnbench.sweep.compose import hydra_context
+    from cnnbench.sweep.setup import prepare
+    from cnnbench.sweep.study import open_study, quiet_optuna
+
+    logging.basicConfig(level=logging.WARNING, format="cnnbench: %(message)s")
+    quiet_optuna()
+    torch.set_num_threads(threads)
+    registry = default_registry()
+    try:
+        with hydra_context(registry):
+            sweep = replace(prepare(overrides, registry), study_name=study_name, storage=storage)
+            work(open_study(sweep, index), TrialRunner(sweep), budget)
+    except CnnbenchError as error:
+        print(f"cnnbench: error: worker {index}: {error}", file=sys.stderr)
+        sys.exit(error.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+def run_workers(sweep: Sweep, budget: int) -> list[int]:
+    """Start ``sweep.workers`` processes (spawned: no forked torch or storage state) and wait; their exit codes."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    threads = worker_threads(sweep.configs.base.trainer.threads, sweep.settings.workers)
+    processes = [
+        context.Process(
+            target=worker_process,
+            args=(sweep.overrides, sweep.study_name, sweep.storage, budget, index, threads),
+            name=f"cnnbench-sweep-{index}",
+        )
+        for index in range(sweep.settings.workers)
+    ]
+    for process in processes:
+        process.start()
+    try:
+        for process in processes:
+            process.join()
+    except KeyboardInterrupt:
+        for process in processes:
+            process.join()  # they got the same Ctrl-C and close their trials
+        raise
+    return [process.exitcode or 0 for process in processes]
