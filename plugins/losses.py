@@ -31,12 +31,12 @@ class SoftmaxLoss(nn.CrossEntropyLoss):
 
 
 class HingeLoss(nn.Module):
-    """The survey's L-p hinge loss (Gu et al. Eq. "hinge"; Tang 2013; Caffe's HingeLossLayer): one-vs-all.
+    """The survey's L-p hinge loss (Gu et al. Sec. 3.5.1; Tang 2013; Caffe's HingeLossLayer): one-vs-all.
 
     L = (1/N) Σ_i Σ_j max(0, margin − δ(y_i, j)·z_ij)^p with δ = +1 for the true class and −1 for the
     others: each class score is its own binary SVM, so the true score is pushed above +margin and every
     other score below −margin. The sum runs over all K classes and is not divided by K. This is NOT
-    PyTorch's ``multi_margin_loss`` (Weston–Watkins/Crammer–Singer style), which penalises only score
+    PyTorch's ``multi_margin_loss`` (the Weston–Watkins form), which penalises only score
     differences, max(0, margin − z_iy + z_ij) for j ≠ y, and divides by K. Pixels of (N, K, H, W) logits
     count as samples, so N is N·H·W there.
     """
@@ -90,7 +90,6 @@ class _MinedTripletLoss(nn.Module):
     input_kind: ClassVar[str] = "embeddings"
 
     def __init__(self, margin: float, mining: str) -> None:
-        require(margin > 0, f"margin must be > 0, got {margin}")
         require(mining in MINING, f"mining must be one of {', '.join(MINING)}, got {mining!r}")
         super().__init__()
         self.margin, self.mining = margin, mining
@@ -112,6 +111,7 @@ class TripletLoss(_MinedTripletLoss):
     """
 
     def __init__(self, margin: float, p: float, mining: str) -> None:
+        require(margin > 0, f"margin must be > 0, got {margin}")
         require(p >= 1, f"p must be >= 1 (a norm), got {p}")
         super().__init__(margin, mining)
         self.p = p
@@ -135,6 +135,7 @@ class FaceNetTripletLoss(_MinedTripletLoss):
     """
 
     def __init__(self, alpha: float, mining: str) -> None:
+        require(alpha > 0, f"alpha must be > 0, got {alpha}")
         super().__init__(alpha, mining)
 
     def distances(self, emb: torch.Tensor) -> torch.Tensor:

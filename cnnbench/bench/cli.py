@@ -1,10 +1,173 @@
-"""Placeholder until its owner lands it."""
+"""``cnnbench bench``: time every registered component beside its closest PyTorch built-in.
+
+``configure`` runs whenever ``cnnbench`` starts, so torch and the bench modules load only in ``main``.
+"""
+
 from __future__ import annotations
 
+import argparse
+import fnmatch
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-def configure(parser):
-    pass
+if TYPE_CHECKING:
+    from cnnbench.bench.runner import Result, Settings
+
+KINDS = ("pooling", "activation", "convolution", "loss", "layer")
+DEFAULT_SHAPES = ("128,64,32,32", "128,6,28,28")  # a mid-network map, and LeNet-5's first pooling input
+DTYPES = ("float32", "bfloat16")
+EPILOG = """examples:
+  cnnbench bench                                 every component, both default shapes
+  cnnbench bench pooling --names 'mixed*'        the mixed poolings only
+  cnnbench bench activation loss --shape 256,32,16,16 --repeats 9
+  cnnbench bench --device cuda --dtype bfloat16  on the GPU (timing synchronised)"""
 
 
-def main(args):
-    raise SystemExit("not implemented yet")
+def _positive(kind: type) -> Any:
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            value = 0
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be a positive {kind.__name__}, got {text!r}")
+        return value
+
+    return parse
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = EPILOG
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.add_argument("kinds", nargs="*", metavar="KIND", help=f"kinds to time: {', '.join(KINDS)} (default: all)")
+    parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N (default: auto)")
+    parser.add_argument("--shape", action="append", metavar="N,C,H,W", help=f"input map, repeatable (default: {' and '.join(DEFAULT_SHAPES)})")
+    parser.add_argument("--dtype", choices=DTYPES, default="float32", help="dtype of inputs and parameters (default: float32)")
+    parser.add_argument("--repeats", type=_positive(int), default=5, metavar="R", help="interleaved repeats; figures are medians (default: 5)")
+    parser.add_argument("--min-time", type=_positive(float), default=0.05, metavar="S", help="seconds per timed block (default: 0.05)")
+    parser.add_argument("--threads", type=_positive(int), metavar="T", help="CPU threads for torch (default: torch's, now)")
+    parser.add_argument("--names", default="*", metavar="GLOB", help="only components whose name matches (comma list of shell wildcards)")
+    parser.add_argument(
+        "--results",
+        type=Path,
+        default=Path(os.environ.get("CNNBENCH_RESULTS", "results")),
+        metavar="DIR",
+        help="records go to DIR/runs/ (default: $CNNBENCH_RESULTS or results)",
+    )
+
+
+def main(args: argparse.Namespace) -> int:
+    import torch
+
+    from cnnbench.bench.inputs import BenchInputError, parse_shape
+    from cnnbench.bench.records import write_bench_record
+    from cnnbench.bench.runner import Settings, bench_component
+    from cnnbench.plugins import default_registry
+
+    unknown = [kind for kind in args.kinds if kind not in KINDS]
+    if unknown:
+        raise BenchInputError(f"unknown kind {', '.join(map(repr, unknown))}; kinds: {', '.join(KINDS)}")
+    shapes = [parse_shape(text) for text in args.shape or DEFAULT_SHAPES]
+    settings = Settings(
+        device=select_device(args.device),
+        dtype=getattr(torch, args.dtype),
+        repeats=args.repeats,
+        min_run_time=args.min_time,
+        threads=args.threads or torch.get_num_threads(),
+    )
+    torch.set_num_threads(settings.threads)
+    registry = default_registry()
+    patterns = [pattern.strip() for pattern in args.names.split(",") if pattern.strip()]
+    components = [
+        component
+        for kind in args.kinds or KINDS
+        for component in registry.components(kind)
+        if any(fnmatch.fnmatchcase(component.name, pattern) for pattern in patterns)
+    ]
+    if not components:
+        raise BenchInputError(f"no {'/'.join(args.kinds or KINDS)} component matches --names {args.names!r}; see `cnnbench list`")
+
+    from rich.console import Console
+
+    console, progress = Console(), Console(stderr=True)
+    results = []
+    for shape in shapes:
+        for component in components:
+            with progress.status(f"{component.kind} {component.name} on {','.join(map(str, shape))}"):
+                result = bench_component(component, shape, settings)
+            write_bench_record(result, settings, registry, args.results)
+            results.append(result)
+    console.print(results_table(results, settings))
+    console.print(f"{len(results)} records written to {args.results / 'runs'}")
+    failed = [r for r in results if r.status == "failed"]
+    for result in failed:
+        print(f"cnnbench: {result.component.kind} {result.component.name} failed: {result.error}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def select_device(name: str) -> Any:
+    """``auto`` picks CUDA when present; an explicit request for a missing device is refused in one line."""
+    import torch
+
+    from cnnbench.bench.inputs import BenchInputError
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise BenchInputError(f"--device {name!r} is not a device; use auto, cpu, cuda or cuda:N") from None
+    if device.type not in {"cpu", "cuda"}:
+        raise BenchInputError(f"--device {name!r}: cnnbench bench times on cpu or cuda; use auto, cpu, cuda or cuda:N")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise BenchInputError("--device cuda but CUDA is not available here; use --device auto or cpu")
+    return device
+
+
+def _ms(value: float | None) -> str:
+    return "—" if value is None else f"{value:.3g}"
+
+
+def _ratio(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}x"
+
+
+def verdict(result: Result) -> str:
+    """PASS or over for a result with a target; its error for a failed one; empty otherwise."""
+    if result.status == "failed":
+        return "error"
+    meets = result.meets_target
+    return "" if meets is None else ("PASS" if meets else "over")
+
+
+def results_table(results: list[Result], settings: Settings) -> Any:
+    from rich.table import Table
+
+    threads = f", {settings.threads} threads" if settings.device.type == "cpu" else ""
+    title = f"{settings.device} {str(settings.dtype).removeprefix('torch.')}{threads}: median of {settings.repeats} interleaved repeats"
+    table = Table(title=title, title_justify="left")
+    for header in ("kind", "name", "shape", "baseline"):
+        table.add_column(header, no_wrap=True)
+    for header in ("fwd ms", "base ms", "fwd x", "fwd+bwd ms", "base ms", "fwd+bwd x", "target"):
+        table.add_column(header, justify="right", no_wrap=True)
+    table.add_column("", no_wrap=True)
+    for result in results:
+        forward, both = result.forward, result.forward_backward
+        target = result.baseline.target if result.baseline else None
+        table.add_row(
+            result.component.kind,
+            result.component.name,
+            ",".join(map(str, result.shape or result.requested)),
+            result.baseline.name if result.baseline else "—",
+            _ms(forward.median_ms if forward else None),
+            _ms(forward.baseline_median_ms if forward else None),
+            _ratio(forward.ratio if forward else None),
+            _ms(both.median_ms if both else None),
+            _ms(both.baseline_median_ms if both else None),
+            _ratio(both.ratio if both else None),
+            "" if target is None else f"<= {target:g}x",
+            verdict(result),
+        )
+    return table

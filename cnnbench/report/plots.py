@@ -15,10 +15,11 @@ import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from cnnbench.report.build import Report
 from cnnbench.report.loader import curves
-from cnnbench.report.stats import DEFAULT_BASELINE, SECTION_KEYS, as_text, choice_label, leaderboard, pareto_front
+from cnnbench.report.stats import DEFAULT_BASELINE, SECTION_KEYS, as_text, describe, fold, leaderboard, pareto_front, varying_keys
 
 #: configurations drawn per section in the training-curve figure
 CURVES_SHOWN = 6
@@ -31,6 +32,13 @@ class Plot:
     name: str
     title: str
     png: bytes
+
+
+def _figure(height: float, *, left: float = 0.1, bottom: float = 0.14, top: float = 0.9) -> Figure:
+    """A 7-inch-wide figure with fixed margins: a layout engine would double the drawing time."""
+    figure = Figure(figsize=(7, height))
+    figure.subplots_adjust(left=left, right=0.98, bottom=bottom, top=top, wspace=0.3)
+    return figure
 
 
 def _png(figure: Figure) -> bytes:
@@ -54,9 +62,10 @@ def _sections(board: pd.DataFrame) -> Iterator[tuple[str, pd.DataFrame]]:
 
 def config_labels(board: pd.DataFrame, keys: Sequence[str]) -> pd.Series:
     """A short name per leaderboard row: the keys that differ between its section's rows."""
-    section = _section_columns(board)
-    varying = [k for k in keys if k not in section and board.groupby(section)[k].nunique().max() > 1]
-    return board.apply(lambda row: ", ".join(f"{k}={row[k]}" for k in varying if row[k] != "") or "all runs", axis=1)
+    keys = [k for k in keys if k not in SECTION_KEYS]
+    shown = varying_keys(board, keys, _section_columns(board))
+    labels = [describe(dict(zip(keys, row)), shown) or "all runs" for row in board[keys].itertuples(index=False)]
+    return pd.Series(labels, index=board.index, dtype=object)
 
 
 def choice_plot(report: Report, slot: str) -> Plot | None:
@@ -66,11 +75,11 @@ def choice_plot(report: Report, slot: str) -> Plot | None:
     board = leaderboard(report.runs, section + [slot] + hyper, report.confidence)
     if board.empty:
         return None
-    board["choice"] = [choice_label(slot, row[slot], {h: row[h] for h in hyper}) for _, row in board.iterrows()]
+    board["choice"] = fold(board, [slot, *hyper])[slot]
     choices = sorted(board["choice"].unique())
     if len(choices) < 2:
         return None
-    figure = Figure(figsize=(7, 3.8), layout="constrained")
+    figure = _figure(3.8, bottom=0.25)
     axes = figure.add_subplot()
     groups = list(_sections(board))
     width = 0.8 / len(groups)
@@ -91,7 +100,7 @@ def pareto_plot(report: Report) -> Plot | None:
     board = report.leaderboard[np.isfinite(report.leaderboard["train_s"])]
     if board.empty:
         return None
-    figure = Figure(figsize=(7, 4.2), layout="constrained")
+    figure = _figure(4.2, bottom=0.12)
     axes = figure.add_subplot()
     labels = config_labels(board, report.keys)
     for title, rows in _sections(board):
@@ -99,9 +108,13 @@ def pareto_plot(report: Report) -> Plot | None:
         points = axes.scatter(rows["train_s"], rows["mean"], s=14, alpha=0.6, label=title)
         ordered = rows[front].sort_values("train_s")
         axes.step(ordered["train_s"], ordered["mean"], where="post", color=points.get_facecolor()[0], linewidth=1.2)
-        for (_, row), label in zip(ordered.iterrows(), labels[ordered.index]):
-            axes.annotate(label, (row["train_s"], row["mean"]), fontsize=6, xytext=(3, 3), textcoords="offset points")
-    axes.set_xlabel("training time per run (s)")
+        ends = {ordered.index[0]: ("left", 3), ordered.index[-1]: ("right", -3)}  # the front's fastest and best ends
+        for index, (align, shift) in ends.items():
+            point = (rows.at[index, "train_s"], rows.at[index, "mean"])
+            axes.annotate(labels[index], point, fontsize=6, ha=align, xytext=(shift, 3), textcoords="offset points")
+    if board["train_s"].max() > 10 * board["train_s"].min() > 0:
+        axes.set_xscale("log")  # CPU and GPU times differ by orders of magnitude
+    axes.set_xlabel("mean training time per run (s)")
     axes.set_ylabel(" / ".join(sorted(board["metric"].unique())))
     axes.set_title("metric against training time; the line is the Pareto front", fontsize=10)
     axes.legend(fontsize=7)
@@ -125,7 +138,7 @@ def curve_plots(report: Report) -> list[Plot]:
         shown = [k for k in ("train_loss", metric) if k in set(long["key"])]
         if not shown:
             continue
-        figure = Figure(figsize=(7, 3.4), layout="constrained")
+        figure = _figure(3.4, top=0.86)
         for position, key in enumerate(shown, start=1):
             axes = figure.add_subplot(1, len(shown), position)
             mean = long[long["key"] == key].groupby(["label", "epoch"], sort=True)["value"].mean()
@@ -134,8 +147,10 @@ def curve_plots(report: Report) -> list[Plot]:
                     axes.plot(mean[label].index, mean[label].to_numpy(), marker=".", label=label)
             axes.set_xlabel("epoch")
             axes.set_ylabel(key)
+            axes.xaxis.set_major_locator(MaxNLocator(integer=True))
             axes.grid(alpha=0.3)
-        axes.legend(fontsize=6)
+            if position == 1:
+                axes.legend(fontsize=6, loc="upper right")
         figure.suptitle(f"{title}: mean over seeds, best {len(top)} configurations", fontsize=9)
         plots.append(Plot(f"curves-{index + 1}", f"Training curves, {title}", _png(figure)))
     return plots
@@ -146,7 +161,7 @@ def study_plots(report: Report) -> list[Plot]:
     plots = []
     for index, study in enumerate(report.studies, start=1):
         trials = study.trials
-        figure = Figure(figsize=(7, 3.4), layout="constrained")
+        figure = _figure(3.4)
         axes = figure.add_subplot()
         done = trials[trials["state"] == "completed"]
         axes.scatter(done["trial"], done["value"], s=14, label="trial")
@@ -158,7 +173,9 @@ def study_plots(report: Report) -> list[Plot]:
         axes.grid(alpha=0.3)
         plots.append(Plot(f"study-{index}-history", f"Optimisation history of study {study.name}", _png(figure)))
         if study.importances:
-            figure = Figure(figsize=(7, 0.6 + 0.35 * len(study.importances)), layout="constrained")
+            height = 1.2 + 0.3 * len(study.importances)
+            widest = max(map(len, study.importances))
+            figure = _figure(height, left=min(0.5, 0.04 + 0.011 * widest), bottom=0.5 / height, top=1 - 0.35 / height)
             axes = figure.add_subplot()
             names = list(study.importances)[::-1]
             axes.barh(names, [study.importances[n] for n in names])

@@ -21,7 +21,7 @@ import pandas as pd
 
 from cnnbench.report.build import Report
 from cnnbench.report.plots import Plot
-from cnnbench.report.stats import SECTION_KEYS, choice_label, text
+from cnnbench.report.stats import SECTION_KEYS, fold, text
 
 FORMATS = ("markdown", "html", "csv", "parquet")
 MISSING = "–"
@@ -118,19 +118,6 @@ def table(frame: pd.DataFrame, columns: Sequence[str], css: str = "", confidence
     return Table(header, [list(row) for row in zip(*cells)], numeric, css)
 
 
-def _choices(frame: pd.DataFrame, keys: Sequence[str]) -> tuple[pd.DataFrame, list[str]]:
-    """Fold each component's hyperparameter columns into its choice: ``pooling`` = ``mixed(lam=0.5)``."""
-    folded, columns = {}, []
-    for key in keys:
-        root = key.split(".")[0]
-        if key != root and root in keys:
-            continue
-        hyper = [k for k in keys if k.startswith(key + ".")] if key == root else []
-        folded[key] = [choice_label(key, row[0], dict(zip(hyper, row[1:]))) for row in frame[[key, *hyper]].itertuples(index=False)]
-        columns.append(key)
-    return frame.assign(**folded), columns
-
-
 def _split_constant(frame: pd.DataFrame, keys: Sequence[str]) -> tuple[list[str], str]:
     """The keys that vary between ``frame``'s rows, and a sentence naming those that do not."""
     varying, fixed = [], []
@@ -161,7 +148,8 @@ def _leaderboard_blocks(report: Report) -> list[Block]:
         )
     )
     for title, rows in _sections(report.leaderboard):
-        rows, keys = _choices(rows, [k for k in report.keys if k not in SECTION_KEYS])
+        folded = fold(rows, [k for k in report.keys if k not in SECTION_KEYS])
+        rows, keys = rows.assign(**folded), list(folded.columns)
         varying, fixed = _split_constant(rows, keys + (["devices"] if "devices" in rows else []))
         direction = "higher is better" if rows["maximize"].iloc[0] else "lower is better"
         blocks += [Heading(3, f"{title} ({direction})")] + ([Paragraph(fixed)] if fixed else [])

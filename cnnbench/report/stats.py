@@ -11,7 +11,7 @@ import math
 import re
 import warnings
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -209,6 +209,35 @@ def choice_label(slot: str, choice: str, settings: Mapping[str, str]) -> str:
     return f"{choice}({shown})" if shown else choice
 
 
+def fold_keys(keys: Sequence[str]) -> dict[str, list[str]]:
+    """Each key that is not a hyperparameter of another key, with its hyperparameter keys."""
+    return {k: [h for h in keys if h.startswith(k + ".")] for k in keys if k.split(".")[0] == k or k.split(".")[0] not in keys}
+
+
+def fold(table: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
+    """Text key columns with hyperparameters folded into their choice: ``pooling`` = ``mixed(lam=0.5)``."""
+    folded = {
+        key: [choice_label(key, row[0], dict(zip(hyper, row[1:]))) for row in table[[key, *hyper]].itertuples(index=False)]
+        for key, hyper in fold_keys(keys).items()
+    }
+    return pd.DataFrame(folded, index=table.index, dtype=object)
+
+
+def describe(settings: Mapping[str, str], shown: Collection[str] | None = None) -> str:
+    """``pooling=mixed(lam=0.5), activation=relu``: the settings (those in ``shown``, if given), folded."""
+    return ", ".join(
+        f"{key}={choice_label(key, settings[key], {h: settings[h] for h in hyper})}"
+        for key, hyper in fold_keys(list(settings)).items()
+        if (shown is None or key in shown) and settings[key] != ""
+    )
+
+
+def varying_keys(table: pd.DataFrame, keys: Sequence[str], section: Sequence[str]) -> set[str]:
+    """The folded keys whose value (choice or hyperparameter) differs between rows of one section."""
+    varies = {c for c in keys if c not in section and table.groupby(list(section))[c].nunique().max() > 1}
+    return {key for key, hyper in fold_keys(keys).items() if varies & {key, *hyper}}
+
+
 def compare(choice: pd.Series, baseline: pd.Series, confidence: float = 0.95) -> dict[str, Any]:
     """Difference of means (choice - baseline), its t interval and p-value.
 
@@ -268,7 +297,7 @@ def ablation(
     keys = list(keys)
     section = _section(keys)
     table = as_text(runs, keys + ["metric"])
-    varying = {c for c in keys if c not in section and table.groupby(section)[c].nunique().max() > 1}
+    varying = varying_keys(table, keys, section)
     cells = list(zip(table.to_dict("records"), runs["seed"].astype(object).map(text), runs["value"], runs["maximize"]))
     rows = []
     for slot, pins in baseline.items():
@@ -294,7 +323,7 @@ def ablation(
             base = choices.pop(None, None)
             if base is None:
                 continue
-            described = ", ".join(f"{c}={v}" for c, v in zip(fixed_keys, fixed) if c in varying and v != "")
+            described = describe(dict(zip(fixed_keys, fixed)), varying)
             head = dict(zip(section, fixed), slot=slot, baseline=base_label, context=described, maximize=maximize[fixed])
             for label in sorted(choices):
                 rows.append({**head, "choice": label, **compare(_by_seed(choices[label]), _by_seed(base), confidence)})

@@ -90,7 +90,7 @@ class Progress:
         for trial in trials:
             if trial.state.is_finished() and trial.number not in self._reported and not is_surplus(trial):
                 self._reported.add(trial.number)
-                self._live.console.print(trial_line(trial, self.objectives))
+                self._live.console.print(trial_line(trial, self.objectives), soft_wrap=True)
         self._live.update(Text(status_line(self.study.study_name, trials, self.budget, self.objectives)))
 
     def _loop(self) -> None:

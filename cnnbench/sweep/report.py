@@ -39,7 +39,7 @@ def report(sweep: Sweep, study: optuna.Study, budget: int) -> int:
         "best": [],
     }
     if len(sweep.objectives) > 1 and best:
-        print(f"pareto front ({len(best)} trials):")
+        print(f"pareto front: {len(best)} trial(s)")
     single = len(sweep.objectives) == 1
     for trial in best:
         name = "best" if single else f"pareto_{trial.number}"

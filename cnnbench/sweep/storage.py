@@ -9,12 +9,13 @@ its journal storage does not, so :class:`HeartbeatJournalStorage` adds it as a t
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import optuna
-from optuna.exceptions import UpdateFinishedTrialError
+from optuna.exceptions import ExperimentalWarning, UpdateFinishedTrialError
 from optuna.storages import BaseStorage, JournalStorage, RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.storages._heartbeat import BaseHeartbeat  # the interface optuna.storages.fail_stale_trials checks
 from optuna.storages.journal import JournalFileBackend
@@ -96,7 +97,12 @@ def default_storage(results_dir: Path, study_name: str) -> str:
 
 def open_storage(storage: str, heartbeat_s: int, max_retry: int) -> BaseStorage:
     """Open a database URL (``postgresql://``, ``mysql://``, ``sqlite:///``) or a journal file path."""
-    retry = RetryHeartbeatStaleTrialCallback(max_retry=max_retry)
+    with warnings.catch_warnings():  # heartbeat and retry are "experimental" in Optuna 5, and what we rely on
+        warnings.simplefilter("ignore", ExperimentalWarning)
+        return _open(storage, heartbeat_s, RetryHeartbeatStaleTrialCallback(max_retry=max_retry))
+
+
+def _open(storage: str, heartbeat_s: int, retry: StaleCallback) -> BaseStorage:
     try:
         if is_url(storage):
             engine = {} if storage.startswith("sqlite") else {"pool_pre_ping": True}
@@ -111,5 +117,6 @@ def open_storage(storage: str, heartbeat_s: int, max_retry: int) -> BaseStorage:
         path.parent.mkdir(parents=True, exist_ok=True)
         return HeartbeatJournalStorage(path, heartbeat_s, retry)
     except Exception as error:  # driver, network, permission: one line, credentials removed
-        reason = scrub(str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__, storage)
+        text = str(error).strip()
+        reason = scrub(text.splitlines()[0] if text else type(error).__name__, storage)
         raise StorageError(f"cannot open sweep storage {mask_url(storage)}: {reason}") from None

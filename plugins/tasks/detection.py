@@ -58,7 +58,7 @@ class RCNN(nn.Module):
     input_size: ClassVar[int] = 32
 
     def __init__(
-        self, parts: Parts, in_channels: int, num_classes: int, image_size: int, width: int = 32, hidden: int = 256, dropout: float = 0.25
+        self, parts: Parts, in_channels: int, num_classes: int, image_size: int, width: int = 16, hidden: int = 128, dropout: float = 0.25
     ) -> None:
         super().__init__()
         if width < 1 or hidden < 1 or not 0.0 <= dropout < 1.0:
@@ -176,7 +176,7 @@ class Detection(Task):
         crop_size: int | None = None,
         context_pad: int = 2,
         proposals: int = 32,
-        samples_per_image: int = 32,
+        samples_per_image: int = 16,
         fg_fraction: float = 0.25,
         nms_iou: float = 0.3,
         eval_batch_size: int = 1024,
@@ -290,7 +290,7 @@ class Detection(Task):
 
 @hookimpl
 def cnnbench_register_models(register: Register) -> None:
-    register("rcnn", RCNN, width=32, hidden=256, dropout=0.25)
+    register("rcnn", RCNN, width=16, hidden=128, dropout=0.25)
 
 
 @hookimpl
@@ -305,7 +305,7 @@ def cnnbench_register_tasks(register: Register) -> None:
         crop_size=None,
         context_pad=2,
         proposals=32,
-        samples_per_image=32,
+        samples_per_image=16,
         fg_fraction=0.25,
         nms_iou=0.3,
         eval_batch_size=1024,

@@ -288,7 +288,7 @@ def test_kl_div_treats_pixels_as_samples(registry):
         ("triplet", {"margin": -0.5}, "margin must be > 0"),
         ("triplet", {"p": 0.5}, "p must be >= 1"),
         ("triplet", {"mining": "semi_hard"}, "mining must be one of batch_all, batch_hard, got 'semi_hard'"),
-        ("triplet_facenet", {"alpha": 0.0}, "margin must be > 0"),
+        ("triplet_facenet", {"alpha": 0.0}, "alpha must be > 0"),
         ("triplet_facenet", {"mining": "all"}, "mining must be one of batch_all, batch_hard"),
         ("kl_div", {"smoothing": 1.0}, "smoothing must be in [0, 1)"),
         ("kl_div", {"smoothing": -0.1}, "smoothing must be in [0, 1)"),

@@ -1,0 +1,169 @@
+"""What each component is built with and called on, made from one (N, C, H, W) feature-map shape.
+
+The shape is the map a component meets inside a network, so every kind is timed on the data it
+really sees there:
+
+* pooling: ``relu(randn(N, C, H, W))`` (pooling follows an activation in every model here), 2x2 windows,
+  stride 2;
+* activation: ``randn(N, C, H, W)``; a widening activation (maxout) is built so that its *input* has C
+  channels;
+* convolution: ``randn(N, C, H, W)``, C to C channels, 3x3, stride 1, "same" padding 1;
+* loss: ``logits`` losses score the N·H·W positions as samples of C classes (a per-pixel classifier,
+  flattened to (N·H·W, C)); ``pairs`` and ``embeddings`` losses get N embeddings of C dimensions (the
+  map averaged over space), with P x K labels as in Hermans et al. (K = 4 images per class);
+* layer: a built-in layer gets the context that fits the map (below); any other layer is timed on its
+  own ``example()``, the only inputs its author documented.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from cnnbench.errors import CnnbenchError
+from cnnbench.registry import Component
+
+Shape = tuple[int, int, int, int]
+KINDS = ("pooling", "activation", "convolution", "loss", "layer")
+POOL_WINDOW = 2
+CONV_KERNEL = 3
+IMAGES_PER_CLASS = 4  # the K of a P x K metric-learning batch
+ROIS_PER_MAP = 1
+
+
+class BenchInputError(CnnbenchError):
+    """A shape, kind or dtype that ``cnnbench bench`` cannot use."""
+
+
+@dataclass
+class Case:
+    """One component's building context and call inputs; ``grad_inputs`` are the inputs backward reaches."""
+
+    shape: Shape
+    context: dict[str, Any]
+    inputs: tuple[Tensor, ...]
+    grad_inputs: tuple[int, ...] = (0,)
+
+    @property
+    def batch(self) -> int:
+        return self.shape[0]
+
+
+def parse_shape(text: str) -> Shape:
+    """``"128,64,32,32"`` -> (128, 64, 32, 32); anything else is refused in one line."""
+    parts = [part.strip() for part in text.split(",")]
+    if len(parts) != 4 or not all(part.isdigit() and int(part) > 0 for part in parts):
+        raise BenchInputError(f"--shape must be four positive integers N,C,H,W (e.g. 128,64,32,32), got {text!r}")
+    n, c, h, w = (int(part) for part in parts)
+    if min(h, w) < POOL_WINDOW:
+        raise BenchInputError(f"--shape needs H and W >= {POOL_WINDOW} (the pooling window), got {text!r}")
+    return n, c, h, w
+
+
+def shape_text(shape: Shape) -> str:
+    return ",".join(map(str, shape))
+
+
+def make_case(component: Component, shape: Shape, dtype: torch.dtype, device: torch.device, seed: int = 0) -> Case:
+    """The case for ``component`` on ``shape``: random inputs (from ``seed``) in ``dtype`` on ``device``."""
+    if component.kind not in KINDS:
+        raise BenchInputError(f"cannot time a {component.kind}; kinds: {', '.join(KINDS)}")
+    generator = torch.Generator().manual_seed(seed)
+    case = _MAKERS[component.kind](component, shape, generator)
+    inputs = tuple(_placed(value, dtype, device) for value in case.inputs)
+    return Case(case.shape, case.context, inputs, case.grad_inputs)
+
+
+def _placed(value: Tensor, dtype: torch.dtype, device: torch.device) -> Tensor:
+    """Floating inputs take ``dtype``; labels, indices and flags keep theirs."""
+    return value.to(device=device, dtype=dtype if value.is_floating_point() else value.dtype)
+
+
+def _normal(shape: tuple[int, ...], generator: torch.Generator) -> Tensor:
+    return torch.randn(shape, generator=generator)
+
+
+def _pooling(component: Component, shape: Shape, generator: torch.Generator) -> Case:
+    n, c, _, _ = shape
+    context = {"channels": c, "kernel_size": POOL_WINDOW, "stride": POOL_WINDOW}
+    return Case(shape, context, (_normal(shape, generator).relu(),))
+
+
+def _activation(component: Component, shape: Shape, generator: torch.Generator) -> Case:
+    c = shape[1]
+    width = getattr(component.build(channels=c), "in_channels", c)
+    widening, rest = divmod(width, c)
+    if width != c and (rest or c % widening):
+        raise BenchInputError(f"activation {component.name!r} reads {width} channels for {c}; pick C divisible by {width // c or width}")
+    return Case(shape, {"channels": c // widening if width != c else c}, (_normal(shape, generator),))
+
+
+def _convolution(component: Component, shape: Shape, generator: torch.Generator) -> Case:
+    c = shape[1]
+    context = {"in_channels": c, "out_channels": c, "kernel_size": CONV_KERNEL, "stride": 1, "padding": CONV_KERNEL // 2}
+    return Case(shape, context, (_normal(shape, generator),))
+
+
+def _loss(component: Component, shape: Shape, generator: torch.Generator) -> Case:
+    n, c, h, w = shape
+    kind = getattr(component.factory, "input_kind", "logits")
+    if kind == "logits":
+        if c < 2:
+            raise BenchInputError(f"loss {component.name!r} needs C >= 2 classes, got C={c}")
+        samples = n * h * w
+        labels = torch.randint(0, c, (samples,), generator=generator)
+        return Case(shape, {}, (_normal((samples, c), generator), labels))
+    if kind == "pairs":
+        same = torch.arange(n) % 2 == 0
+        return Case(shape, {}, (_normal((n, c), generator), _normal((n, c), generator), same), grad_inputs=(0, 1))
+    if kind == "embeddings":
+        labels = torch.arange(n) // IMAGES_PER_CLASS
+        return Case(shape, {}, (_normal((n, c), generator), labels))
+    raise BenchInputError(f"loss {component.name!r} has input_kind {kind!r}; cnnbench bench knows logits, pairs, embeddings")
+
+
+def _rois(shape: Shape, generator: torch.Generator) -> Tensor:
+    """ROIS_PER_MAP random boxes [batch_index, x1, y1, x2, y2] per map, 2 cells to the whole map in size."""
+    n, _, h, w = shape
+    count = n * ROIS_PER_MAP
+    batch = torch.arange(count) // ROIS_PER_MAP
+    size = torch.rand(count, 2, generator=generator) * (torch.tensor([w, h]) - 2) + 2
+    corner = torch.rand(count, 2, generator=generator) * (torch.tensor([w, h]) - size)
+    return torch.cat([batch[:, None].float(), corner, corner + size - 1], dim=1)
+
+
+#: context and inputs of the built-in layers, from the map shape
+LAYER_CASES: dict[str, Callable[[Shape, torch.Generator], Case]] = {
+    # the classifier head over the map after two 2x2 poolings
+    "linear": lambda s, g: Case(s, {"in_features": s[1] * (s[2] // 4) * (s[3] // 4), "out_features": s[1]}, (_normal((s[0], s[1] * (s[2] // 4) * (s[3] // 4)), g),)),
+    "transposed_conv": lambda s, g: Case(s, {"in_channels": s[1], "out_channels": s[1]}, (_normal(s, g),)),
+    "dilated_block": lambda s, g: Case(s, {"channels": s[1]}, (_normal(s, g),)),
+    "spp": lambda s, g: Case(s, {"channels": s[1]}, (_normal(s, g),)),
+    "roi_pool": lambda s, g: Case(s, {"spatial_scale": 1.0}, (_normal(s, g), _rois(s, g))),
+}
+
+
+def _layer(component: Component, shape: Shape, generator: torch.Generator) -> Case:
+    if component.name in LAYER_CASES:
+        return LAYER_CASES[component.name](shape, generator)
+    example = getattr(component.factory, "example", None)
+    if example is None:
+        raise BenchInputError(f"layer {component.name!r} has no example() to take its context and inputs from")
+    context, inputs = example()
+    inputs = tuple(inputs)
+    floating = tuple(i for i, value in enumerate(inputs) if value.is_floating_point())
+    first = tuple(inputs[0].shape) + (1,) * (4 - inputs[0].dim())
+    return Case(first[:4], dict(context), inputs, grad_inputs=floating)  # type: ignore[arg-type]
+
+
+_MAKERS: dict[str, Callable[[Component, Shape, torch.Generator], Case]] = {
+    "pooling": _pooling,
+    "activation": _activation,
+    "convolution": _convolution,
+    "loss": _loss,
+    "layer": _layer,
+}

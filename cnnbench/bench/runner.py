@@ -1,0 +1,141 @@
+"""Time one registered component on one shape beside its baseline; shrink the batch when memory runs out.
+
+As in timm's ``benchmark.py``, running out of memory halves the batch and tries again, and the result
+keeps an ``error`` saying so; any other failure (a kernel missing for the dtype, a broken plugin) is
+recorded as the result's error instead of stopping the whole bench.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from cnnbench.bench.baselines import BASELINES, Baseline, baseline_for
+from cnnbench.bench.inputs import Shape, make_case
+from cnnbench.bench.timing import Clock, Samples, Subject, forward, forward_backward, paired
+from cnnbench.records import utc_now
+from cnnbench.registry import Component
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How to time: where, in which dtype, how many repeats of how long, on how many CPU threads."""
+
+    device: torch.device
+    dtype: torch.dtype = torch.float32
+    repeats: int = 5
+    min_run_time: float = 0.05
+    threads: int = 1
+    seed: int = 0
+
+
+@dataclass
+class Result:
+    """A component's timings on one shape (``shape`` is what ran; its batch may be smaller than asked)."""
+
+    component: Component
+    requested: Shape
+    baseline: Baseline | None
+    started_at: str
+    finished_at: str = ""
+    shape: Shape | None = None
+    forward: Samples | None = None
+    forward_backward: Samples | None = None
+    error: str | None = None
+
+    @property
+    def status(self) -> str:
+        return "completed" if self.forward_backward is not None else "failed"
+
+    @property
+    def baseline_measured(self) -> bool:
+        return self.forward_backward is not None and self.forward_backward.ratio is not None
+
+    @property
+    def meets_target(self) -> bool | None:
+        """Whether the forward+backward ratio is within the target; ``None`` without a target or a ratio."""
+        if self.baseline is None or self.baseline.target is None or not self.baseline_measured:
+            return None
+        return self.forward_backward.ratio <= self.baseline.target  # type: ignore[union-attr,operator]
+
+
+def describe(error: BaseException) -> str:
+    """One line: the exception's type and the first line of its message."""
+    message = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {message[0] if message else ''}".rstrip(": ")
+
+
+def out_of_memory(error: BaseException) -> bool:
+    text = str(error).lower()
+    return isinstance(error, (torch.OutOfMemoryError, MemoryError)) or "out of memory" in text or "can't allocate memory" in text
+
+
+def _release(device: torch.device) -> None:
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+
+
+def bench_component(
+    component: Component,
+    shape: Shape,
+    settings: Settings,
+    table: Mapping[tuple[str, str], Baseline] = BASELINES,
+    clock: Clock | None = None,
+) -> Result:
+    """Time ``component`` (forward, forward+backward) on ``shape`` beside its baseline from ``table``."""
+    result = Result(component, shape, baseline_for(component, table), utc_now())
+    notes: list[str] = []
+    batch = shape[0]
+    while True:
+        attempt = (batch, *shape[1:])
+        try:
+            result.forward, result.forward_backward = _measure(component, attempt, result.baseline, settings, clock, notes)  # type: ignore[arg-type]
+            result.shape = attempt  # type: ignore[assignment]
+            break
+        except Exception as error:  # recorded, never fatal: one component must not stop the bench
+            if out_of_memory(error) and batch > 1:
+                notes.append(f"out of memory at N={batch}")
+                _release(settings.device)
+                batch //= 2
+                continue
+            notes.append(describe(error))
+            break
+    if result.shape is not None and result.shape != shape:
+        notes.append(f"measured at N={result.shape[0]}")
+    _release(settings.device)
+    result.error = "; ".join(dict.fromkeys(notes)) or None  # a retried attempt repeats its notes
+    result.finished_at = utc_now()
+    return result
+
+
+def _measure(
+    component: Component,
+    shape: Shape,
+    baseline: Baseline | None,
+    settings: Settings,
+    clock: Clock | None,
+    notes: list[str],
+) -> tuple[Samples, Samples]:
+    torch.manual_seed(settings.seed)
+    case = make_case(component, shape, settings.dtype, settings.device, settings.seed)
+    module = component.build(**case.context).to(device=settings.device, dtype=settings.dtype).train()
+    leaves = tuple(case.inputs[i].requires_grad_() for i in case.grad_inputs)
+    subject = Subject(module, case.inputs, leaves + tuple(p for p in module.parameters() if p.requires_grad))
+    runs = (forward(subject), forward_backward(subject))
+    baseline_runs: tuple[Any, Any] = (None, None)
+    if baseline is not None:
+        try:
+            op = baseline.make(case, dict(component.defaults))
+            reference = Subject(op.call, case.inputs, leaves + op.parameters)
+            baseline_runs = (forward(reference), forward_backward(reference))
+        except Exception as error:  # e.g. no kernel for this dtype: time the component alone, say why
+            if out_of_memory(error):
+                raise
+            notes.append(f"baseline {baseline.name} failed: {describe(error)}")
+    timing = (settings.repeats, settings.min_run_time, settings.threads, clock)
+    return paired(runs[0], baseline_runs[0], *timing), paired(runs[1], baseline_runs[1], *timing)
