@@ -46,7 +46,7 @@ def main(args: argparse.Namespace) -> int:
 
     registry = default_registry()
     store_components(registry)
-    check_component_overrides([o for o in args.overrides if not o.startswith("-")], registry)
+    check_component_overrides([o for o in args.overrides if "=" in o and not o.startswith("-")], registry)
     problems: list[str] = []
 
     @hydra.main(config_path="pkg://cnnbench_conf", config_name="config", version_base="1.3")

@@ -123,7 +123,8 @@ class MixedRandomPool2d(_Pool2d):
         if not self.training:
             return torch.lerp(mean, maximum, self.p_max)
         take_max = torch.rand(maximum.shape, device=x.device) < self.p_max
-        return torch.where(take_max, maximum, mean)
+        # lerp with a 0/1 weight picks exactly one of the two, several times faster than where on CPU.
+        return torch.lerp(mean, maximum, take_max.to(x.dtype))
 
     def extra_repr(self) -> str:
         return f"p_max={self.p_max}, {super().extra_repr()}"
@@ -150,6 +151,9 @@ class MixedLearnedPool2d(_Pool2d):
     def forward(self, x: Tensor) -> Tensor:
         return torch.lerp(self.avg(x), self.max(x), self.lam.to(x.dtype))
 
+    def extra_repr(self) -> str:
+        return f"lam={self.lam.item():.4g}, {super().extra_repr()}"
+
 
 class StochasticPool2d(_Pool2d):
     """Stochastic pooling of Zeiler & Fergus 2013: pick one activation per window, in proportion to its size.
@@ -167,7 +171,8 @@ class StochasticPool2d(_Pool2d):
 
     def _expectation(self, a: Tensor) -> Tensor:
         total = self.avg(a)
-        return self.avg(a * a) / torch.where(total > 0, total, 1)
+        # An all-zero window has sum a^2 = 0 too: dividing it by 1 gives 0 (and is cheaper than where).
+        return self.avg(a * a) / (total + (total == 0))
 
     def _sample(self, x: Tensor) -> Tensor:
         k, s = self.kernel_size, self.stride

@@ -48,6 +48,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repeats", type=_positive(int), default=5, metavar="R", help="interleaved repeats; figures are medians (default: 5)")
     parser.add_argument("--min-time", type=_positive(float), default=0.05, metavar="S", help="seconds per timed block (default: 0.05)")
     parser.add_argument("--threads", type=_positive(int), metavar="T", help="CPU threads for torch (default: torch's, now)")
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall", help="wall (synchronised; the only one on CUDA) or cpu: process CPU time, steadier on a shared machine (default: wall)")
     parser.add_argument("--names", default="*", metavar="GLOB", help="only components whose name matches (comma list of shell wildcards)")
     parser.add_argument(
         "--results",
@@ -76,7 +77,10 @@ def main(args: argparse.Namespace) -> int:
         repeats=args.repeats,
         min_run_time=args.min_time,
         threads=args.threads or torch.get_num_threads(),
+        clock=args.clock,
     )
+    if settings.clock == "cpu" and settings.device.type != "cpu":
+        raise BenchInputError(f"--clock cpu times CPU work only; on {settings.device} use --clock wall")
     torch.set_num_threads(settings.threads)
     registry = default_registry()
     patterns = [pattern.strip() for pattern in args.names.split(",") if pattern.strip()]
@@ -91,7 +95,7 @@ def main(args: argparse.Namespace) -> int:
 
     from rich.console import Console
 
-    console, progress = Console(), Console(stderr=True)
+    console, progress = Console(width=None if sys.stdout.isatty() else 160), Console(stderr=True)
     results = []
     for shape in shapes:
         for component in components:
@@ -146,7 +150,7 @@ def results_table(results: list[Result], settings: Settings) -> Any:
     from rich.table import Table
 
     threads = f", {settings.threads} threads" if settings.device.type == "cpu" else ""
-    title = f"{settings.device} {str(settings.dtype).removeprefix('torch.')}{threads}: median of {settings.repeats} interleaved repeats"
+    title = f"{settings.device} {str(settings.dtype).removeprefix('torch.')}{threads}, {settings.clock} clock: median of {settings.repeats} interleaved repeats"
     table = Table(title=title, title_justify="left")
     for header in ("kind", "name", "shape", "baseline"):
         table.add_column(header, no_wrap=True)

@@ -68,6 +68,7 @@ def bench_record(result: Result, settings: Settings, registry: LoadedRegistry) -
         "repeats": settings.repeats,
         "min_run_time_s": settings.min_run_time,
         "threads": settings.threads,
+        "clock": settings.clock,
         "seed": settings.seed,
         "versions": versions(registry),
         "git_commit": git_commit(),

@@ -8,6 +8,7 @@ recorded as the result's error instead of stopping the whole bench.
 from __future__ import annotations
 
 import gc
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,11 @@ from cnnbench.records import utc_now
 from cnnbench.registry import Component
 
 
+#: "wall" is the default of torch.utils.benchmark (synchronised); "cpu" counts only this process's CPU
+#: seconds (all threads), which other processes on a shared machine barely disturb
+CLOCKS: dict[str, Clock | None] = {"wall": None, "cpu": time.process_time}
+
+
 @dataclass(frozen=True)
 class Settings:
     """How to time: where, in which dtype, how many repeats of how long, on how many CPU threads."""
@@ -30,7 +36,13 @@ class Settings:
     repeats: int = 5
     min_run_time: float = 0.05
     threads: int = 1
+    clock: str = "wall"
     seed: int = 0
+
+    @property
+    def timer(self) -> Clock | None:
+        """``None``: torch.utils.benchmark's wall clock, which synchronises CUDA; ``cpu``: this process's CPU time."""
+        return CLOCKS[self.clock]
 
 
 @dataclass
@@ -85,7 +97,6 @@ def bench_component(
     shape: Shape,
     settings: Settings,
     table: Mapping[tuple[str, str], Baseline] = BASELINES,
-    clock: Clock | None = None,
 ) -> Result:
     """Time ``component`` (forward, forward+backward) on ``shape`` beside its baseline from ``table``."""
     result = Result(component, shape, baseline_for(component, table), utc_now())
@@ -94,7 +105,7 @@ def bench_component(
     while True:
         attempt = (batch, *shape[1:])
         try:
-            result.forward, result.forward_backward = _measure(component, attempt, result.baseline, settings, clock, notes)  # type: ignore[arg-type]
+            result.forward, result.forward_backward = _measure(component, attempt, result.baseline, settings, notes)  # type: ignore[arg-type]
             result.shape = attempt  # type: ignore[assignment]
             break
         except Exception as error:  # recorded, never fatal: one component must not stop the bench
@@ -118,7 +129,6 @@ def _measure(
     shape: Shape,
     baseline: Baseline | None,
     settings: Settings,
-    clock: Clock | None,
     notes: list[str],
 ) -> tuple[Samples, Samples]:
     torch.manual_seed(settings.seed)
@@ -137,5 +147,5 @@ def _measure(
             if out_of_memory(error):
                 raise
             notes.append(f"baseline {baseline.name} failed: {describe(error)}")
-    timing = (settings.repeats, settings.min_run_time, settings.threads, clock)
+    timing = (settings.repeats, settings.min_run_time, settings.threads, settings.timer)
     return paired(runs[0], baseline_runs[0], *timing), paired(runs[1], baseline_runs[1], *timing)

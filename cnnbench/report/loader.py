@@ -160,7 +160,10 @@ def read_records(paths: str | Path | Iterable[str | Path]) -> Loaded:
             loaded.skipped.append((source, "neither a cnnbench record (no run_id/record_type) nor a pytest-benchmark file"))
     if not loaded.rows:
         where = ", ".join(map(str, paths)) or "(no folder given)"
-        found = f"{len(files)} JSON files, none of them readable records" if files else "no *.json files"
+        found = "no *.json files"
+        if files:
+            source, reason = loaded.skipped[0]
+            found = f"{len(files)} JSON file{'s' * (len(files) != 1)}, none of them a readable record ({source}: {reason})"
         raise NoRecordsError(f"no run records in {where}: {found}; write some with `cnnbench run` or `cnnbench bench`")
     return loaded
 

@@ -137,6 +137,18 @@ def t_half_width(std: Any, n: Any, confidence: float) -> Any:
         return stats.t.ppf((1 + confidence) / 2, df) * np.asarray(std, dtype=float) / np.sqrt(n)
 
 
+def seed_ranges(seeds: Collection[str]) -> str:
+    """``["0", "1", "2", "7"]`` -> ``"0-2,7"``: the distinct seeds, short enough for a table cell."""
+    numbers = sorted({int(s) for s in seeds if s.lstrip("-").isdigit()})
+    parts, start = [], None
+    for i, number in enumerate(numbers):
+        start = number if start is None else start
+        if i + 1 == len(numbers) or numbers[i + 1] != number + 1:
+            parts.append(str(start) if start == number else f"{start}-{number}")
+            start = None
+    return ",".join(parts + sorted({s for s in seeds if not s.lstrip("-").isdigit() and s}))
+
+
 def _section(keys: Sequence[str]) -> list[str]:
     return [k for k in SECTION_KEYS if k in keys] + ["metric"]
 
@@ -161,7 +173,7 @@ def leaderboard(runs: pd.DataFrame, keys: Sequence[str], confidence: float = 0.9
         .agg(
             maximize=("maximize", "first"),
             n=("value", "size"),
-            seeds=("seed", lambda s: ",".join(sorted(set(s), key=lambda v: (len(v), v)))),
+            seeds=("seed", seed_ranges),
             mean=("value", "mean"),
             std=("value", "std"),
             train_s=("train_s", "mean"),
@@ -298,7 +310,12 @@ def ablation(
     section = _section(keys)
     table = as_text(runs, keys + ["metric"])
     varying = varying_keys(table, keys, section)
-    cells = list(zip(table.to_dict("records"), runs["seed"].astype(object).map(text), runs["value"], runs["maximize"]))
+    # configuration -> [(seed, value), ...]: the slots below loop over configurations, not runs
+    configs: dict[tuple[str, ...], list[tuple[str, float]]] = defaultdict(list)
+    directions: dict[tuple[str, ...], bool] = {}
+    for config, seed, value, higher in zip(table.itertuples(index=False, name=None), runs["seed"].astype(object).map(text), runs["value"], runs["maximize"]):
+        configs[config].append((seed, value))
+        directions[config] = bool(higher)
     rows = []
     for slot, pins in baseline.items():
         if slot not in keys:
@@ -308,15 +325,16 @@ def ablation(
             raise ReportInputError(f"--baseline pins {', '.join(unknown)}, which is not among the keys; keys: {', '.join(keys)}")
         hyper = [c for c in keys if c.startswith(slot + ".")]
         fixed_keys = section + [c for c in keys if c != slot and c not in hyper and c not in section]
-        # context -> choice label (None for the baseline) -> {seed: value}, in one pass over the runs
+        # context (the other keys) -> choice label (None for the baseline) -> [(seed, value), ...]
         contexts: dict[tuple[str, ...], dict[str | None, list[tuple[str, float]]]] = defaultdict(lambda: defaultdict(list))
-        maximize = {}
-        for record, seed, value, higher in cells:
+        maximize: dict[tuple[str, ...], bool] = {}
+        for config, pairs in configs.items():
+            record = dict(zip(keys + ["metric"], config))
             fixed = tuple(record[c] for c in fixed_keys)
             is_base = all(record[c] == v for c, v in pins.items())
             label = None if is_base else choice_label(slot, record[slot], {c: record[c] for c in hyper})
-            contexts[fixed][label].append((seed, value))
-            maximize[fixed] = bool(higher)
+            contexts[fixed][label].extend(pairs)
+            maximize[fixed] = directions[config]
         base_label = ", ".join(f"{c}={v}" for c, v in pins.items())
         for fixed in sorted(contexts):
             choices = contexts[fixed]

@@ -31,8 +31,6 @@ from cnnbench_plugins.tasks._boxes import box_iou, clip, decode, encode, nms, wa
 from cnnbench_plugins.tasks._proposals import Proposals, pad_groups, propose
 from cnnbench_plugins.tasks.classification import flat_features
 
-#: the test scenes are the same for every trainer seed, so runs with different seeds are compared on one set
-TEST_SEED = 2**31 - 1
 #: R-CNN's labelling: a proposal is an object (fine-tuning) at IoU >= 0.5 with a ground-truth box, else
 #: background; it gets a box-regression target at IoU >= 0.6 (Girshick et al. 2014, Sec. 2.3 and appendix C)
 FOREGROUND_IOU = 0.5
@@ -179,6 +177,7 @@ class Detection(Task):
         samples_per_image: int = 16,
         fg_fraction: float = 0.25,
         nms_iou: float = 0.3,
+        data_seed: int = 0,
         eval_batch_size: int = 1024,
     ) -> None:
         if dataset not in self.datasets:
@@ -193,13 +192,19 @@ class Detection(Task):
         require(eval_batch_size >= 1, f"eval_batch_size must be >= 1, got {eval_batch_size}")
         self.dataset, self.n_train, self.n_test, self.image_size = dataset, n_train, n_test, image_size
         self.crop_size, self.context_pad, self.proposals = crop_size, context_pad, proposals
-        self.samples_per_image, self.fg_fraction, self.nms_iou, self.eval_batch_size = samples_per_image, fg_fraction, nms_iou, eval_batch_size
+        self.samples_per_image, self.fg_fraction, self.nms_iou = samples_per_image, fg_fraction, nms_iou
+        self.data_seed, self.eval_batch_size = data_seed, eval_batch_size
 
     def load_data(self, root: Path, image_size: int | None, seed: int) -> TaskData:
+        """Scenes from ``data_seed`` (the same for every run; train and test disjoint), proposals, crops.
+
+        The run's ``seed`` draws the training samples among the proposals.
+        """
         crop = self.crop_size or image_size or RCNN.input_size
         require(2 * self.context_pad < crop, f"context_pad must be < half the crop size {crop}, got {self.context_pad}")
-        train_images, train_truth, train_proposals = self._scenes(self.n_train, seed)
-        test_images, test_truth, test_proposals = self._scenes(self.n_test, TEST_SEED)
+        scenes = shapes.detection(self.n_train + self.n_test, self.image_size, self.data_seed)
+        train_images, train_truth, train_proposals = self._prepare(*(part[: self.n_train] for part in scenes))
+        test_images, test_truth, test_proposals = self._prepare(*(part[self.n_train :] for part in scenes))
         mean = train_images.mean(dim=(0, 2, 3), keepdim=True)
         std = train_images.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-6)
 
@@ -232,11 +237,10 @@ class Detection(Task):
             },
         )
 
-    def _scenes(self, n: int, seed: int) -> tuple[torch.Tensor, Boxes, Proposals]:
-        """``n`` generated scenes, their ground truth and their proposals."""
-        images, boxes, labels = shapes.detection(n, self.image_size, seed)
+    def _prepare(self, images: torch.Tensor, boxes: list[torch.Tensor], labels: list[torch.Tensor]) -> tuple[torch.Tensor, Boxes, Proposals]:
+        """Scenes with their ground truth made flat, and their proposals."""
         counts = torch.tensor([len(b) for b in boxes])
-        truth = Boxes(torch.cat(boxes), torch.cat(labels), torch.arange(n).repeat_interleave(counts))
+        truth = Boxes(torch.cat(boxes), torch.cat(labels), torch.arange(len(images)).repeat_interleave(counts))
         return images, truth, propose(images, self.proposals)
 
     @staticmethod
@@ -308,5 +312,6 @@ def cnnbench_register_tasks(register: Register) -> None:
         samples_per_image=16,
         fg_fraction=0.25,
         nms_iou=0.3,
+        data_seed=0,
         eval_batch_size=1024,
     )

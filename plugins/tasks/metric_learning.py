@@ -55,6 +55,10 @@ class EmbeddingNet(nn.Module):
         embeddings = self.head(self.features(images))
         return F.normalize(embeddings, dim=1) if self.normalize else embeddings
 
+    @classmethod
+    def example(cls) -> tuple[dict[str, Any], tuple[torch.Tensor, ...]]:
+        return {"in_channels": 1, "num_classes": 10, "image_size": 28}, (torch.randn(2, 1, 28, 28),)
+
 
 def random_partners(labels: torch.Tensor, anchors: torch.Tensor, same: bool, generator: torch.Generator | None = None) -> torch.Tensor:
     """For each anchor, the index of a uniformly drawn other sample with the same label (``same``) or another

@@ -160,7 +160,7 @@ def test_a_run_records_the_metrics_and_the_pixel_baseline(registry, tmp_path: Pa
 
 
 def test_training_beats_the_pixel_baseline(registry, tmp_path: Path) -> None:
-    cfg = config("experiment=siamese", "task.limit=400", "trainer.epochs=3", f"results.dir={tmp_path}")
+    cfg = config("experiment=siamese", "task.limit=400", "trainer.epochs=5", f"results.dir={tmp_path}")
     metrics = execute(cfg, registry)[0]["metrics"]
     assert metrics["verification_accuracy"] > metrics["baseline_verification_accuracy"] + 0.05
     assert metrics["roc_auc"] > metrics["baseline_roc_auc"] + 0.05

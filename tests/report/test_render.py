@@ -1,0 +1,107 @@
+"""The outputs: deterministic Markdown and CSV, a self-contained and escaped HTML page, Parquet, PNG plots."""
+
+from __future__ import annotations
+
+import base64
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from cnnbench.report import load, synthetic
+from cnnbench.report.build import build_report
+from cnnbench.report.plots import figures
+from cnnbench.report.render import write_report
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def render(folder: Path, out: Path, formats=("markdown", "html", "csv", "parquet")) -> dict[str, Path]:
+    report = build_report(load(folder))
+    return {path.name: path for path in write_report(report, figures(report), out, formats)}
+
+
+class Elements(HTMLParser):
+    """Every start tag with its attributes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+
+@pytest.fixture(scope="module")
+def rendered(shared_results: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Every output of the standard results, rendered once for the tests that only read them."""
+    return render(shared_results, tmp_path_factory.mktemp("report"))
+
+
+def test_same_records_give_byte_identical_markdown_and_csv(shared_results: Path, rendered: dict[str, Path], tmp_path: Path) -> None:
+    copy = tmp_path / "copy"  # the same records, written in the opposite order into another folder
+    records = [p.read_text() for p in sorted((shared_results / "runs").glob("*.json"))]
+    for index, text in enumerate(reversed(records)):
+        (copy / "runs").mkdir(parents=True, exist_ok=True)
+        (copy / "runs" / f"{index:04d}.json").write_text(text)
+    synthetic.write_pytest_benchmark(copy, "other-name.json")
+    second = render(copy, tmp_path / "b", ["markdown", "csv"])
+    for name in ("report.md", "leaderboard.csv", "ablation.csv", "bench.csv", "pytest_benchmark.csv", "trials.csv"):
+        assert rendered[name].read_bytes() == second[name].read_bytes(), name
+
+
+def test_markdown_has_every_section(rendered: dict[str, Path]) -> None:
+    text = rendered["report.md"].read_text()
+    for heading in ("## Leaderboard", "### classification / digits / cpu: accuracy (higher is better)", "## Ablation", "## Plots", "## Sweeps", "## Component timings", "## Provenance"):
+        assert f"\n{heading}\n" in text, heading
+    assert "| 1 | " in text and "| paired |" in text
+    assert "| Devices | cpu (Intel Xeon (2 cores)) (" in text and "NVIDIA H100" in text
+    assert "| torch | 2.13.0 (" in text and "| Git commits | 20a06e600000 (" in text
+    assert "| Dates | 2025-03-01T09:00:00+00:00 to " in text
+    for name in ("by-activation", "by-pooling", "pareto", "curves-1", "curves-2", "study-1-history", "study-1-importance"):
+        assert f"(plots/{name}.png)" in text
+        assert (rendered["report.md"].parent / "plots" / f"{name}.png").read_bytes().startswith(PNG_MAGIC)
+
+
+def test_html_is_self_contained(rendered: dict[str, Path]) -> None:
+    page = rendered["report.html"].read_text()
+    parser = Elements()
+    parser.feed(page)
+    tags = [tag for tag, _ in parser.tags]
+    assert tags.count("table") >= 6 and "style" in tags and "link" not in tags and "script" not in tags
+    images = [attrs["src"] for tag, attrs in parser.tags if tag == "img"]
+    assert len(images) == 7
+    for src in images:
+        assert src.startswith("data:image/png;base64,")
+        assert base64.b64decode(src.split(",", 1)[1]).startswith(PNG_MAGIC)
+
+
+def test_every_string_is_escaped(tmp_path: Path, write) -> None:
+    evil = "<script>alert(1)</script>"
+    records = [synthetic.run_record(i, activation=activation, seed=i % 3) for i, activation in enumerate(["relu"] * 3 + [evil] * 3)]
+    records[0]["device_name"] = '<img src=x onerror="alert(2)">'
+    records += synthetic.study_trials('<b onmouseover="x">', trials=4)
+    paths = render(write(records), tmp_path / "out", ["markdown", "html"])
+    page = paths["report.html"].read_text()
+    parser = Elements()
+    parser.feed(page)
+    assert {tag for tag, _ in parser.tags} <= {"html", "head", "meta", "title", "style", "body", "h1", "h2", "h3", "p", "table", "thead", "tbody", "tr", "th", "td", "figure", "img", "figcaption"}
+    assert all(not name.startswith("on") for _, attrs in parser.tags for name in attrs)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and evil not in page
+    assert "&lt;img src=x onerror=&quot;alert(2)&quot;&gt;" in page
+    markdown = paths["report.md"].read_text()
+    assert evil not in markdown and "&lt;script&gt;alert(1)&lt;/script&gt;" in markdown
+
+
+def test_csv_and_parquet_hold_the_tables(rendered: dict[str, Path]) -> None:
+    paths = rendered
+    board = pd.read_csv(paths["leaderboard.csv"])
+    assert {"task", "dataset", "device", "activation", "pooling", "n", "mean", "std", "ci_low", "ci_high", "rank", "tie"} <= set(board)
+    assert len(board) == 3 * 2 * 2 + 10  # the grid's configurations per device, plus the sweep's trials
+    parquet = pd.read_parquet(paths["leaderboard.parquet"])
+    assert list(parquet.columns) == list(board.columns) and parquet["activation"].tolist() == board["activation"].tolist()
+    assert parquet["mean"].to_numpy() == pytest.approx(board["mean"].to_numpy(), rel=1e-9)
+    records = pd.read_parquet(paths["records.parquet"])
+    assert len(records) == 36 + 10 + 6 + 2
+    assert records["curve"].dropna().iloc[0].startswith('[{"accuracy"')  # lists are stored as JSON text

@@ -1,0 +1,39 @@
+"""Sweeps rebuilt from their trial records: history, parameters found in the records, importances."""
+
+from __future__ import annotations
+
+import pytest
+
+from cnnbench.report import load, synthetic
+from cnnbench.report.stats import objectives
+from cnnbench.report.studies import studies
+
+
+def test_trials_history_and_importances(write) -> None:
+    records = synthetic.study_trials("lam-and-lr", trials=30)
+    records[3]["status"] = "failed"
+    frame = load(write(records))
+    (study,) = studies(frame, objectives(frame))
+    trials = study.trials
+    assert study.name == "lam-and-lr" and list(trials["trial"]) == list(range(30))
+    assert study.params == ["optimizer.lr", "pooling.lam"]  # the learning rate is found in the config
+    assert trials.loc[3, "state"] == "failed" and trials.loc[3, "value"] != trials.loc[3, "value"]
+    done = trials[trials["state"] == "completed"]
+    assert trials["best"].iloc[-1] == pytest.approx(done["value"].max())
+    assert trials["best"].is_monotonic_increasing
+    assert list(study.importances) == ["pooling.lam", "optimizer.lr"]  # lam matters far more (see synthetic)
+    assert sum(study.importances.values()) == pytest.approx(1.0)
+    again = studies(frame, objectives(frame))[0].importances
+    assert again == study.importances  # fANOVA is seeded: same records, same numbers
+
+
+def test_trials_with_several_seeds_are_averaged(write) -> None:
+    records = []
+    for seed, accuracy in ((0, 0.90), (1, 0.94)):
+        record = synthetic.run_record(seed, seed=seed, accuracy=accuracy, study={"name": "s", "trial": 0})
+        records.append(record)
+    records.append(synthetic.run_record(5, accuracy=0.80, study={"name": "s", "trial": 1}))
+    frame = load(write(records))
+    (study,) = studies(frame, objectives(frame))
+    assert study.trials["value"].tolist() == pytest.approx([0.92, 0.80])
+    assert study.importances == {}  # nothing varies between the trials
