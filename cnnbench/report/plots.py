@@ -103,17 +103,19 @@ def pareto_plot(report: Report) -> Plot | None:
     figure = _figure(4.2, bottom=0.12)
     axes = figure.add_subplot()
     labels = config_labels(board, report.keys)
+    ends = []
     for title, rows in _sections(board):
         front = pareto_front(rows["train_s"].to_numpy(), rows["mean"].to_numpy(), maximize=bool(rows["maximize"].iloc[0]))
         points = axes.scatter(rows["train_s"], rows["mean"], s=14, alpha=0.6, label=title)
         ordered = rows[front].sort_values("train_s")
         axes.step(ordered["train_s"], ordered["mean"], where="post", color=points.get_facecolor()[0], linewidth=1.2)
-        ends = {ordered.index[0]: ("left", 3), ordered.index[-1]: ("right", -3)}  # the front's fastest and best ends
-        for index, (align, shift) in ends.items():
-            point = (rows.at[index, "train_s"], rows.at[index, "mean"])
-            axes.annotate(labels[index], point, fontsize=6, ha=align, xytext=(shift, 3), textcoords="offset points")
+        ends += [(ordered.at[i, "train_s"], ordered.at[i, "mean"], labels[i]) for i in dict.fromkeys(ordered.index[[0, -1]])]
     if board["train_s"].max() > 10 * board["train_s"].min() > 0:
         axes.set_xscale("log")  # CPU and GPU times differ by orders of magnitude
+    axes.autoscale_view()
+    for x, y, label in ends:  # name the fastest and the best configuration of each front, text kept inside the axes
+        right_half = axes.transAxes.inverted().transform(axes.transData.transform((x, y)))[0] > 0.5
+        axes.annotate(label, (x, y), fontsize=6, ha="right" if right_half else "left", xytext=(-3 if right_half else 3, 3), textcoords="offset points")
     axes.set_xlabel("mean training time per run (s)")
     axes.set_ylabel(" / ".join(sorted(board["metric"].unique())))
     axes.set_title("metric against training time; the line is the Pareto front", fontsize=10)

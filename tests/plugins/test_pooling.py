@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import math
 import re
+from typing import Any
 
 import pytest
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 from torch.testing import assert_close
 
 from cnnbench.errors import InvalidHyperparameterError
 from cnnbench.plugins import default_registry
+from cnnbench.registry import Registry
 from cnnbench_plugins.pooling import RoIPool, SpatialPyramidPool
 
 BUILT_IN = ["avg", "lp", "max", "mixed", "mixed_learned", "mixed_random", "stochastic"]
@@ -21,7 +23,7 @@ POOLINGS = sorted(set(BUILT_IN) | set(default_registry().names("pooling")))
 STOCHASTIC = {"mixed_random", "stochastic"}
 
 
-def pool(registry, name: str, kernel_size: int = 2, stride: int = 2, channels: int = 3, **hp):
+def pool(registry: Registry, name: str, kernel_size: int = 2, stride: int = 2, channels: int = 3, **hp: Any) -> nn.Module:
     return registry.create("pooling", {"name": name, **hp}, channels=channels, kernel_size=kernel_size, stride=stride)
 
 
@@ -227,7 +229,10 @@ def test_hyperparameters_out_of_range_raise_one_line(registry, name, hp, message
 
 
 @pytest.mark.parametrize("name", BUILT_IN)
-@pytest.mark.parametrize(("k", "s", "message"), [(0, 2, "kernel_size must be a positive integer, got 0"), (2, -1, "stride must be a positive integer, got -1")])
+@pytest.mark.parametrize(
+    ("k", "s", "message"),
+    [(0, 2, "kernel_size must be a positive integer, got 0"), (2, -1, "stride must be a positive integer, got -1")],
+)
 def test_bad_window_raises(registry, name, k, s, message):
     with pytest.raises(InvalidHyperparameterError, match=rf"^pooling '{name}': {re.escape(message)}$"):
         pool(registry, name, k, s)

@@ -1,0 +1,70 @@
+"""`cnnbench report` end to end through the real entry point."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from cnnbench.cli import main
+
+
+def test_report_writes_every_output(shared_results: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "report"
+    assert main(["report", "--results", str(shared_results), "--out", str(out)]) == 0
+    written = {p.name for p in out.iterdir()}
+    assert {"report.md", "report.html", "leaderboard.csv", "ablation.csv", "records.parquet", "leaderboard.parquet", "plots"} <= written
+    assert len(list((out / "plots").glob("*.png"))) == 7
+    printed = capsys.readouterr().out
+    assert "46 scored runs, 22 configurations" in printed and f"wrote {out / 'report.md'}" in printed
+
+
+def test_filters_metric_keys_and_formats(shared_results: Path, tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    argv = ["report", "--results", str(shared_results), "--out", str(out), "--format", "csv", "--device", "cuda"]
+    argv += ["--where", "activation != 'prelu' and `study.name`.isna()", "--metric", "loss", "--by", "task,dataset,device,activation,pooling"]
+    assert main(argv) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["ablation.csv", "bench.csv", "leaderboard.csv"]
+    board = pd.read_csv(out / "leaderboard.csv")
+    assert set(board["device"]) == {"cuda"} and set(board["activation"]) == {"relu", "elu"} and set(board["metric"]) == {"loss"}
+    assert list(board.columns[:5]) == ["task", "dataset", "device", "activation", "pooling"] and not board["maximize"].any()
+    assert len(board) == 4 and list(board["rank"]) == [1, 2, 3, 4]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--results", "{empty}"], "no run records in {empty}: no *.json files"),
+        (["--results", "{missing}"], "results folder '{missing}' does not exist"),
+        (["--where", "task =="], "invalid --where filter 'task =='"),
+        (["--where", "colour == 'red'"], "name 'colour' is not defined"),
+        (["--task", "segmentation"], "no records match the filters (task=segmentation)"),
+        (["--metric", "top5"], "no metric 'top5' in the run records; available: accuracy, loss"),
+        (["--by", "task,colour"], "--by names unknown columns colour"),
+        (["--baseline", "norm=batch"], "bad --baseline item 'norm=batch'"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(argv, message, shared_results, tmp_path, capsys) -> None:
+    (tmp_path / "empty").mkdir()
+    where = {"empty": tmp_path / "empty", "missing": tmp_path / "missing"}
+    argv = [arg.format(**where) for arg in argv]
+    base = [] if "--results" in argv else ["--results", str(shared_results)]
+    assert main(["report", *base, *argv, "--out", str(tmp_path / "out")]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("cnnbench: error: ") and error.count("\n") == 1
+    assert message.format(**where) in error
+
+
+def test_skipped_files_are_reported_and_the_rest_is_used(results: Path, tmp_path: Path, capsys) -> None:
+    (results / "runs" / "half.json").write_text('{"run_id": "20250301T0000')
+    assert main(["report", "--results", str(results), "--out", str(tmp_path / "out"), "--format", "markdown"]) == 0
+    assert f"cnnbench: warning: skipped {results / 'runs' / 'half.json'}: not valid JSON" in capsys.readouterr().err
+    assert "| Skipped file | " in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_configure_imports_nothing_heavy() -> None:
+    code = "import sys, cnnbench.report.cli; print(sorted({'pandas', 'matplotlib', 'scipy', 'optuna'} & set(sys.modules)))"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
