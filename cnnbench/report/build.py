@@ -24,7 +24,7 @@ from cnnbench.report.stats import (
     parse_baseline,
     pytest_benchmark_table,
     scored_runs,
-    text,
+    texts,
 )
 from cnnbench.report.studies import Study, studies
 
@@ -57,7 +57,7 @@ def select(frame: pd.DataFrame, where: str | None = None, allowed: Mapping[str, 
     """
     for option, values in (allowed or {}).items():
         if values:
-            frame = frame[frame[FILTER_COLUMNS[option]].astype(object).map(text).isin(list(values))]
+            frame = frame[texts(frame[FILTER_COLUMNS[option]]).isin(list(values))]
     if where:
         try:
             frame = frame.query(where)

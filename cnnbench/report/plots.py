@@ -8,7 +8,7 @@ pyplot, so no global backend or figure state is touched.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,7 +19,18 @@ from matplotlib.ticker import MaxNLocator
 
 from cnnbench.report.build import Report
 from cnnbench.report.loader import curves
-from cnnbench.report.stats import DEFAULT_BASELINE, SECTION_KEYS, as_text, describe, fold, leaderboard, pareto_front, varying_keys
+from cnnbench.report.stats import (
+    DEFAULT_BASELINE,
+    SECTION_KEYS,
+    as_text,
+    describe,
+    fold,
+    leaderboard,
+    pareto_front,
+    section_columns,
+    sections,
+    varying_keys,
+)
 
 #: configurations drawn per section in the training-curve figure
 CURVES_SHOWN = 6
@@ -48,22 +59,10 @@ def _png(figure: Figure) -> bytes:
     return buffer.getvalue()
 
 
-def _section_columns(board: pd.DataFrame) -> list[str]:
-    return [k for k in SECTION_KEYS if k in board] + ["metric"]
-
-
-def _sections(board: pd.DataFrame) -> Iterator[tuple[str, pd.DataFrame]]:
-    """``("classification / digits / cpu: accuracy", rows)`` for each section of a leaderboard."""
-    columns = _section_columns(board)
-    for values, rows in board.groupby(columns, sort=True):
-        *where, metric = values
-        yield f"{' / '.join(v for v in where if v)}: {metric}", rows
-
-
 def config_labels(board: pd.DataFrame, keys: Sequence[str]) -> pd.Series:
     """A short name per leaderboard row: the keys that differ between its section's rows."""
     keys = [k for k in keys if k not in SECTION_KEYS]
-    shown = varying_keys(board, keys, _section_columns(board))
+    shown = varying_keys(board, keys, section_columns(board.columns))
     labels = [describe(dict(zip(keys, row)), shown) or "all runs" for row in board[keys].itertuples(index=False)]
     return pd.Series(labels, index=board.index, dtype=object)
 
@@ -81,7 +80,7 @@ def choice_plot(report: Report, slot: str) -> Plot | None:
         return None
     figure = _figure(3.8, bottom=0.25)
     axes = figure.add_subplot()
-    groups = list(_sections(board))
+    groups = list(sections(board))
     width = 0.8 / len(groups)
     for i, (title, rows) in enumerate(groups):
         x = rows["choice"].map(choices.index).to_numpy() + (i - (len(groups) - 1) / 2) * width
@@ -104,7 +103,7 @@ def pareto_plot(report: Report) -> Plot | None:
     axes = figure.add_subplot()
     labels = config_labels(board, report.keys)
     ends = []
-    for title, rows in _sections(board):
+    for title, rows in sections(board):
         front = pareto_front(rows["train_s"].to_numpy(), rows["mean"].to_numpy(), maximize=bool(rows["maximize"].iloc[0]))
         points = axes.scatter(rows["train_s"], rows["mean"], s=14, alpha=0.6, label=title)
         ordered = rows[front].sort_values("train_s")
@@ -132,7 +131,7 @@ def curve_plots(report: Report) -> list[Plot]:
     board = board.assign(label=config_labels(board, keys))
     run_keys = as_text(report.runs, keys + ["metric"]).assign(run_id=report.runs["run_id"])
     plots = []
-    for index, (title, rows) in enumerate(_sections(board)):
+    for index, (title, rows) in enumerate(sections(board)):
         top = rows.nsmallest(CURVES_SHOWN, "rank", keep="first")
         runs = run_keys.merge(top[keys + ["metric", "label"]], on=keys + ["metric"])
         long = curves(report.runs[report.runs["run_id"].isin(runs["run_id"])]).merge(runs[["run_id", "label"]], on="run_id")

@@ -9,21 +9,24 @@ from __future__ import annotations
 import pandas as pd
 
 from cnnbench.report.loader import PYTEST_BENCHMARK
-from cnnbench.report.stats import text
+from cnnbench.report.stats import texts
+
+
+def _counts(values: pd.Series) -> list[tuple[str, int]]:
+    """The distinct values with their counts, most frequent first, then by name."""
+    counts = texts(values)
+    return sorted(counts[counts != ""].value_counts().items(), key=lambda item: (-item[1], item[0]))
 
 
 def _counted(values: pd.Series) -> str:
-    """``"a (3), b (1)"``: the distinct values, most frequent first, then by name."""
-    counts = values.dropna().astype(object).map(text)
-    counts = counts[counts != ""].value_counts()
-    ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
-    return ", ".join(f"{value} ({count})" for value, count in ordered) or "unknown"
+    """``"a (3), b (1)"``."""
+    return ", ".join(f"{value} ({count})" for value, count in _counts(values)) or "unknown"
 
 
 def _records(frame: pd.DataFrame) -> str:
     runs = frame[frame["record_type"] == "run"]
     trials = runs["study.name"].notna()
-    parts = [f"{len(runs)} runs ({_counted(runs['status'])})"]
+    parts = [f"{len(runs)} runs ({', '.join(f'{count} {status}' for status, count in _counts(runs['status']))})"]
     if trials.any():
         parts.append(f"{int(trials.sum())} of them sweep trials in {runs.loc[trials, 'study.name'].nunique()} studies")
     parts.append(f"{int((frame['record_type'] == 'bench').sum())} component timings")
@@ -32,9 +35,9 @@ def _records(frame: pd.DataFrame) -> str:
 
 
 def _devices(frame: pd.DataFrame) -> str:
-    named = frame["device"].astype(object).map(text)
+    named = texts(frame["device"])
     if "device_name" in frame:
-        names = frame["device_name"].astype(object).map(text)
+        names = texts(frame["device_name"])
         named = named.where(names == "", named + " (" + names + ")")
     return _counted(named)
 
@@ -58,7 +61,7 @@ def provenance(frame: pd.DataFrame, skipped: list[tuple[str, str]] | None = None
         ("torch", _counted(column("versions.torch"))),
         ("cnnbench", _counted(column("versions.cnnbench"))),
         ("Python", _counted(column("versions.python"))),
-        ("Git commits", _counted(column("git_commit").astype(object).map(lambda commit: text(commit)[:12]))),
+        ("Git commits", _counted(texts(column("git_commit")).str[:12])),
         ("Hosts", _counted(column("host"))),
     ]
     lines.extend(("Skipped file", f"{source}: {reason}") for source, reason in sorted(skipped or []))

@@ -21,7 +21,7 @@ import pandas as pd
 
 from cnnbench.report.build import Report
 from cnnbench.report.plots import Plot
-from cnnbench.report.stats import SECTION_KEYS, fold, text
+from cnnbench.report.stats import SECTION_KEYS, fold, sections, text
 
 FORMATS = ("markdown", "html", "csv", "parquet")
 MISSING = "–"
@@ -130,13 +130,6 @@ def _split_constant(frame: pd.DataFrame, keys: Sequence[str]) -> tuple[list[str]
     return varying, (f"Same in every row: {', '.join(fixed)}." if fixed else "")
 
 
-def _sections(frame: pd.DataFrame) -> Iterable[tuple[str, pd.DataFrame]]:
-    columns = [k for k in SECTION_KEYS if k in frame] + ["metric"]
-    for values, rows in frame.groupby(columns, sort=True):
-        *where, metric = values
-        yield f"{' / '.join(v for v in where if v) or 'all'}: {metric}", rows
-
-
 def _leaderboard_blocks(report: Report) -> list[Block]:
     blocks: list[Block] = [Heading(2, "Leaderboard")]
     if report.leaderboard.empty:
@@ -147,7 +140,7 @@ def _leaderboard_blocks(report: Report) -> list[Block]:
             "rank within the section; `tie` marks an entry whose interval overlaps the leader's."
         )
     )
-    for title, rows in _sections(report.leaderboard):
+    for title, rows in sections(report.leaderboard):
         folded = fold(rows, [k for k in report.keys if k not in SECTION_KEYS])
         rows, keys = rows.assign(**folded), list(folded.columns)
         varying, fixed = _split_constant(rows, keys + (["devices"] if "devices" in rows else []))
@@ -169,7 +162,7 @@ def _ablation_blocks(report: Report) -> list[Block]:
             "match one to one, else Welch's t-test."
         )
     )
-    for title, rows in _sections(report.ablation):
+    for title, rows in sections(report.ablation):
         rows = rows.assign(n=rows["n_choice"].astype(str) + "/" + rows["n_baseline"].astype(str))
         blocks += [Heading(3, title), table(rows, ["slot", "choice", "baseline", "context", "n", "test", "diff", "ci", "p_value", "verdict"], "ablation", report.confidence)]
     return blocks

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import math
 import re
-import warnings
 from collections import defaultdict
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from cnnbench.errors import CnnbenchError
 from cnnbench.registry import KINDS
@@ -53,9 +52,16 @@ def text(value: Any) -> str:
     return str(value)
 
 
+def texts(values: pd.Series) -> pd.Series:
+    """:func:`text` of each value, computed once per distinct value (a column of 10,000 runs has a few)."""
+    codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=True)
+    labels = np.array([text(value) for value in uniques] + [""], dtype=object)  # code -1 (missing) -> ""
+    return pd.Series(labels[codes], index=values.index, dtype=object)
+
+
 def as_text(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
     """``frame[columns]`` as text, so configurations group and sort the same whatever the value types."""
-    return frame[list(columns)].astype(object).map(text)
+    return pd.DataFrame({column: texts(frame[column]) for column in columns}, index=frame.index)
 
 
 def component_columns(frame: pd.DataFrame) -> list[str]:
@@ -99,9 +105,10 @@ def objectives(runs: pd.DataFrame, metric: str | None = None, maximize: bool | N
     if metric is not None and metric not in available:
         raise ReportInputError(f"no metric {metric!r} in the run records; available: {', '.join(available) or '(none)'}")
     chosen = {}
-    for task, group in runs.groupby(runs["task"].astype(object).map(text), sort=True):
+    for task, group in runs.groupby(texts(runs["task"]), sort=True):
         names = metric_names(group)
-        name = metric or _recorded(group, "objective.metric")
+        recorded = _recorded(group, "objective.metric")
+        name = metric or (recorded if recorded in names else None)
         if name is None:
             preferred = [n for n in names if not minimized_by_name(n)]
             name = "accuracy" if "accuracy" in names else (preferred or names or [None])[0]
@@ -118,7 +125,7 @@ def objectives(runs: pd.DataFrame, metric: str | None = None, maximize: bool | N
 def scored_runs(frame: pd.DataFrame, goals: Mapping[str, Objective]) -> pd.DataFrame:
     """Completed runs with a finite value of their task's metric, with ``metric``, ``maximize`` and ``value``."""
     runs = frame[(frame["record_type"] == "run") & (frame["status"] == "completed")].copy()
-    tasks = runs["task"].astype(object).map(text)
+    tasks = texts(runs["task"])
     runs["metric"] = tasks.map({task: goal.metric for task, goal in goals.items()})
     runs["maximize"] = tasks.map({task: goal.maximize for task, goal in goals.items()})
     value = pd.Series(np.nan, index=runs.index)
@@ -134,7 +141,7 @@ def t_half_width(std: Any, n: Any, confidence: float) -> Any:
     n = np.asarray(n, dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
         df = np.where(n >= 2, n - 1, np.nan)
-        return stats.t.ppf((1 + confidence) / 2, df) * np.asarray(std, dtype=float) / np.sqrt(n)
+        return special.stdtrit(df, (1 + confidence) / 2) * np.asarray(std, dtype=float) / np.sqrt(n)
 
 
 def seed_ranges(seeds: Collection[str]) -> str:
@@ -149,8 +156,16 @@ def seed_ranges(seeds: Collection[str]) -> str:
     return ",".join(parts + sorted({s for s in seeds if not s.lstrip("-").isdigit() and s}))
 
 
-def _section(keys: Sequence[str]) -> list[str]:
+def section_columns(keys: Collection[str]) -> list[str]:
+    """The columns that make a section: those of task, dataset and device among ``keys``, and the metric."""
     return [k for k in SECTION_KEYS if k in keys] + ["metric"]
+
+
+def sections(table: pd.DataFrame) -> Iterator[tuple[str, pd.DataFrame]]:
+    """``("classification / digits / cpu: accuracy", rows)`` for each section of a leaderboard or ablation."""
+    for values, rows in table.groupby(section_columns(table.columns), sort=True):
+        *where, metric = values
+        yield f"{' / '.join(v for v in where if v) or 'all'}: {metric}", rows
 
 
 def leaderboard(runs: pd.DataFrame, keys: Sequence[str], confidence: float = 0.95) -> pd.DataFrame:
@@ -163,7 +178,7 @@ def leaderboard(runs: pd.DataFrame, keys: Sequence[str], confidence: float = 0.9
     table = as_text(runs, keys + ["metric"])
     table["maximize"] = runs["maximize"].astype(bool)
     table["value"] = runs["value"]
-    table["seed"] = runs["seed"].astype(object).map(text)
+    table["seed"] = texts(runs["seed"])
     table["train_s"] = pd.to_numeric(runs["timing.train_s"], errors="coerce") if "timing.train_s" in runs else np.nan
     extra = {} if "device" in keys else {"devices": ("device", lambda d: ",".join(sorted(set(map(text, d)))))}
     if extra:
@@ -183,7 +198,7 @@ def leaderboard(runs: pd.DataFrame, keys: Sequence[str], confidence: float = 0.9
     )
     half = t_half_width(board["std"], board["n"], confidence)
     board["ci_low"], board["ci_high"] = board["mean"] - half, board["mean"] + half
-    section = _section(keys)
+    section = section_columns(keys)
     board["score"] = np.where(board["maximize"], board["mean"], -board["mean"])
     board = board.sort_values(section + ["score"] + keys, ascending=[True] * len(section) + [False] + [True] * len(keys), kind="stable")
     board["rank"] = board.groupby(section, sort=False)["score"].rank(method="min", ascending=False).astype(int)
@@ -251,41 +266,35 @@ def varying_keys(table: pd.DataFrame, keys: Sequence[str], section: Sequence[str
 
 
 def compare(choice: pd.Series, baseline: pd.Series, confidence: float = 0.95) -> dict[str, Any]:
-    """Difference of means (choice - baseline), its t interval and p-value.
+    """Difference of means (choice - baseline), its t interval and two-sided p-value.
 
     Both series are indexed by seed. When the seeds match one to one the runs are paired (same data
-    order and initialisation per seed) and the paired t-test applies; otherwise Welch's t-test.
+    order and initialisation per seed) and the paired t-test applies; otherwise Welch's t-test with the
+    Welch-Satterthwaite degrees of freedom. The closed forms are those of ``scipy.stats.ttest_rel`` and
+    ``ttest_ind(equal_var=False)`` (the tests check them against scipy) without their per-call overhead,
+    which a report of hundreds of comparisons would feel.
     """
-    paired = (
-        len(choice) >= 2
-        and choice.index.is_unique
-        and baseline.index.is_unique
-        and "" not in choice.index
-        and set(choice.index) == set(baseline.index)
-    )
-    result = {"n_choice": len(choice), "n_baseline": len(baseline), "test": "none", "diff": choice.mean() - baseline.mean()}
+    n_choice, n_baseline = len(choice), len(baseline)
+    result = {"n_choice": n_choice, "n_baseline": n_baseline, "test": "none", "diff": choice.mean() - baseline.mean()}
     result.update(ci_low=math.nan, ci_high=math.nan, p_value=math.nan)
-    with warnings.catch_warnings():  # identical values (zero spread) are legitimate data; the table shows them
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return _test(choice, baseline, paired, result, confidence)
-
-
-def _test(choice: pd.Series, baseline: pd.Series, paired: bool, result: dict[str, Any], confidence: float) -> dict[str, Any]:
+    paired = n_choice >= 2 and choice.index.is_unique and baseline.index.is_unique and "" not in choice.index
+    paired = paired and set(choice.index) == set(baseline.index)
     if paired:
         differences = choice.to_numpy() - baseline.reindex(choice.index).to_numpy()
-        se, df = differences.std(ddof=1) / math.sqrt(len(differences)), len(differences) - 1
-        p_value = stats.ttest_rel(choice.to_numpy(), baseline.reindex(choice.index).to_numpy()).pvalue
-        result.update(test="paired", diff=differences.mean())
-    elif len(choice) >= 2 and len(baseline) >= 2:
-        vc, vb = choice.var(ddof=1) / len(choice), baseline.var(ddof=1) / len(baseline)
-        se = math.sqrt(vc + vb)
-        df = (vc + vb) ** 2 / (vc**2 / (len(choice) - 1) + vb**2 / (len(baseline) - 1)) if se > 0 else math.nan
-        p_value = stats.ttest_ind(choice.to_numpy(), baseline.to_numpy(), equal_var=False).pvalue
+        diff, se, df = differences.mean(), differences.std(ddof=1) / math.sqrt(n_choice), n_choice - 1
+        result.update(test="paired", diff=diff)
+    elif n_choice >= 2 and n_baseline >= 2:
+        var_choice, var_baseline = choice.var(ddof=1) / n_choice, baseline.var(ddof=1) / n_baseline
+        spread = var_choice**2 / (n_choice - 1) + var_baseline**2 / (n_baseline - 1)
+        diff, se = result["diff"], math.sqrt(var_choice + var_baseline)
+        df = (var_choice + var_baseline) ** 2 / spread if spread > 0 else 1.0  # scipy's convention for zero spread
         result.update(test="welch")
     else:
         return result
-    half = float(stats.t.ppf((1 + confidence) / 2, df) * se) if se > 0 else 0.0
-    result.update(ci_low=result["diff"] - half, ci_high=result["diff"] + half, p_value=float(np.asarray(p_value)))
+    with np.errstate(divide="ignore", invalid="ignore"):  # zero spread: t is infinite (or undefined), as in scipy
+        t = np.float64(diff) / np.float64(se)
+    half = float(special.stdtrit(df, (1 + confidence) / 2)) * se
+    result.update(ci_low=diff - half, ci_high=diff + half, p_value=float(2 * special.stdtr(df, -abs(t))))
     return result
 
 
@@ -307,13 +316,13 @@ def ablation(
     """
     baseline = baseline if baseline is not None else parse_baseline(None)
     keys = list(keys)
-    section = _section(keys)
+    section = section_columns(keys)
     table = as_text(runs, keys + ["metric"])
     varying = varying_keys(table, keys, section)
     # configuration -> [(seed, value), ...]: the slots below loop over configurations, not runs
     configs: dict[tuple[str, ...], list[tuple[str, float]]] = defaultdict(list)
     directions: dict[tuple[str, ...], bool] = {}
-    for config, seed, value, higher in zip(table.itertuples(index=False, name=None), runs["seed"].astype(object).map(text), runs["value"], runs["maximize"]):
+    for config, seed, value, higher in zip(table.itertuples(index=False, name=None), texts(runs["seed"]), runs["value"], runs["maximize"]):
         configs[config].append((seed, value))
         directions[config] = bool(higher)
     rows = []
@@ -366,16 +375,16 @@ def pareto_front(cost: np.ndarray, value: np.ndarray, maximize: bool = True) -> 
     return mask
 
 
-BENCH_KEYS = ("kind", "name", "baseline", "device", "dtype", "shape")
+BENCH_KEYS = ("kind", "name", "variant", "baseline", "device", "dtype", "shape")
 BENCH_VALUES = ("forward_ms", "forward_backward_ms", "baseline_forward_ms", "baseline_forward_backward_ms", "ratio_forward", "ratio_forward_backward")
 PYTEST_KEYS = ("group", "name", "device")
 
 
 def _medians(rows: pd.DataFrame, keys: Sequence[str], values: Mapping[str, pd.Series]) -> pd.DataFrame:
-    table = as_text(rows, [k for k in keys if k in rows])
-    for name, series in values.items():
-        table[name] = pd.to_numeric(series, errors="coerce")
-    grouped = table.groupby(list(table.columns[: len(table.columns) - len(values)]), sort=True, dropna=False)
+    """``n`` and the median of each of ``values`` per distinct combination of the ``keys`` present."""
+    keys = [k for k in keys if k in rows]
+    table = as_text(rows, keys).assign(**{name: pd.to_numeric(series, errors="coerce") for name, series in values.items()})
+    grouped = table.groupby(keys, sort=True, dropna=False)
     return grouped.agg(n=(next(iter(values)), "size"), **{name: (name, "median") for name in values}).reset_index()
 
 

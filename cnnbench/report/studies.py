@@ -14,7 +14,7 @@ import numpy as np
 import optuna
 import pandas as pd
 
-from cnnbench.report.stats import COMPONENT_ROOTS, METRIC_PREFIX, Objective, component_columns, text
+from cnnbench.report.stats import COMPONENT_ROOTS, METRIC_PREFIX, Objective, component_columns, text, texts
 
 
 @dataclass
@@ -51,7 +51,7 @@ def _trial_table(records: pd.DataFrame, objective: Objective) -> tuple[pd.DataFr
     records = records.assign(value=records["value"].where(records["status"] == "completed"))
     config = pd.DataFrame([_config_leaves(c) for c in records["config"]], index=records.index) if "config" in records else pd.DataFrame(index=records.index)
     candidates = pd.concat([records[component_columns(records)], config.drop(columns=[c for c in config if c in records])], axis=1)
-    params = sorted(c for c in candidates if candidates[c].astype(object).map(text).nunique() > 1)
+    params = sorted(c for c in candidates if texts(candidates[c]).nunique() > 1)
     grouped = pd.concat([records[["study.trial", "status", "value"]], candidates[params]], axis=1).groupby("study.trial", sort=True)
     trials = grouped[params].first() if params else pd.DataFrame(index=grouped.size().index)
     trials["value"] = grouped["value"].mean()
@@ -65,7 +65,7 @@ def _trial_table(records: pd.DataFrame, objective: Objective) -> tuple[pd.DataFr
 def _distribution(values: pd.Series) -> optuna.distributions.BaseDistribution:
     """The narrowest distribution that holds the values the trials took."""
     if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
-        return optuna.distributions.CategoricalDistribution(sorted(values.map(text).unique()))
+        return optuna.distributions.CategoricalDistribution(sorted(texts(values).unique()))
     if pd.api.types.is_integer_dtype(values):
         return optuna.distributions.IntDistribution(int(values.min()), int(values.max()))
     return optuna.distributions.FloatDistribution(float(values.min()), float(values.max()))
@@ -80,7 +80,7 @@ def _param_value(value: object, distribution: optuna.distributions.BaseDistribut
 def importances(trials: pd.DataFrame, params: list[str], maximize: bool) -> dict[str, float]:
     """fANOVA importances (seeded, so the same trials give the same numbers) of the completed trials."""
     done = trials[trials["state"] == "completed"]
-    params = [p for p in params if done[p].notna().all() and done[p].astype(object).map(text).nunique() > 1]
+    params = [p for p in params if done[p].notna().all() and texts(done[p]).nunique() > 1]
     if len(done) < 2 or not params:
         return {}
     distributions = {p: _distribution(done[p]) for p in params}

@@ -8,6 +8,7 @@ its journal storage does not, so :class:`HeartbeatJournalStorage` adds it as a t
 
 from __future__ import annotations
 
+import random
 import time
 import warnings
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from cnnbench.errors import CnnbenchError
 
 HEARTBEAT_ATTR = "heartbeat"
 JOURNAL_NAME = "optuna.journal"
+SCHEMA_ATTEMPTS = 4
 
 StaleCallback = Callable[[optuna.Study, FrozenTrial], None]
 
@@ -102,17 +104,25 @@ def open_storage(storage: str, heartbeat_s: int, max_retry: int) -> BaseStorage:
         return _open(storage, heartbeat_s, RetryHeartbeatStaleTrialCallback(max_retry=max_retry))
 
 
+def _rdb(url: str, heartbeat_s: int, retry: StaleCallback) -> RDBStorage:
+    from sqlalchemy.exc import IntegrityError, ProgrammingError
+
+    def connect() -> RDBStorage:
+        engine = {} if url.startswith("sqlite") else {"pool_pre_ping": True}
+        return RDBStorage(url, engine_kwargs=engine, heartbeat_interval=heartbeat_s, grace_period=2 * heartbeat_s, heartbeat_stale_trial_callback=retry)
+
+    for _ in range(SCHEMA_ATTEMPTS - 1):
+        try:
+            return connect()
+        except (IntegrityError, ProgrammingError):  # machines starting together on a new database race to create Optuna's tables
+            time.sleep(0.2 + random.random())
+    return connect()
+
+
 def _open(storage: str, heartbeat_s: int, retry: StaleCallback) -> BaseStorage:
     try:
         if is_url(storage):
-            engine = {} if storage.startswith("sqlite") else {"pool_pre_ping": True}
-            return RDBStorage(
-                storage,
-                engine_kwargs=engine,
-                heartbeat_interval=heartbeat_s,
-                grace_period=2 * heartbeat_s,
-                heartbeat_stale_trial_callback=retry,
-            )
+            return _rdb(storage, heartbeat_s, retry)
         path = Path(storage)
         path.parent.mkdir(parents=True, exist_ok=True)
         return HeartbeatJournalStorage(path, heartbeat_s, retry)

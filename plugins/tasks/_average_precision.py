@@ -47,7 +47,9 @@ def match(detections: Boxes, truth: Boxes, iou_threshold: float = 0.5) -> torch.
     return hit & (rank == first[best_truth])
 
 
-def average_precision(scores: torch.Tensor, true_positive: torch.Tensor, labels: torch.Tensor, positives: torch.Tensor) -> torch.Tensor:
+def average_precision(
+    scores: torch.Tensor, true_positive: torch.Tensor, labels: torch.Tensor, positives: torch.Tensor
+) -> torch.Tensor:
     """All-point interpolated AP of each class: (C,), NaN for a class with no ground truth.
 
     Args:
@@ -65,7 +67,9 @@ def average_precision(scores: torch.Tensor, true_positive: torch.Tensor, labels:
     return torch.where(positives > 0, area, torch.nan)
 
 
-def mean_average_precision(detections: Boxes, truth: Boxes, num_classes: int, iou_threshold: float = 0.5) -> tuple[float, list[float]]:
+def mean_average_precision(
+    detections: Boxes, truth: Boxes, num_classes: int, iou_threshold: float = 0.5
+) -> tuple[float, list[float]]:
     """VOC mAP over the object classes 1..num_classes-1 (0 is background), and the AP of each."""
     true_positive = match(detections, truth, iou_threshold)
     positives = torch.bincount(truth.labels, minlength=num_classes)

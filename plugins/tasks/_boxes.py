@@ -2,7 +2,8 @@
 
 Boxes are ``(x1, y1, x2, y2)`` in pixel-edge coordinates (a box over the whole W x H image is
 ``(0, 0, W, H)``; its width is ``x2 - x1``). Every function takes leading batch dimensions, so one
-call serves all images (or all image-class groups) at once.
+call serves all images (or all image-class groups) at once; :func:`pad_groups` turns a flat list of
+boxes of many images into such a batch.
 """
 
 from __future__ import annotations
@@ -124,3 +125,15 @@ def warp(images: torch.Tensor, boxes: torch.Tensor, size: int, context: int = 0)
     # The P grids of an image stacked along the height: one grid_sample call per batch, no copy of an image.
     crops = F.grid_sample(images, grid.reshape(n, regions * size, size, 2), align_corners=False)
     return crops.view(n, channels, regions, size, size).transpose(1, 2)
+
+
+def pad_groups(values: torch.Tensor, group: torch.Tensor, groups: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Scatter rows of ``values`` (M, ...) into (groups, most, ...) by ``group`` (M,); returns it and its valid mask."""
+    counts = torch.bincount(group, minlength=groups)
+    order = group.argsort(stable=True)
+    rank = torch.arange(len(group), device=group.device) - (counts.cumsum(0) - counts)[group[order]]
+    padded = values.new_zeros(groups, int(counts.max()) if groups else 0, *values.shape[1:])
+    valid = torch.zeros(padded.shape[:2], dtype=torch.bool, device=values.device)
+    padded[group[order], rank] = values[order]
+    valid[group[order], rank] = True
+    return padded, valid

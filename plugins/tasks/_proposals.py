@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from scipy import ndimage
 
-from cnnbench_plugins.tasks._boxes import box_area, clip, expand, nms
+from cnnbench_plugins.tasks._boxes import box_area, clip, expand, nms, pad_groups
 
 #: saliency levels (colour distance, images in [0, 1]); the shapes' colours differ from the background by
 #: >= 0.35 per channel, the background's texture and noise from its median by < 0.2
@@ -69,21 +69,23 @@ def component_boxes(masks: torch.Tensor, min_area: int = MIN_AREA) -> tuple[torc
     Returns boxes (M, 4) and the flat index (M,) of the plane each came from; components under
     ``min_area`` pixels are dropped.
     """
-    *lead, height, width = masks.shape
+    height, width = masks.shape[-2:]
     planes = masks.reshape(-1, height, width)
     within_plane = np.zeros((3, 3, 3), dtype=bool)
     within_plane[1] = True  # 8-connected in a plane, never across planes
     labels, count = ndimage.label(planes.cpu().numpy(), structure=within_plane)
     labels = torch.from_numpy(labels).to(masks.device).flatten()
-    rows, columns = torch.meshgrid(torch.arange(height, device=masks.device), torch.arange(width, device=masks.device), indexing="ij")
-    plane = torch.arange(len(planes), device=masks.device).repeat_interleave(height * width)
-    columns, rows = columns.flatten().repeat(len(planes)), rows.flatten().repeat(len(planes))
+    plane, rows, columns = (
+        index.flatten() for index in torch.meshgrid(*(torch.arange(k, device=masks.device) for k in planes.shape), indexing="ij")
+    )
 
     def reduce(values: torch.Tensor, how: str) -> torch.Tensor:
         start = torch.full((count + 1,), height * width if how == "amin" else -1, device=masks.device)
         return start.scatter_reduce(0, labels, values, how)[1:]  # label 0 is the background
 
-    boxes = torch.stack([reduce(columns, "amin"), reduce(rows, "amin"), reduce(columns, "amax") + 1, reduce(rows, "amax") + 1], -1)
+    boxes = torch.stack(
+        [reduce(columns, "amin"), reduce(rows, "amin"), reduce(columns, "amax") + 1, reduce(rows, "amax") + 1], -1
+    )
     keep = torch.bincount(labels, minlength=count + 1)[1:] >= min_area
     return boxes[keep].float(), reduce(plane, "amax")[keep]
 
@@ -100,7 +102,7 @@ def jitter(boxes: torch.Tensor) -> torch.Tensor:
 
 def box_means(values: torch.Tensor, boxes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Sums and areas of ``values`` (N, H, W) over ``boxes`` (N, P, 4) rounded to pixel edges, via an integral image."""
-    n, height, width = values.shape
+    _, height, width = values.shape
     integral = F.pad(values.cumsum(1).cumsum(2), (1, 0, 1, 0)).flatten(1)  # (N, (H+1)(W+1))
     x1, y1, x2, y2 = clip(boxes, height, width).round().long().unbind(-1)
 
@@ -120,33 +122,22 @@ def contrast(salient: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
     return inner / inner_area.clamp_min(1) - ring_mean
 
 
-def pad_groups(values: torch.Tensor, group: torch.Tensor, groups: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Scatter rows of ``values`` (M, ...) into (groups, most, ...) by ``group`` (M,); returns it and its valid mask."""
-    counts = torch.bincount(group, minlength=groups)
-    order = group.argsort(stable=True)
-    rank = torch.arange(len(group), device=group.device) - (counts.cumsum(0) - counts)[group[order]]
-    padded = values.new_zeros(groups, int(counts.max()) if groups else 0, *values.shape[1:])
-    valid = torch.zeros(padded.shape[:2], dtype=torch.bool, device=values.device)
-    padded[group[order], rank] = values[order]
-    valid[group[order], rank] = True
-    return padded, valid
-
-
 def propose(images: torch.Tensor, count: int) -> Proposals:
     """The ``count`` best proposals of each image (N, C, H, W) in [0, 1]; see the module's docstring."""
     n, _, height, width = images.shape
     salient = saliency(images)
     levels = salient[:, None] > salient.new_tensor(THRESHOLDS)[:, None, None]  # (N, T, H, W)
     boxes, plane = component_boxes(levels)
-    image = plane // len(THRESHOLDS)
+    owner = plane // len(THRESHOLDS)  # planes are (image, level) pairs
     variants = jitter(boxes)
-    candidates, valid = pad_groups(variants.flatten(0, 1), image.repeat_interleave(variants.shape[1]), n)
+    candidates, valid = pad_groups(variants.flatten(0, 1), owner.repeat_interleave(variants.shape[1]), n)
     candidates = clip(candidates, height, width)
     valid &= box_area(candidates) > 0
     scores = contrast(salient, candidates).masked_fill(~valid, -torch.inf)
     kept = nms(candidates, scores, DUPLICATE_IOU, valid)
     best = scores.masked_fill(~kept, -torch.inf).topk(min(count, scores.shape[1]), dim=1).indices
-    boxes, scores = candidates.gather(1, best[..., None].expand(-1, -1, 4)), scores.gather(1, best)
+    image = torch.arange(n, device=images.device)[:, None]
+    boxes, scores = candidates[image, best], scores[image, best]
     shortfall = count - boxes.shape[1]  # fewer candidates than asked for: pad with invalid entries
     return Proposals(
         boxes=F.pad(boxes, (0, 0, 0, shortfall)),

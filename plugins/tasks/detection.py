@@ -1,4 +1,4 @@
-"""Object detection with the R-CNN pipeline (Girshick et al. 2014; survey Sec. 5.2) on generated shapes.
+"""Object detection with the R-CNN pipeline (Girshick et al. 2014), the survey's detection application, on shapes.
 
 Region proposals from the image (:mod:`._proposals`) -> each warped to the network's fixed input size ->
 CNN features -> class scores over background + 3 shapes and class-specific box regression -> per-class
@@ -27,14 +27,17 @@ from cnnbench.hookspecs import Register
 from cnnbench.parts import Parts
 from cnnbench.tasks import Task, TaskData
 from cnnbench_plugins.tasks._average_precision import Boxes, mean_average_precision
-from cnnbench_plugins.tasks._boxes import box_iou, clip, decode, encode, nms, warp
-from cnnbench_plugins.tasks._proposals import Proposals, pad_groups, propose
+from cnnbench_plugins.tasks._boxes import box_iou, clip, decode, encode, nms, pad_groups, warp
+from cnnbench_plugins.tasks._proposals import Proposals, propose
 from cnnbench_plugins.tasks.classification import flat_features
 
-#: R-CNN's labelling: a proposal is an object (fine-tuning) at IoU >= 0.5 with a ground-truth box, else
-#: background; it gets a box-regression target at IoU >= 0.6 (Girshick et al. 2014, Sec. 2.3 and appendix C)
+#: R-CNN's fine-tuning labels: a proposal is an object at IoU >= 0.5 with a ground-truth box, else background
+#: (its SVM stage instead took only IoU < 0.3 as negatives; the joint training here follows fine-tuning); it
+#: gets a box-regression target at IoU >= 0.6 (Girshick et al. 2014, Sec. 2.3 and appendix C)
 FOREGROUND_IOU = 0.5
 REGRESSION_IOU = 0.6
+#: detections scoring less are dropped before NMS (py-faster-rcnn's VOC test threshold)
+SCORE_THRESHOLD = 0.05
 #: Fast R-CNN's smooth L1 transition point (torchvision uses 1/9 for box regression)
 SMOOTH_L1_BETA = 1 / 9
 
@@ -54,13 +57,23 @@ class RCNN(nn.Module):
 
     tasks: ClassVar[tuple[str, ...]] = ("detection",)
     input_size: ClassVar[int] = 32
+    stochastic: ClassVar[bool] = True  # dropout
 
     def __init__(
-        self, parts: Parts, in_channels: int, num_classes: int, image_size: int, width: int = 16, hidden: int = 128, dropout: float = 0.25
+        self,
+        parts: Parts,
+        in_channels: int,
+        num_classes: int,
+        image_size: int,
+        width: int = 16,
+        hidden: int = 128,
+        dropout: float = 0.25,
     ) -> None:
         super().__init__()
         if width < 1 or hidden < 1 or not 0.0 <= dropout < 1.0:
-            raise ValueError(f"width and hidden must be >= 1 and dropout in [0, 1), got width={width}, hidden={hidden}, dropout={dropout}")
+            raise ValueError(
+                f"width and hidden must be >= 1 and dropout in [0, 1), got width={width}, hidden={hidden}, dropout={dropout}"
+            )
         if image_size < 8:
             raise ValueError(f"the warped region size must be >= 8 (three 2x2 poolings), got {image_size}")
         w = width
@@ -73,7 +86,9 @@ class RCNN(nn.Module):
             parts.pool(4 * w),
             nn.Flatten(),
         )
-        self.fc = nn.Sequential(nn.Dropout(dropout), parts.dense_block(flat_features(self.features, in_channels, image_size), hidden))
+        self.fc = nn.Sequential(
+            nn.Dropout(dropout), parts.dense_block(flat_features(self.features, in_channels, image_size), hidden)
+        )
         self.classify = nn.Linear(hidden, num_classes)
         self.regress = nn.Linear(hidden, 4 * num_classes)
         nn.init.normal_(self.regress.weight, std=0.001)
@@ -82,6 +97,10 @@ class RCNN(nn.Module):
     def forward(self, crops: torch.Tensor) -> RCNNOutput:
         features = self.fc(self.features(crops))
         return RCNNOutput(self.classify(features), self.regress(features).unflatten(1, (-1, 4)))
+
+    @classmethod
+    def example(cls) -> tuple[dict[str, Any], tuple[torch.Tensor, ...]]:
+        return {"in_channels": 3, "num_classes": 4, "image_size": cls.input_size}, (torch.randn(2, 3, 32, 32),)
 
 
 @dataclass
@@ -108,13 +127,15 @@ def assign(proposals: Proposals, truth: Boxes) -> tuple[torch.Tensor, torch.Tens
     boxes, present = pad_groups(truth.boxes, truth.images, n)
     classes, _ = pad_groups(truth.labels, truth.images, n)
     best, index = box_iou(proposals.boxes, boxes).masked_fill(~present[:, None], 0.0).max(dim=-1)
-    matched = boxes.gather(1, index[..., None].expand(-1, -1, 4))
-    labels = torch.where((best >= FOREGROUND_IOU) & proposals.valid, classes.gather(1, index), 0)
-    targets = torch.where(proposals.valid[..., None], encode(proposals.boxes, matched), 0.0)
+    image = torch.arange(n)[:, None]
+    labels = torch.where((best >= FOREGROUND_IOU) & proposals.valid, classes[image, index], 0)
+    targets = torch.where(proposals.valid[..., None], encode(proposals.boxes, boxes[image, index]), 0.0)
     return labels, targets, (best >= REGRESSION_IOU) & proposals.valid
 
 
-def sample(labels: torch.Tensor, valid: torch.Tensor, count: int, fg_fraction: float, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+def sample(
+    labels: torch.Tensor, valid: torch.Tensor, count: int, fg_fraction: float, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Pick ``count`` of each image's P proposals at random, up to ``fg_fraction`` of them objects.
 
     R-CNN fine-tuning drew 25% positives per mini-batch because positives are rare; here each image
@@ -130,7 +151,9 @@ def sample(labels: torch.Tensor, valid: torch.Tensor, count: int, fg_fraction: f
     return index, valid.gather(1, index)
 
 
-def objective(output: RCNNOutput, loss: nn.Module, labels: torch.Tensor, targets: torch.Tensor, has_target: torch.Tensor) -> torch.Tensor:
+def objective(
+    output: RCNNOutput, loss: nn.Module, labels: torch.Tensor, targets: torch.Tensor, has_target: torch.Tensor
+) -> torch.Tensor:
     """The configured loss on the class scores plus smooth L1 on the true class's box regression.
 
     The regression sum is divided by the number of samples, background included (Fast R-CNN, torchvision).
@@ -186,7 +209,10 @@ class Detection(Task):
         require(image_size >= shapes.MIN_SIZE, f"image_size must be >= {shapes.MIN_SIZE}, got {image_size}")
         require(crop_size is None or crop_size >= 8, f"crop_size must be >= 8 or null (the model's input size), got {crop_size}")
         require(context_pad >= 0, f"context_pad must be >= 0, got {context_pad}")
-        require(1 <= samples_per_image <= proposals, f"samples_per_image must be in [1, proposals={proposals}], got {samples_per_image}")
+        require(
+            1 <= samples_per_image <= proposals,
+            f"samples_per_image must be in [1, proposals={proposals}], got {samples_per_image}",
+        )
         require(0.0 <= fg_fraction <= 1.0, f"fg_fraction must be in [0, 1], got {fg_fraction}")
         require(0.0 < nms_iou <= 1.0, f"nms_iou must be in (0, 1], got {nms_iou}")
         require(eval_batch_size >= 1, f"eval_batch_size must be >= 1, got {eval_batch_size}")
@@ -209,13 +235,15 @@ class Detection(Task):
         std = train_images.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-6)
 
         labels, targets, has_target = assign(train_proposals, train_truth)
-        index, real = sample(labels, train_proposals.valid, self.samples_per_image, self.fg_fraction, torch.Generator().manual_seed(seed))
-        chosen = train_proposals.boxes.gather(1, index[..., None].expand(-1, -1, 4))
+        index, real = sample(
+            labels, train_proposals.valid, self.samples_per_image, self.fg_fraction, torch.Generator().manual_seed(seed)
+        )
+        image = torch.arange(self.n_train)[:, None]
         train = {
-            "crops": warp((train_images - mean) / std, chosen, crop, self.context_pad)[real],
-            "labels": labels.gather(1, index)[real],
-            "targets": targets.gather(1, index[..., None].expand(-1, -1, 4))[real],
-            "has_target": has_target.gather(1, index)[real],
+            "crops": warp((train_images - mean) / std, train_proposals.boxes[image, index], crop, self.context_pad)[real],
+            "labels": labels[image, index][real],
+            "targets": targets[image, index][real],
+            "has_target": has_target[image, index][real],
         }
         test = DetectionTestSet(
             warp((test_images - mean) / std, test_proposals.boxes, crop, self.context_pad),
@@ -237,7 +265,9 @@ class Detection(Task):
             },
         )
 
-    def _prepare(self, images: torch.Tensor, boxes: list[torch.Tensor], labels: list[torch.Tensor]) -> tuple[torch.Tensor, Boxes, Proposals]:
+    def _prepare(
+        self, images: torch.Tensor, boxes: list[torch.Tensor], labels: list[torch.Tensor]
+    ) -> tuple[torch.Tensor, Boxes, Proposals]:
         """Scenes with their ground truth made flat, and their proposals."""
         counts = torch.tensor([len(b) for b in boxes])
         truth = Boxes(torch.cat(boxes), torch.cat(labels), torch.arange(len(images)).repeat_interleave(counts))
@@ -263,22 +293,23 @@ class Detection(Task):
         test: DetectionTestSet = data.test
         n, count = test.labels.shape
         outputs = [model(chunk.to(device)) for chunk in test.crops.flatten(0, 1).split(self.eval_batch_size)]
-        output = RCNNOutput(*(torch.cat([o[part].float() for o in outputs]) for part in range(2)))
+        logits = torch.cat([o.logits for o in outputs]).float()
+        deltas = torch.cat([o.deltas for o in outputs]).float()
         valid = test.proposals.valid.flatten().to(device)
         test_loss = objective(
-            RCNNOutput(output.logits[valid], output.deltas[valid]),
+            RCNNOutput(logits[valid], deltas[valid]),
             loss,
             *(t.flatten(0, 1).to(device)[valid] for t in (test.labels, test.targets, test.has_target)),
         )
 
-        classes = output.logits.shape[1]
-        scores = output.logits.cpu().softmax(dim=1).view(n, count, classes)[..., 1:].transpose(1, 2)  # (N, K, P), objects only
-        deltas = output.deltas.cpu().view(n, count, classes, 4)[:, :, 1:]
+        classes = logits.shape[1]
+        scores = logits.cpu().softmax(dim=1).view(n, count, classes)[..., 1:].transpose(1, 2)  # (N, K, P), objects only
+        deltas = deltas.cpu().view(n, count, classes, 4)[:, :, 1:]
         boxes = decode(test.proposals.boxes[:, :, None], deltas).transpose(1, 2)  # (N, K, P, 4)
         detections = detect(
             clip(boxes, self.image_size, self.image_size),
             scores,
-            test.proposals.valid[:, None].expand_as(scores),
+            test.proposals.valid[:, None] & (scores >= SCORE_THRESHOLD),
             torch.arange(1, classes),
             self.nms_iou,
         )

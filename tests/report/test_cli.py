@@ -68,3 +68,19 @@ def test_skipped_files_are_reported_and_the_rest_is_used(results: Path, tmp_path
 def test_configure_imports_nothing_heavy() -> None:
     code = "import sys, cnnbench.report.cli; print(sorted({'pandas', 'matplotlib', 'scipy', 'optuna'} & set(sys.modules)))"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+
+
+def test_failed_runs_are_counted_not_ranked_and_timings_alone_make_a_report(write, tmp_path: Path) -> None:
+    from cnnbench.report import synthetic
+
+    failed = synthetic.run_record(50, activation="elu")
+    failed.update(status="failed", error="FloatingPointError: loss is NaN", metrics={})
+    pruned = dict(synthetic.run_record(51, activation="prelu"), status="pruned")
+    folder = write([synthetic.run_record(0), failed, pruned])
+    assert main(["report", "--results", str(folder), "--out", str(tmp_path / "a"), "--format", "markdown,csv"]) == 0
+    assert list(pd.read_csv(tmp_path / "a" / "leaderboard.csv")["activation"]) == ["relu"]
+    assert "| Records | 3 runs (1 completed, 1 failed, 1 pruned)" in (tmp_path / "a" / "report.md").read_text()
+    timings = write(synthetic.bench_records())
+    assert main(["report", "--results", str(timings), "--out", str(tmp_path / "b"), "--format", "markdown"]) == 0
+    text = (tmp_path / "b" / "report.md").read_text()
+    assert "No completed run has a value of its metric." in text and "| pooling | mixed | max_pool2d | cuda |" in text

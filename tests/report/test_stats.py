@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import statistics
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -16,6 +17,7 @@ from cnnbench.report.build import build_report
 from cnnbench.report.stats import (
     ReportInputError,
     ablation,
+    compare,
     bench_table,
     default_keys,
     leaderboard,
@@ -133,6 +135,33 @@ def test_paired_when_seeds_match_one_to_one_matches_scipy(write) -> None:
     assert row["p_value"] == pytest.approx(expected.pvalue, rel=1e-12)
     assert (row["ci_low"], row["ci_high"]) == pytest.approx(tuple(expected.confidence_interval(0.95)), rel=1e-10)
     assert row["p_value"] < scipy_stats.ttest_ind(elu, relu, equal_var=False).pvalue  # pairing removes the seed effect
+
+
+@pytest.mark.parametrize(
+    ("choice", "baseline", "paired"),
+    [
+        ([1.0, 2.0, 3.0], [0.0, 1.0, 2.0], True),  # constant difference: t is infinite, p = 0
+        ([1.0, 2.0, 3.0], [1.0, 2.0, 3.0], True),  # no difference at all: p undefined
+        ([1.0, 1.0, 1.0], [0.0, 0.0, 0.0], False),  # zero spread on both sides
+        ([1.0, 1.0, 1.0], [0.0, 1.0, 2.0], False),
+        ([0.91, 0.95, 0.99, 0.90, 0.93], [0.90, 0.92], False),
+    ],
+)
+def test_compare_agrees_with_scipy_at_the_edges(choice, baseline, paired) -> None:
+    offset = 0 if paired else 100
+    result = compare(pd.Series(choice, index=[str(i) for i in range(len(choice))]), pd.Series(baseline, index=[str(i + offset) for i in range(len(baseline))]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # scipy warns about the identical values
+        expected = scipy_stats.ttest_rel(choice, baseline) if paired else scipy_stats.ttest_ind(choice, baseline, equal_var=False)
+    assert result["test"] == ("paired" if paired else "welch")
+    assert result["p_value"] == pytest.approx(float(expected.pvalue), rel=1e-12, nan_ok=True)
+    if np.isfinite(expected.statistic):
+        assert (result["ci_low"], result["ci_high"]) == pytest.approx(tuple(expected.confidence_interval(0.95)), rel=1e-10)
+
+
+def test_one_run_a_side_is_untested() -> None:
+    result = compare(pd.Series([0.9], index=["0"]), pd.Series([0.8, 0.85], index=["0", "1"]))
+    assert result["test"] == "none" and result["diff"] == pytest.approx(0.075) and math.isnan(result["p_value"])
 
 
 def test_ablation_holds_the_other_slots_fixed(write) -> None:

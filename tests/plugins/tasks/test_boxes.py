@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from cnnbench_plugins.tasks._boxes import TARGET_WEIGHTS, box_iou, clip, decode, encode, nms, warp
+from cnnbench_plugins.tasks._boxes import TARGET_WEIGHTS, box_iou, clip, decode, encode, nms, pad_groups, warp
 
 
 def random_boxes(n: int, generator: torch.Generator, size: float = 32.0) -> torch.Tensor:
@@ -37,7 +37,9 @@ def reference_nms(boxes: torch.Tensor, scores: torch.Tensor, threshold: float) -
 
 def test_iou_on_hand_computed_boxes() -> None:
     a = torch.tensor([[0.0, 0.0, 10.0, 10.0]])
-    b = torch.tensor([[0.0, 0.0, 10.0, 10.0], [5.0, 0.0, 15.0, 10.0], [5.0, 5.0, 15.0, 15.0], [10.0, 0.0, 20.0, 10.0], [2.0, 2.0, 4.0, 4.0]])
+    b = torch.tensor(
+        [[0.0, 0.0, 10.0, 10.0], [5.0, 0.0, 15.0, 10.0], [5.0, 5.0, 15.0, 15.0], [10.0, 0.0, 20.0, 10.0], [2.0, 2.0, 4.0, 4.0]]
+    )
     # identical 1; half overlap 50/150; quarter 25/175; touching edges 0; nested 4/100
     torch.testing.assert_close(box_iou(a, b), torch.tensor([[1.0, 1 / 3, 1 / 7, 0.0, 0.04]]))
 
@@ -52,7 +54,9 @@ def test_iou_matches_a_pairwise_reference_with_batch_dimensions() -> None:
 def test_encoding_follows_rcnn_appendix_c() -> None:
     proposal = torch.tensor([[10.0, 20.0, 30.0, 60.0]])  # centre (20, 40), size 20 x 40
     truth = torch.tensor([[14.0, 16.0, 54.0, 36.0]])  # centre (34, 26), size 40 x 20
-    expected = torch.tensor([[(34 - 20) / 20, (26 - 40) / 40, math.log(40 / 20), math.log(20 / 40)]]) * torch.tensor(TARGET_WEIGHTS)
+    expected = torch.tensor([[(34 - 20) / 20, (26 - 40) / 40, math.log(40 / 20), math.log(20 / 40)]]) * torch.tensor(
+        TARGET_WEIGHTS
+    )
     torch.testing.assert_close(encode(proposal, truth), expected)
 
 
@@ -66,7 +70,9 @@ def test_decode_inverts_encode() -> None:
 def test_decode_clamps_runaway_scales_and_clip_keeps_boxes_inside() -> None:
     decoded = decode(torch.tensor([[0.0, 0.0, 10.0, 10.0]]), torch.tensor([[0.0, 0.0, 1e4, 1e4]]))
     assert torch.isfinite(decoded).all()
-    torch.testing.assert_close(clip(torch.tensor([[-3.0, 2.0, 70.0, 50.0]]), height=40, width=64), torch.tensor([[0.0, 2.0, 64.0, 40.0]]))
+    torch.testing.assert_close(
+        clip(torch.tensor([[-3.0, 2.0, 70.0, 50.0]]), height=40, width=64), torch.tensor([[0.0, 2.0, 64.0, 40.0]])
+    )
 
 
 @pytest.mark.parametrize("threshold", [0.1, 0.3, 0.5, 0.7])
@@ -109,3 +115,9 @@ def test_warp_resamples_bilinearly_and_pads_context_with_zeros() -> None:
     torch.testing.assert_close(widened, F.avg_pool2d(image[:, :, 1:, 1:], 2, stride=4)[0])
     outside = warp(image, torch.tensor([[[-16.0, 0.0, 0.0, 16.0]]]), 4)[0, 0]
     assert outside.abs().max() == 0
+
+
+def test_pad_groups_scatters_rows_by_group_in_order() -> None:
+    padded, valid = pad_groups(torch.tensor([10, 20, 30, 40]), torch.tensor([2, 0, 2, 2]), 4)
+    assert padded.tolist() == [[20, 0, 0], [0, 0, 0], [10, 30, 40], [0, 0, 0]]
+    assert valid.tolist() == [[True, False, False], [False, False, False], [True, True, True], [False, False, False]]

@@ -10,14 +10,16 @@ from scipy import ndimage
 
 from cnnbench.data import shapes
 from cnnbench_plugins.tasks._boxes import box_iou
-from cnnbench_plugins.tasks._proposals import JITTER, box_means, component_boxes, contrast, jitter, pad_groups, propose, saliency
+from cnnbench_plugins.tasks._proposals import JITTER, box_means, component_boxes, contrast, jitter, propose, saliency
 
 
 def backgrounds(n: int, size: int = 48, seed: int = 0) -> torch.Tensor:
     """Scenes without objects, drawn like the shapes' backgrounds: a colour, a smooth texture and noise."""
     generator = torch.Generator().manual_seed(seed)
     base = torch.rand(n, 3, 1, 1, generator=generator)
-    texture = F.interpolate(torch.rand(n, 3, 4, 4, generator=generator) * 2 - 1, size=(size, size), mode="bicubic", align_corners=False)
+    texture = F.interpolate(
+        torch.rand(n, 3, 4, 4, generator=generator) * 2 - 1, size=(size, size), mode="bicubic", align_corners=False
+    )
     noise = shapes.NOISE_STD * torch.randn(n, 3, size, size, generator=generator)
     return (base + shapes.TEXTURE_AMPLITUDE * texture.clamp(-1, 1) + noise).clamp(0, 1)
 
@@ -56,7 +58,10 @@ def test_jitter_keeps_the_box_and_varies_scale_and_position() -> None:
     assert variants.shape == (len(JITTER), 4)
     assert [10.0, 10.0, 30.0, 20.0] in variants.tolist()
     centres = (variants[:, :2] + variants[:, 2:]) / 2
-    assert len({tuple(c) for c in centres.tolist()}) == 5 and len({tuple(s) for s in (variants[:, 2:] - variants[:, :2]).tolist()}) == 9
+    assert (
+        len({tuple(c) for c in centres.tolist()}) == 5
+        and len({tuple(s) for s in (variants[:, 2:] - variants[:, :2]).tolist()}) == 9
+    )
 
 
 def test_box_means_sum_the_pixels_inside_each_box() -> None:
@@ -70,15 +75,11 @@ def test_box_means_sum_the_pixels_inside_each_box() -> None:
 
 def test_contrast_prefers_the_tight_box_to_larger_smaller_or_shifted_ones() -> None:
     images = with_square(backgrounds(1), (12, 12, 28, 28))
-    candidates = torch.tensor([[[12.0, 12.0, 28.0, 28.0], [6.0, 6.0, 34.0, 34.0], [16.0, 16.0, 24.0, 24.0], [18.0, 12.0, 34.0, 28.0]]])
+    candidates = torch.tensor(
+        [[[12.0, 12.0, 28.0, 28.0], [6.0, 6.0, 34.0, 34.0], [16.0, 16.0, 24.0, 24.0], [18.0, 12.0, 34.0, 28.0]]]
+    )
     scores = contrast(saliency(images), candidates)[0]
     assert scores.argmax() == 0 and (scores[1:] < scores[0] - 0.05).all()
-
-
-def test_pad_groups_scatters_rows_by_group_in_order() -> None:
-    padded, valid = pad_groups(torch.tensor([10, 20, 30, 40]), torch.tensor([2, 0, 2, 2]), 4)
-    assert padded.tolist() == [[20, 0, 0], [0, 0, 0], [10, 30, 40], [0, 0, 0]]
-    assert valid.tolist() == [[True, False, False], [False, False, False], [True, True, True], [False, False, False]]
 
 
 @pytest.mark.parametrize("box", [(4, 6, 20, 22), (26, 20, 44, 40)])
