@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import torch
 from torch import nn
 
 from cnnbench.registry import Registry
@@ -56,3 +57,13 @@ class Parts:
         act = self.act(out_features)
         width = getattr(act, "in_channels", out_features)
         return nn.Sequential(self.registry.create("layer", "linear", in_features=in_features, out_features=width), act)
+
+
+def flat_features(features: nn.Module, in_channels: int, image_size: int) -> int:
+    """The flattened size of ``features`` for one image, found by a dry run (any conv/pooling choice fits)."""
+    with torch.no_grad():
+        was_training = features.training
+        features.eval()
+        size = features(torch.zeros(1, in_channels, image_size, image_size)).numel()
+        features.train(was_training)
+    return size

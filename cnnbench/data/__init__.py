@@ -11,7 +11,7 @@ torch.Size([1347, 1, 8, 8])
 from __future__ import annotations
 
 from cnnbench.data import shapes
-from cnnbench.data.imageset import ImageSet, resize
+from cnnbench.data.imageset import ImageSet, resize, standardize
 from cnnbench.data.loaders import DATASETS, load_images
 
-__all__ = ["DATASETS", "ImageSet", "load_images", "resize", "shapes"]
+__all__ = ["DATASETS", "ImageSet", "load_images", "resize", "shapes", "standardize"]

@@ -58,3 +58,10 @@ def resize(images: torch.Tensor, size: int, *, mode: Literal["scale", "pad"] = "
         )
     top, left = (size - height) // 2, (size - width) // 2
     return F.pad(images, (left, size - width - left, top, size - height - top))
+
+
+def standardize(train: torch.Tensor, test: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Scale both splits with the training split's per-channel mean and standard deviation."""
+    mean = train.mean(dim=(0, 2, 3), keepdim=True)
+    std = train.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-6)
+    return (train - mean) / std, (test - mean) / std

@@ -10,19 +10,9 @@ from torch import nn
 from torch.nn import functional as F
 
 from cnnbench import hookimpl
-from cnnbench.data import DATASETS, load_images, resize
-from cnnbench.parts import Parts
+from cnnbench.data import DATASETS, load_images, resize, standardize
+from cnnbench.parts import Parts, flat_features
 from cnnbench.tasks import Task, TaskData
-
-
-def flat_features(features: nn.Module, in_channels: int, image_size: int) -> int:
-    """The flattened size of ``features`` for one image, found by a dry run (any conv/pooling choice fits)."""
-    with torch.no_grad():
-        was_training = features.training
-        features.eval()
-        size = features(torch.zeros(1, in_channels, image_size, image_size)).numel()
-        features.train(was_training)
-    return size
 
 
 class LeNet5(nn.Module):
@@ -86,13 +76,6 @@ class AlexNetSmall(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(images))
-
-
-def standardize(train: torch.Tensor, test: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Scale both splits with the training split's per-channel mean and standard deviation."""
-    mean = train.mean(dim=(0, 2, 3), keepdim=True)
-    std = train.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-6)
-    return (train - mean) / std, (test - mean) / std
 
 
 class Classification(Task):

@@ -24,12 +24,11 @@ from cnnbench import hookimpl
 from cnnbench.data import shapes
 from cnnbench.errors import require
 from cnnbench.hookspecs import Register
-from cnnbench.parts import Parts
+from cnnbench.parts import Parts, flat_features
 from cnnbench.tasks import Task, TaskData
 from cnnbench_plugins.tasks._average_precision import Boxes, mean_average_precision
 from cnnbench_plugins.tasks._boxes import box_iou, clip, decode, encode, nms, pad_groups, warp
 from cnnbench_plugins.tasks._proposals import Proposals, propose
-from cnnbench_plugins.tasks.classification import flat_features
 
 #: R-CNN's fine-tuning labels: a proposal is an object at IoU >= 0.5 with a ground-truth box, else background
 #: (its SVM stage instead took only IoU < 0.3 as negatives; the joint training here follows fine-tuning); it

@@ -15,9 +15,9 @@ from cnnbench import hookimpl
 from cnnbench.data import DATASETS
 from cnnbench.errors import require
 from cnnbench.hookspecs import Register
-from cnnbench.parts import Parts
+from cnnbench.parts import Parts, flat_features
 from cnnbench.tasks import Task, TaskData
-from cnnbench_plugins.tasks.classification import Classification, flat_features
+from cnnbench_plugins.tasks.classification import Classification
 
 #: (first, second, same): indices of the two images of each pair, and whether they share a label
 Pairs = tuple[torch.Tensor, torch.Tensor, torch.Tensor]

@@ -10,12 +10,11 @@ import torch
 from torch import nn
 
 from cnnbench import hookimpl
-from cnnbench.data import shapes
+from cnnbench.data import shapes, standardize
 from cnnbench.errors import require
 from cnnbench.hookspecs import Register
 from cnnbench.parts import Parts
 from cnnbench.tasks import Task, TaskData
-from cnnbench_plugins.tasks.classification import standardize
 
 
 class FCN(nn.Module):
