@@ -49,6 +49,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--min-time", type=_positive(float), default=0.05, metavar="S", help="seconds per timed block (default: 0.05)")
     parser.add_argument("--threads", type=_positive(int), metavar="T", help="CPU threads for torch (default: torch's, now)")
     parser.add_argument("--clock", choices=("wall", "cpu"), default="wall", help="wall (synchronised; the only one on CUDA) or cpu: process CPU time, steadier on a shared machine (default: wall)")
+    parser.add_argument("--compile", action="store_true", help="torch.compile each component (baselines stay eager): what trainer.compile=true buys")
     parser.add_argument("--names", default="*", metavar="GLOB", help="only components whose name matches (comma list of shell wildcards)")
     parser.add_argument(
         "--results",
@@ -78,6 +79,7 @@ def main(args: argparse.Namespace) -> int:
         min_run_time=args.min_time,
         threads=args.threads or torch.get_num_threads(),
         clock=args.clock,
+        compile=args.compile,
     )
     if settings.clock == "cpu" and settings.device.type != "cpu":
         raise BenchInputError(f"--clock cpu times CPU work only; on {settings.device} use --clock wall")
@@ -150,6 +152,7 @@ def results_table(results: list[Result], settings: Settings) -> Any:
     from rich.table import Table
 
     threads = f", {settings.threads} threads" if settings.device.type == "cpu" else ""
+    threads += ", compiled" if settings.compile else ""
     title = f"{settings.device} {str(settings.dtype).removeprefix('torch.')}{threads}, {settings.clock} clock: median of {settings.repeats} interleaved repeats"
     table = Table(title=title, title_justify="left")
     for header in ("kind", "name", "shape", "baseline"):

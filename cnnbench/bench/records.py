@@ -69,6 +69,7 @@ def bench_record(result: Result, settings: Settings, registry: LoadedRegistry) -
         "min_run_time_s": settings.min_run_time,
         "threads": settings.threads,
         "clock": settings.clock,
+        "compile": settings.compile,
         "seed": settings.seed,
         "versions": versions(registry),
         "git_commit": git_commit(),

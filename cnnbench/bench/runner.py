@@ -37,6 +37,7 @@ class Settings:
     min_run_time: float = 0.05
     threads: int = 1
     clock: str = "wall"
+    compile: bool = False  # torch.compile the component (the baseline stays eager): what trainer.compile buys
     seed: int = 0
 
     @property
@@ -135,7 +136,8 @@ def _measure(
     case = make_case(component, shape, settings.dtype, settings.device, settings.seed)
     module = component.build(**case.context).to(device=settings.device, dtype=settings.dtype).train()
     leaves = tuple(case.inputs[i].requires_grad_() for i in case.grad_inputs)
-    subject = Subject(module, case.inputs, leaves + tuple(p for p in module.parameters() if p.requires_grad))
+    call = torch.compile(module) if settings.compile else module
+    subject = Subject(call, case.inputs, leaves + tuple(p for p in module.parameters() if p.requires_grad))
     runs = (forward(subject), forward_backward(subject))
     baseline_runs: tuple[Any, Any] = (None, None)
     if baseline is not None:

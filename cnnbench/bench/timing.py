@@ -1,16 +1,14 @@
 """Interleaved, synchronised timing of a component beside its baseline (``torch.utils.benchmark``).
 
-Each callable is warmed up and its block size (calls per timed block) fixed once by
-``blocked_autorange``; then every repeat times one block of each callable back to back, the order
-alternating between repeats, so drift on a shared machine hits both alike. A time is the median over
-the repeats of the block means, and a ratio is the median of the per-repeat ratios. The timer of
+Every repeat times each callable with ``blocked_autorange``, back to back, the order alternating
+between repeats, so drift on a shared machine hits a component and its baseline alike. A time is the
+median over the repeats, and a ratio is the median of the per-repeat ratios. The timer of
 ``torch.utils.benchmark`` synchronises CUDA before it reads the clock, so asynchronous kernels are
 timed to their end.
 """
 
 from __future__ import annotations
 
-import math
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -80,23 +78,20 @@ def _timer(run: Callable[[], None], threads: int, clock: Clock | None) -> Timer:
     return Timer(stmt="run()", globals={"run": run}, num_threads=threads, **({"timer": clock} if clock else {}))
 
 
-def block_size(timer: Timer, min_run_time: float) -> int:
-    """Calls per block so that one block lasts about ``min_run_time`` (warms the callable up, too)."""
-    per_call = timer.blocked_autorange(min_run_time=min_run_time).median
-    return max(1, math.ceil(min_run_time / per_call)) if per_call > 0 else 1
-
-
 def interleaved(
     runs: Sequence[Callable[[], None]], repeats: int, min_run_time: float, threads: int, clock: Clock | None = None
 ) -> list[list[float]]:
-    """Per-repeat mean time (ms) of each callable, the callables timed in turn, order alternating per repeat."""
+    """Per-repeat time (ms) of each callable, the callables taken in turn, their order alternating per repeat.
+
+    Each repeat is one ``blocked_autorange``: it warms the callable up while it sizes the blocks, then
+    times blocks for ``min_run_time`` and gives their median time per call.
+    """
     timers = [_timer(run, threads, clock) for run in runs]
-    numbers = [block_size(timer, min_run_time) for timer in timers]
     samples: list[list[float]] = [[] for _ in runs]
     for repeat in range(repeats):
         order = range(len(runs)) if repeat % 2 == 0 else reversed(range(len(runs)))
         for index in order:
-            samples[index].append(timers[index].timeit(numbers[index]).mean * 1e3)
+            samples[index].append(timers[index].blocked_autorange(min_run_time=min_run_time).median * 1e3)
     return samples
 
 

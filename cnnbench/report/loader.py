@@ -47,6 +47,10 @@ class NoRecordsError(CnnbenchError):
     """A results folder is missing, or holds no record."""
 
 
+class NotARecord(ValueError):
+    """A file that parsed as JSON but is not a record; the message says why."""
+
+
 class SkippedRecordWarning(UserWarning):
     """A file under a results folder could not be read as a record; it was left out."""
 
@@ -76,7 +80,7 @@ def flatten_record(record: dict[str, Any], source: str) -> dict[str, Any]:
     for key, value in record.items():
         if key == "components":
             nested = {slot: node for slot, node in value.items() if type(node) is dict}
-            row.update(flatten_components(nested))  # schema 0 kept each slot as a {"name": ..., **hp} node
+            row.update(flatten_components(nested))  # older records: {"name": ..., **hp} per slot
             row.update({slot: choice for slot, choice in value.items() if slot not in nested})
         elif key == "metrics":
             row.update({f"metric.{name}": metric for name, metric in value.items()})
@@ -120,12 +124,24 @@ def _is_record(document: Any) -> bool:
     return isinstance(document, dict) and ("run_id" in document or "record_type" in document) and "benchmarks" not in document
 
 
+def _rows(document: Any, source: str) -> list[dict[str, Any]]:
+    """The rows of one parsed file, at least one; :class:`NotARecord` says why there are none."""
+    try:
+        if _is_record(document):
+            return [flatten_record(document, source)]
+        if _is_pytest_benchmark(document) and document["benchmarks"]:
+            return pytest_benchmark_rows(document, source)
+    except (AttributeError, TypeError) as error:  # e.g. "metrics" that is not an object
+        raise NotARecord(f"malformed record ({type(error).__name__}: {error})") from None
+    raise NotARecord("neither a cnnbench record (no run_id/record_type) nor a pytest-benchmark file with benchmarks")
+
+
 def _json_files(paths: Iterable[Path]) -> Iterator[Path]:
     for path in paths:
         if not path.exists():
             raise NoRecordsError(f"results folder {str(path)!r} does not exist; pass --results DIR with the folder runs were written to")
         if path.is_dir():
-            yield from sorted(p for p in path.rglob("*.json") if p.is_file() and not p.name.startswith("."))
+            yield from sorted((p for p in path.rglob("*.json") if p.is_file() and not p.name.startswith(".")), key=str)
         else:
             yield path
 
@@ -142,22 +158,19 @@ def read_records(paths: str | Path | Iterable[str | Path]) -> Loaded:
     for path in files:
         source = str(path)
         try:
-            document = json.loads(path.read_bytes())
+            rows = _rows(json.loads(path.read_bytes()), source)
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
             loaded.skipped.append((source, f"not valid JSON ({type(error).__name__}: {error})".replace("\n", " ")))
             continue
-        if _is_pytest_benchmark(document):
-            loaded.rows.extend(pytest_benchmark_rows(document, source))
-        elif _is_record(document):
-            run_id = document.get("run_id")
-            if run_id is not None and run_id in seen:
-                loaded.skipped.append((source, f"duplicate of run {run_id} already read from {seen[run_id]}"))
-                continue
-            if run_id is not None:
-                seen[run_id] = source
-            loaded.rows.append(flatten_record(document, source))
-        else:
-            loaded.skipped.append((source, "neither a cnnbench record (no run_id/record_type) nor a pytest-benchmark file"))
+        except NotARecord as error:
+            loaded.skipped.append((source, str(error)))
+            continue
+        run_id = rows[0].get("run_id") if rows[0].get("record_type") != PYTEST_BENCHMARK else None
+        if run_id is not None and run_id in seen:
+            loaded.skipped.append((source, f"duplicate of run {run_id} already read from {seen[run_id]}"))
+            continue
+        seen[run_id] = source
+        loaded.rows.extend(rows)
     if not loaded.rows:
         where = ", ".join(map(str, paths)) or "(no folder given)"
         found = "no *.json files"

@@ -191,11 +191,12 @@ def _study_blocks(report: Report, plots: dict[str, Plot]) -> list[Block]:
 
 def _timing_blocks(report: Report) -> list[Block]:
     blocks: list[Block] = []
-    if not report.bench.empty:
-        columns = [c for c in report.bench.columns]
-        blocks += [Heading(3, "Components against their PyTorch built-ins (median of the records)"), table(report.bench, columns, "bench")]
-    if not report.pytest_benchmark.empty:
-        blocks += [Heading(3, "pytest-benchmark (median over files)"), table(report.pytest_benchmark, list(report.pytest_benchmark.columns), "bench")]
+    for title, frame in (
+        ("Components against their PyTorch built-ins (median of the records)", report.bench),
+        ("pytest-benchmark (median over files)", report.pytest_benchmark),
+    ):
+        if not frame.empty:
+            blocks += [Heading(3, title), table(frame, list(frame.columns), "bench")]
     return [Heading(2, "Component timings"), *blocks] if blocks else []
 
 
@@ -272,7 +273,7 @@ def html_page(blocks: Sequence[Block]) -> str:
             title = html.escape(block.plot.title)
             body.append(f'<figure id="{html.escape(block.plot.name)}"><img alt="{title}" src="data:image/png;base64,{data}"><figcaption>{title}</figcaption></figure>')
     return (
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{html.escape(TITLE)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n" + "\n".join(body) + "\n</body>\n</html>\n"
     )
 
@@ -293,7 +294,8 @@ def _parquet_safe(frame: pd.DataFrame) -> pd.DataFrame:
 
     objects = [c for c in frame.columns if frame[c].dtype == object]
     kinds = {c: pd.api.types.infer_dtype(frame[c], skipna=True) for c in objects}
-    return frame.assign(**{c: frame[c].map(cell) for c, kind in kinds.items() if kind.startswith("mixed")})
+    mixed = [c for c, kind in kinds.items() if kind.startswith("mixed") and kind != "mixed-integer-float"]
+    return frame.assign(**{c: frame[c].map(cell) for c in mixed})
 
 
 def tables(report: Report) -> dict[str, pd.DataFrame]:

@@ -375,7 +375,7 @@ def pareto_front(cost: np.ndarray, value: np.ndarray, maximize: bool = True) -> 
     return mask
 
 
-BENCH_KEYS = ("kind", "name", "variant", "baseline", "device", "dtype", "shape")
+BENCH_KEYS = ("kind", "name", "baseline", "target", "device", "dtype", "shape", "compile")
 BENCH_VALUES = ("forward_ms", "forward_backward_ms", "baseline_forward_ms", "baseline_forward_backward_ms", "ratio_forward", "ratio_forward_backward")
 PYTEST_KEYS = ("group", "name", "device")
 

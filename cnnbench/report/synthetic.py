@@ -115,30 +115,40 @@ def study_trials(name: str = "mixed-lam", trials: int = 12, start: int = 100_000
 
 
 def bench_records(start: int = 200_000) -> list[dict[str, Any]]:
-    """Component timings as ``cnnbench bench`` records them (see docs/report.md)."""
-    rows = [("pooling", "mixed", "max_pool2d", 0.31, 0.3), ("pooling", "lp", "lp_pool2d", 0.52, 0.5), ("activation", "elu", "elu", 0.05, 0.05)]
+    """Component timings as ``cnnbench bench`` records them (``cnnbench/bench/records.py``)."""
+    rows = [
+        ("pooling", "mixed", {"lam": 0.5}, "max_pool2d", 1.05, 0.31, 0.3),
+        ("pooling", "lp", {"p": 2}, "lp_pool2d", 1.2, 0.52, 0.5),
+        ("activation", "elu", {"alpha": 1.0}, "elu", None, 0.05, 0.05),
+    ]
     records = []
-    for i, (kind, name, baseline, ms, base_ms) in enumerate(rows):
+    for i, (kind, name, hyperparameters, baseline, target, ms, base_ms) in enumerate(rows):
         for device in ("cpu", "cuda"):
             scale = 1.0 if device == "cpu" else 0.02
+            times = {"forward": ms * scale, "forward_backward": 3 * ms * scale}
+            base = {"forward": base_ms * scale, "forward_backward": 3 * base_ms * scale}
             records.append(
                 {
                     "record_type": "bench",
                     "run_id": f"20250302T000000{i:02d}0000Z-bench-{start + i:06d}-{device}",
+                    "status": "completed",
+                    "error": None,
                     "started_at": "2025-03-02T00:00:00.000+00:00",
                     "kind": kind,
                     "name": name,
+                    "hyperparameters": hyperparameters,
                     "baseline": baseline,
+                    "target": target,
                     "device": device,
                     "device_name": DEVICES[device][0],
                     "dtype": "float32",
                     "shape": "128,64,32,32",
-                    "forward_ms": ms * scale,
-                    "forward_backward_ms": 3 * ms * scale,
-                    "baseline_forward_ms": base_ms * scale,
-                    "baseline_forward_backward_ms": 3 * base_ms * scale,
-                    "ratio_forward": ms / base_ms,
-                    "ratio_forward_backward": ms / base_ms,
+                    **{f"{part}_ms": times[part] for part in times},
+                    **{f"baseline_{part}_ms": base[part] for part in base},
+                    **{f"ratio_{part}": times[part] / base[part] for part in times},
+                    "samples_ms": {part: [times[part]] * 5 for part in times},
+                    "repeats": 5,
+                    "compile": False,
                     "versions": {"python": "3.11.2", "torch": "2.13.0", "cnnbench": "0.1.0"},
                     "git_commit": "20a06e6" + "0" * 33,
                     "host": f"host-{device}",

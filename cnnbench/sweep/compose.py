@@ -90,17 +90,22 @@ class TrialConfigs:
     def __init__(self, overrides: Sequence[str]) -> None:
         self.overrides = list(overrides)
         self._composed: dict[tuple[str, ...], DictConfig] = {}
+        self._run_configs: dict[tuple[str, ...], DictConfig] = {}
         self.base = self.composed(())
-        self._run_base = run_config(self.base)
 
     def composed(self, group_overrides: tuple[str, ...]) -> DictConfig:
         if group_overrides not in self._composed:
             self._composed[group_overrides] = compose_config(SWEEP_CONFIG, [*self.overrides, *group_overrides])
         return self._composed[group_overrides]
 
+    def _run_config(self, group_overrides: tuple[str, ...]) -> DictConfig:
+        if group_overrides not in self._run_configs:
+            self._run_configs[group_overrides] = run_config(self.composed(group_overrides))
+        return self._run_configs[group_overrides]
+
     def has_value(self, key: str) -> bool:
         """Whether ``key`` names a value (not a section) of the composed benchmark config."""
-        node = OmegaConf.select(self._run_base, key, default=_ABSENT)
+        node = OmegaConf.select(self._run_config(()), key, default=_ABSENT)
         return node is not _ABSENT and not isinstance(node, DictConfig)
 
     def groups(self) -> dict[str, list[str]]:
@@ -111,7 +116,7 @@ class TrialConfigs:
     def trial(self, values: Mapping[str, Any], groups: Sequence[str] = ()) -> DictConfig:
         """The run config with ``values`` set; keys in ``groups`` pick config-group options."""
         picked = tuple(f"{key}={override_value(values[key])}" for key in groups)
-        cfg = run_config(self.composed(picked))
+        cfg = copy.deepcopy(self._run_config(picked))
         for key, value in values.items():
             if key not in groups:
                 OmegaConf.update(cfg, key, value, merge=False)

@@ -70,7 +70,6 @@ class TrialRunner:
         epochs = int(cfg.trainer.epochs)
         curves: list[list[float]] = []
         values: list[list[float]] = []
-        runs: list[str] = []
         for index, seed in enumerate(seeds):
             cfg.trainer.seed = seed
             curves.append([])
@@ -78,9 +77,7 @@ class TrialRunner:
             record, _ = execute(cfg, sweep.registry, on_epoch=reporter, study={"name": sweep.study_name, "trial": trial.number})
             if reporter is not None and reporter.missing is not None:
                 raise SweepConfigError(reporter.missing)
-            runs.append(record["run_id"])
             values.append([record_value(record, o.metric) for o in sweep.objectives])
-        trial.set_user_attr("runs", runs)
         means = [statistics.fmean(column) for column in zip(*values, strict=True)]
         if len(seeds) > 1:
             trial.set_user_attr("spread", [statistics.stdev(column) for column in zip(*values, strict=True)])

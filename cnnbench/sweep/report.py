@@ -57,7 +57,6 @@ def report(sweep: Sweep, study: optuna.Study, budget: int) -> int:
                 "params": trial.params,
                 "overrides": overrides,
                 "experiment": str(path),
-                "runs": trial.user_attrs.get("runs", []),
             }
         )
     write_atomic(sweep.folder / SUMMARY, json.dumps(summary, indent=1, default=str) + "\n")

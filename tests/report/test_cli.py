@@ -83,4 +83,4 @@ def test_failed_runs_are_counted_not_ranked_and_timings_alone_make_a_report(writ
     timings = write(synthetic.bench_records())
     assert main(["report", "--results", str(timings), "--out", str(tmp_path / "b"), "--format", "markdown"]) == 0
     text = (tmp_path / "b" / "report.md").read_text()
-    assert "No completed run has a value of its metric." in text and "| pooling | mixed | max_pool2d | cuda |" in text
+    assert "No completed run has a value of its metric." in text and "| pooling | mixed | max_pool2d | 1.05 | cuda | float32 | 128,64,32,32 | False | 1 |" in text

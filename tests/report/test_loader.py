@@ -56,15 +56,18 @@ def test_corrupt_and_truncated_files_are_skipped_with_a_warning_naming_them(resu
     garbage.write_bytes(b"\xff\xfe\x00binary")
     foreign = results / "copied" / "settings.json"
     foreign.write_text('{"theme": "dark"}')
+    malformed = results / "copied" / "malformed.json"
+    malformed.write_text(json.dumps({**synthetic.run_record(8), "metrics": ["accuracy", 0.9]}))
     with pytest.warns(SkippedRecordWarning) as caught:
         frame = load(results)
     messages = sorted(str(w.message) for w in caught)
-    assert len(messages) == 3
+    assert len(messages) == 4
+    assert any(str(malformed) in m and "malformed record (AttributeError" in m for m in messages)
     assert any(str(truncated) in m and "not valid JSON" in m for m in messages)
     assert any(str(garbage) in m for m in messages)
     assert any(str(foreign) in m and "neither a cnnbench record" in m for m in messages)
     assert len(frame[frame["record_type"] == "run"]) == 36 + 10  # the rest still loads
-    assert sorted(source for source, _ in frame.attrs["skipped"]) == sorted(map(str, (truncated, garbage, foreign)))
+    assert sorted(source for source, _ in frame.attrs["skipped"]) == sorted(map(str, (truncated, garbage, foreign, malformed)))
 
 
 def test_a_pickle_is_never_unpickled(tmp_path: Path) -> None:

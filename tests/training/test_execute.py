@@ -16,7 +16,7 @@ from cnnbench.registry import Component
 from cnnbench.training.execute import RunFailed, build_model, execute, load_checkpoint, plan
 from cnnbench.training.loop import RunPruned
 
-FAST = ["task.limit=200", "trainer.epochs=2", "trainer.progress=false"]
+FAST = ["task.limit=200", "trainer.epochs=2", "trainer.batch_size=32", "trainer.progress=false"]
 
 
 class ExplodingActivation(nn.Module):
