@@ -19,22 +19,23 @@ import time
 from pathlib import Path
 
 
-def sweep(pruner: str, args: argparse.Namespace, results: Path) -> dict:
+def run_sweep(overrides: list[str], results: Path) -> tuple[dict, list[dict], float]:
+    """Run `cnnbench sweep` (one torch thread per worker) as a command; its summary, run records and wall time."""
     start = time.perf_counter()
     done = subprocess.run(
-        [
-            sys.executable, "-m", "cnnbench.cli", "sweep", "sweep=mixed_lambda", f"sweep.pruner={pruner}",
-            f"sweep.trials={args.trials}", f"sweep.seed={args.seed}", f"trainer.epochs={args.epochs}",
-            "trainer.threads=1", f"results.dir={results}",
-        ],
-        capture_output=True, text=True,
+        [sys.executable, "-m", "cnnbench.cli", "sweep", *overrides, "trainer.threads=1", f"results.dir={results}"],
+        capture_output=True, text=True, check=False,
     )  # fmt: skip
     wall = time.perf_counter() - start
     if done.returncode != 0:
-        raise SystemExit(f"pruner={pruner} failed:\n{done.stderr[-2000:]}")
-    (summary_path,) = results.glob("sweeps/*/summary.json")
-    summary = json.loads(summary_path.read_text())
-    records = [json.loads(p.read_text()) for p in results.glob("runs/*.json")]
+        raise SystemExit(f"cnnbench sweep {' '.join(overrides)} failed:\n{done.stderr[-2000:]}")
+    (summary,) = results.glob("sweeps/*/summary.json")
+    return json.loads(summary.read_text()), [json.loads(p.read_text()) for p in results.glob("runs/*.json")], wall
+
+
+def sweep(pruner: str, args: argparse.Namespace, results: Path) -> dict:
+    overrides = [f"sweep.pruner={pruner}", f"sweep.trials={args.trials}", f"sweep.seed={args.seed}", f"trainer.epochs={args.epochs}"]
+    summary, records, wall = run_sweep(["sweep=mixed_lambda", *overrides], results)
     return {
         "pruner": pruner,
         "epochs": sum(len(r["curve"]) for r in records),

@@ -24,7 +24,8 @@ Schema (version :data:`SCHEMA_VERSION`)::
     trainer       dict    {"precision", "channels_last", "compile", "batch_size", "epochs", ...}
     versions      dict    {"python", "torch", "cnnbench", "plugins": {distribution: version}}
     git_commit, host      str?
-    study         dict?   {"name": ..., "trial": int} for sweep trials
+    objective     dict    {"metric": str, "maximize": bool}: the task's primary metric, which leaderboards rank by
+    study         dict?   sweep trials: {"name", "trial", "params": {key: value}, "metric", "direction"}
     config        dict    the full resolved Hydra config
 """
 

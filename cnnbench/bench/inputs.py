@@ -48,9 +48,9 @@ class Case:
     inputs: tuple[Tensor, ...]
     grad_inputs: tuple[int, ...] = (0,)
 
-    @property
-    def batch(self) -> int:
-        return self.shape[0]
+    def leaves(self) -> tuple[Tensor, ...]:
+        """The inputs backward reaches, marked as requiring gradients."""
+        return tuple(self.inputs[i].requires_grad_() for i in self.grad_inputs)
 
 
 def parse_shape(text: str) -> Shape:

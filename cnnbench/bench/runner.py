@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from cnnbench.bench.baselines import BASELINES, Baseline, baseline_for
-from cnnbench.bench.inputs import Shape, make_case
+from cnnbench.bench.inputs import Case, Shape, make_case
 from cnnbench.bench.timing import Clock, Samples, Subject, forward, forward_backward, paired
 from cnnbench.records import utc_now
 from cnnbench.registry import Component
@@ -125,6 +125,19 @@ def bench_component(
     return result
 
 
+def component_subject(component: Component, case: Case, settings: Settings) -> Subject:
+    """The component built for ``case`` in training mode, and the leaves its backward must reach."""
+    module = component.build(**case.context).to(device=settings.device, dtype=settings.dtype).train()
+    call = torch.compile(module) if settings.compile else module
+    return Subject(call, case.inputs, case.leaves() + tuple(p for p in module.parameters() if p.requires_grad))
+
+
+def baseline_subject(baseline: Baseline, component: Component, case: Case) -> Subject:
+    """The baseline built for ``case`` with the component's hyperparameters."""
+    op = baseline.make(case, dict(component.defaults))
+    return Subject(op.call, case.inputs, case.leaves() + op.parameters)
+
+
 def _measure(
     component: Component,
     shape: Shape,
@@ -134,16 +147,12 @@ def _measure(
 ) -> tuple[Samples, Samples]:
     torch.manual_seed(settings.seed)
     case = make_case(component, shape, settings.dtype, settings.device, settings.seed)
-    module = component.build(**case.context).to(device=settings.device, dtype=settings.dtype).train()
-    leaves = tuple(case.inputs[i].requires_grad_() for i in case.grad_inputs)
-    call = torch.compile(module) if settings.compile else module
-    subject = Subject(call, case.inputs, leaves + tuple(p for p in module.parameters() if p.requires_grad))
+    subject = component_subject(component, case, settings)
     runs = (forward(subject), forward_backward(subject))
     baseline_runs: tuple[Any, Any] = (None, None)
     if baseline is not None:
         try:
-            op = baseline.make(case, dict(component.defaults))
-            reference = Subject(op.call, case.inputs, leaves + op.parameters)
+            reference = baseline_subject(baseline, component, case)
             baseline_runs = (forward(reference), forward_backward(reference))
         except Exception as error:  # e.g. no kernel for this dtype: time the component alone, say why
             if out_of_memory(error):

@@ -40,7 +40,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     direction = parser.add_mutually_exclusive_group()
     direction.add_argument("--maximize", dest="maximize", action="store_const", const=True, help="higher is better (default: from the metric's name)")
     direction.add_argument("--minimize", dest="maximize", action="store_const", const=False, help="lower is better")
-    parser.add_argument("--by", type=_names, metavar="KEYS", help="comma list of columns that define a configuration (default: task,dataset,device and every component column)")
+    parser.add_argument("--by", type=_names, metavar="KEYS", help="comma list of columns that define a configuration (default: task,dataset,device, the component columns, the trainer settings that change results and the sweep trial)")
     parser.add_argument("--where", metavar="FILTER", help="pandas query over the records, e.g. \"task == 'classification' and device == 'cpu'\"")
     for option, what in (("task", "tasks"), ("dataset", "datasets"), ("device", "devices"), ("study", "sweep studies")):
         parser.add_argument(f"--{option}", type=_names, metavar="NAMES", help=f"keep only these {what} (comma list)")

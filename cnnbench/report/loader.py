@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -140,8 +141,9 @@ def _json_files(paths: Iterable[Path]) -> Iterator[Path]:
     for path in paths:
         if not path.exists():
             raise NoRecordsError(f"results folder {str(path)!r} does not exist; pass --results DIR with the folder runs were written to")
-        if path.is_dir():
-            yield from sorted((p for p in path.rglob("*.json") if p.is_file() and not p.name.startswith(".")), key=str)
+        if path.is_dir():  # os.walk knows file from folder without a stat per file
+            found = (os.path.join(root, name) for root, _, names in os.walk(path) for name in names)
+            yield from map(Path, sorted(f for f in found if f.endswith(".json") and not os.path.basename(f).startswith(".")))
         else:
             yield path
 
@@ -219,7 +221,7 @@ def curves(frame: pd.DataFrame) -> pd.DataFrame:
     """The per-epoch curves of ``frame``'s runs in long form: ``run_id``, ``epoch``, ``key``, ``value``."""
     rows = []
     if "curve" in frame:
-        for run_id, curve in zip(frame["run_id"], frame["curve"]):
+        for run_id, curve in zip(frame["run_id"].tolist(), frame["curve"].tolist()):
             for number, epoch in enumerate(curve if isinstance(curve, list) else [], start=1):
                 rows.extend(
                     (run_id, epoch.get("epoch", number), key, float(value))

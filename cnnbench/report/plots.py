@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from matplotlib import rc_context
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
@@ -128,18 +129,23 @@ def curve_plots(report: Report) -> list[Plot]:
     board, keys = report.leaderboard, report.keys
     if board.empty or "curve" not in report.runs:
         return []
+    columns = keys + ["metric"]
     board = board.assign(label=config_labels(board, keys))
-    run_keys = as_text(report.runs, keys + ["metric"]).assign(run_id=report.runs["run_id"])
+    best = board.groupby(section_columns(board.columns), sort=False).head(CURVES_SHOWN)  # the board is in rank order
+    row_of = {config: row for row, config in zip(best.index, best[columns].itertuples(index=False, name=None))}
+    rows = [row_of.get(config) for config in as_text(report.runs, columns).itertuples(index=False, name=None)]
+    runs = report.runs.assign(row=rows).dropna(subset=["row"])
+    all_curves = curves(runs).merge(runs[["run_id", "row"]], on="run_id")
+    all_curves["label"] = best.loc[all_curves["row"], "label"].to_numpy()
     plots = []
-    for index, (title, rows) in enumerate(sections(board)):
-        top = rows.nsmallest(CURVES_SHOWN, "rank", keep="first")
-        runs = run_keys.merge(top[keys + ["metric", "label"]], on=keys + ["metric"])
-        long = curves(report.runs[report.runs["run_id"].isin(runs["run_id"])]).merge(runs[["run_id", "label"]], on="run_id")
+    for index, (title, top) in enumerate(sections(best)):
+        long = all_curves[all_curves["row"].isin(top.index)]
         metric = top["metric"].iloc[0]
         shown = [k for k in ("train_loss", metric) if k in set(long["key"])]
         if not shown:
             continue
-        figure = _figure(3.4, top=0.86)
+        legend_height = 0.65 + 0.14 * len(top)  # inches: axis labels, then one legend line per configuration
+        figure = _figure(2.9 + legend_height, top=1 - 0.35 / (2.9 + legend_height), bottom=legend_height / (2.9 + legend_height))
         for position, key in enumerate(shown, start=1):
             axes = figure.add_subplot(1, len(shown), position)
             mean = long[long["key"] == key].groupby(["label", "epoch"], sort=True)["value"].mean()
@@ -150,8 +156,7 @@ def curve_plots(report: Report) -> list[Plot]:
             axes.set_ylabel(key)
             axes.xaxis.set_major_locator(MaxNLocator(integer=True))
             axes.grid(alpha=0.3)
-            if position == 1:
-                axes.legend(fontsize=6, loc="upper right")
+        figure.legend(*axes.get_legend_handles_labels(), loc="lower center", fontsize=7, frameon=False)
         figure.suptitle(f"{title}: mean over seeds, best {len(top)} configurations", fontsize=9)
         plots.append(Plot(f"curves-{index + 1}", f"Training curves, {title}", _png(figure)))
     return plots
@@ -187,7 +192,11 @@ def study_plots(report: Report) -> list[Plot]:
 
 
 def figures(report: Report) -> list[Plot]:
-    """Every figure of ``report``, in the order the report shows them."""
-    found = [choice_plot(report, slot) for slot in DEFAULT_BASELINE if slot in report.keys]
-    found.append(pareto_plot(report))
-    return [plot for plot in found if plot is not None] + curve_plots(report) + study_plots(report)
+    """Every figure of ``report``, in the order the report shows them.
+
+    Names come from records, so ``$`` in them is text, not mathtext (``"a$\\x$"`` would not parse).
+    """
+    with rc_context({"text.parse_math": False}):
+        found = [choice_plot(report, slot) for slot in DEFAULT_BASELINE if slot in report.keys]
+        found.append(pareto_plot(report))
+        return [plot for plot in found if plot is not None] + curve_plots(report) + study_plots(report)

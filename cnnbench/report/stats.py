@@ -27,6 +27,8 @@ SECTION_KEYS = ("task", "dataset", "device")
 COMPONENT_ROOTS = tuple(kind for kind in KINDS if kind != "task")
 #: the slots an ablation varies, and the choice each is compared against by default
 DEFAULT_BASELINE = {"activation": "relu", "pooling": "max", "convolution": "conv", "loss": "softmax"}
+#: training settings that change what a run measures (unlike ``trainer.seed``, ``threads`` or ``progress``)
+TRAINER_KEYS = ("trainer.epochs", "trainer.batch_size", "trainer.precision", "trainer.channels_last", "trainer.compile")
 METRIC_PREFIX = "metric."
 _MINIMIZED = re.compile(r"(loss|error|err$|_s$|seconds|time|latency|_ms$|memory|bytes|params)", re.IGNORECASE)
 
@@ -72,8 +74,11 @@ def component_columns(frame: pd.DataFrame) -> list[str]:
 
 
 def default_keys(runs: pd.DataFrame) -> list[str]:
-    """Task, dataset, device, then every component column that has a value in some run."""
-    return list(SECTION_KEYS) + [c for c in component_columns(runs) if runs[c].notna().any()]
+    """Task, dataset, device, the components, the training settings that change results, and the sweep
+    trial: runs that differ in any of these (15 epochs against 1, two trials with different learning
+    rates) are different configurations. Columns no run has are left out."""
+    candidates = component_columns(runs) + [c for c in (*TRAINER_KEYS, "study.name", "study.trial") if c in runs]
+    return list(SECTION_KEYS) + [c for c in candidates if runs[c].notna().any()]
 
 
 def metric_names(frame: pd.DataFrame) -> list[str]:
@@ -274,17 +279,19 @@ def compare(choice: pd.Series, baseline: pd.Series, confidence: float = 0.95) ->
     ``ttest_ind(equal_var=False)`` (the tests check them against scipy) without their per-call overhead,
     which a report of hundreds of comparisons would feel.
     """
-    n_choice, n_baseline = len(choice), len(baseline)
-    result = {"n_choice": n_choice, "n_baseline": n_baseline, "test": "none", "diff": choice.mean() - baseline.mean()}
+    values, base = choice.to_numpy(dtype=float), baseline.to_numpy(dtype=float)
+    n_choice, n_baseline = len(values), len(base)
+    result = {"n_choice": n_choice, "n_baseline": n_baseline, "test": "none", "diff": values.mean() - base.mean()}
     result.update(ci_low=math.nan, ci_high=math.nan, p_value=math.nan)
     paired = n_choice >= 2 and choice.index.is_unique and baseline.index.is_unique and "" not in choice.index
     paired = paired and set(choice.index) == set(baseline.index)
     if paired:
-        differences = choice.to_numpy() - baseline.reindex(choice.index).to_numpy()
+        by_seed = dict(zip(baseline.index, base))
+        differences = values - np.array([by_seed[seed] for seed in choice.index])
         diff, se, df = differences.mean(), differences.std(ddof=1) / math.sqrt(n_choice), n_choice - 1
         result.update(test="paired", diff=diff)
     elif n_choice >= 2 and n_baseline >= 2:
-        var_choice, var_baseline = choice.var(ddof=1) / n_choice, baseline.var(ddof=1) / n_baseline
+        var_choice, var_baseline = values.var(ddof=1) / n_choice, base.var(ddof=1) / n_baseline
         spread = var_choice**2 / (n_choice - 1) + var_baseline**2 / (n_baseline - 1)
         diff, se = result["diff"], math.sqrt(var_choice + var_baseline)
         df = (var_choice + var_baseline) ** 2 / spread if spread > 0 else 1.0  # scipy's convention for zero spread

@@ -16,6 +16,11 @@ import pandas as pd
 
 from cnnbench.report.stats import COMPONENT_ROOTS, METRIC_PREFIX, Objective, component_columns, text, texts
 
+#: where a sweep may record its trial's parameters: ``study: {"name", "trial", "params": {key: value}}``
+PARAMS_PREFIX = "study.params."
+#: config settings that are where and how a trial ran, not what it tried
+NOT_PARAMETERS = ("results.", "data.", "hydra.", "sweep.", "trainer.device", "trainer.threads", "trainer.progress")
+
 
 @dataclass
 class Study:
@@ -28,20 +33,35 @@ class Study:
     importances: dict[str, float] = field(default_factory=dict)
 
 
+def _is_setting(key: str) -> bool:
+    """A config key a search may vary: not a component (those are columns already), not where or how the
+    trial ran (paths, threads), not a seed."""
+    return key.split(".")[0] not in (*COMPONENT_ROOTS, "task") and not key.startswith(NOT_PARAMETERS) and "seed" not in key.rsplit(".", 1)[-1]
+
+
 def _config_leaves(config: object) -> dict[str, object]:
-    """The scalar settings of a trial's config that are not component choices (learning rate, ...)."""
+    """The scalar settings of a trial's config that a search may vary (learning rate, epochs, ...)."""
     leaves: dict[str, object] = {}
 
     def walk(prefix: str, node: object) -> None:
         if isinstance(node, dict):
             for key, value in node.items():
                 walk(f"{prefix}.{key}" if prefix else str(key), value)
-        elif isinstance(node, (int, float, str, bool)) and prefix.split(".")[0] not in COMPONENT_ROOTS + ("task",):
-            if "seed" not in prefix.split(".")[-1]:
-                leaves[prefix] = node
+        elif isinstance(node, (int, float, str, bool)) and _is_setting(prefix):
+            leaves[prefix] = node
 
     walk("", config if isinstance(config, dict) else {})
     return leaves
+
+
+def _candidates(records: pd.DataFrame) -> pd.DataFrame:
+    """What each trial record says about its parameters: ``study.params`` when the sweep recorded them,
+    else the component columns and the config settings (a parameter is one of these that varies)."""
+    recorded = [c for c in records if c.startswith(PARAMS_PREFIX) and records[c].notna().any()]
+    if recorded:
+        return records[recorded].rename(columns=lambda c: c[len(PARAMS_PREFIX) :])
+    config = pd.DataFrame([_config_leaves(c) for c in records["config"]], index=records.index) if "config" in records else None
+    return pd.concat([records[component_columns(records)], config], axis=1)
 
 
 def _trial_table(records: pd.DataFrame, objective: Objective) -> tuple[pd.DataFrame, list[str]]:
@@ -49,8 +69,7 @@ def _trial_table(records: pd.DataFrame, objective: Objective) -> tuple[pd.DataFr
     metric = METRIC_PREFIX + objective.metric
     records = records.assign(value=pd.to_numeric(records[metric], errors="coerce") if metric in records else np.nan)
     records = records.assign(value=records["value"].where(records["status"] == "completed"))
-    config = pd.DataFrame([_config_leaves(c) for c in records["config"]], index=records.index) if "config" in records else pd.DataFrame(index=records.index)
-    candidates = pd.concat([records[component_columns(records)], config.drop(columns=[c for c in config if c in records])], axis=1)
+    candidates = _candidates(records)
     params = sorted(c for c in candidates if texts(candidates[c]).nunique() > 1)
     grouped = pd.concat([records[["study.trial", "status", "value"]], candidates[params]], axis=1).groupby("study.trial", sort=True)
     trials = grouped[params].first() if params else pd.DataFrame(index=grouped.size().index)
@@ -97,14 +116,23 @@ def importances(trials: pd.DataFrame, params: list[str], maximize: bool) -> dict
     return {name: float(found[name]) for name in sorted(found, key=lambda n: (-found[n], n))}
 
 
+def _objective(records: pd.DataFrame, goals: Mapping[str, Objective]) -> Objective | None:
+    """The study's own objective when its records name it (``study.metric``, ``study.direction``), else its task's."""
+    metric = records["study.metric"].dropna() if "study.metric" in records else pd.Series(dtype=object)
+    if not metric.empty:
+        direction = records["study.direction"].dropna() if "study.direction" in records else pd.Series(["maximize"])
+        return Objective(str(metric.iloc[0]), str(direction.iloc[0]) != "minimize")
+    return goals.get(text(records["task"].iloc[0]))
+
+
 def studies(frame: pd.DataFrame, goals: Mapping[str, Objective]) -> list[Study]:
     """Every study in ``frame``'s run records, by name."""
     records = frame[(frame["record_type"] == "run") & frame["study.name"].notna() & frame["study.trial"].notna()]
     found = []
     for name, group in records.groupby("study.name", sort=True):
-        task = text(group["task"].iloc[0])
-        if task not in goals:
+        objective = _objective(group, goals)
+        if objective is None:
             continue
-        trials, params = _trial_table(group, goals[task])
-        found.append(Study(str(name), goals[task], trials, params, importances(trials, params, goals[task].maximize)))
+        trials, params = _trial_table(group, objective)
+        found.append(Study(str(name), objective, trials, params, importances(trials, params, objective.maximize)))
     return found

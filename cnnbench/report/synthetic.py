@@ -78,7 +78,13 @@ def run_record(
         "versions": {"python": "3.11.2", "torch": "2.13.0", "cnnbench": "0.1.0", "plugins": {"cnnbench": "0.1.0"}},
         "git_commit": "20a06e6" + "0" * 33,
         "host": f"host-{device}",
-        "config": {"task": {"name": "classification", "dataset": dataset}, "trainer": {"seed": seed, "epochs": epochs}},
+        "config": {
+            "task": {"name": "classification", "dataset": dataset},
+            **{slot: dict(node) for slot, node in choices.items()},
+            "optimizer": {"name": "adam", "lr": 0.001},
+            "trainer": {"seed": seed, "epochs": epochs, "device": device, "threads": 1},
+            "results": {"dir": f"results-{device}"},
+        },
     }
     if study is not None:
         record["study"] = study
@@ -108,8 +114,8 @@ def study_trials(name: str = "mixed-lam", trials: int = 12, start: int = 100_000
         lam, lr = round(rng.uniform(0, 1), 3), round(10 ** rng.uniform(-4, -2), 6)
         accuracy = 0.975 - 0.02 * (lam - 0.7) ** 2 - 0.0005 * abs(math.log10(lr) + 3)
         record = run_record(start + trial, pooling="mixed", seed=0, accuracy=accuracy, study={"name": name, "trial": trial})
-        record["components"]["pooling.lam"] = lam
-        record["config"]["optimizer"] = {"name": "adam", "lr": lr}
+        record["components"]["pooling.lam"] = record["config"]["pooling"]["lam"] = lam
+        record["config"]["optimizer"]["lr"] = lr
         records.append(record)
     return records
 

@@ -16,11 +16,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import optuna
+from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import FrozenTrial, TrialState
 
 RETRY_OF = "failed_trial"  # set by optuna.storages.RetryHeartbeatStaleTrialCallback
 SURPLUS = "surplus"
 ERROR = "error"
+
+
+def requeue(study: optuna.Study, trial: FrozenTrial, max_retry: int | None = None) -> None:
+    """Queue a copy of ``trial`` with its parameters for its slot, as Optuna's heartbeat does for a dead
+    worker's trial (at most ``max_retry`` copies of one slot; ``None``: no limit)."""
+    RetryHeartbeatStaleTrialCallback(max_retry=max_retry)(study, trial)
 
 
 def is_surplus(trial: FrozenTrial) -> bool:

@@ -11,9 +11,9 @@ import argparse
 HELP_EPILOG = """examples:
   cnnbench sweep sweep=mixed_lambda sweep.trials=30          mixed-pooling lambda on LeNet-5 / digits
   cnnbench sweep sweep=leaky_relu_slope sweep.seeds=[0,1,2]  optimise the mean over three seeds
-  cnnbench sweep sweep=component_choice sweep.workers=2      the best activation, two worker processes
+  cnnbench sweep sweep=component_choice sweep.workers=2      the best activation and pooling, two processes
   cnnbench sweep sweep=pooling_pareto                        accuracy against training time (Pareto front)
-  cnnbench sweep sweep=learning_rate sweep.storage=postgresql://user:pw@db/optuna   one study, many machines
+  CNNBENCH_SWEEP_STORAGE=postgresql://user:pw@db/optuna cnnbench sweep sweep=learning_rate   on every machine
   cnnbench sweep sweep=mixed_lambda sweep.retry_failed=true  run the failed trials again
 presets: conf/sweep/*.yaml; search spaces, samplers and pruners: docs/sweeps.md"""
 
@@ -32,7 +32,7 @@ def main(args: argparse.Namespace) -> int:
     from cnnbench.sweep.report import report
     from cnnbench.sweep.setup import prepare
     from cnnbench.sweep.study import open_study, quiet_optuna, slots_to_fill
-    from cnnbench.sweep.worker import run_workers, work
+    from cnnbench.sweep.worker import helper_processes, work
 
     quiet_optuna()
     registry = default_registry()
@@ -40,14 +40,11 @@ def main(args: argparse.Namespace) -> int:
         sweep = prepare(args.overrides, registry)
         study = open_study(sweep)
         budget = slots_to_fill(sweep, study)
-        failed_workers: list[int] = []
-        with Progress(study, budget, sweep.objectives):
-            if sweep.settings.workers == 1:
-                work(study, TrialRunner(sweep), budget)
-            else:
-                failed_workers = [code for code in run_workers(sweep, budget) if code]
+        with Progress(study, budget, sweep.objectives), helper_processes(sweep, budget) as helpers:
+            work(study, TrialRunner(sweep), budget)
         status = report(sweep, study, budget)
-    if failed_workers:
-        print(f"cnnbench: {len(failed_workers)} worker process(es) ended with an error (exit codes {failed_workers})")
+    failed = [p.exitcode for p in helpers if p.exitcode]
+    if failed:
+        print(f"cnnbench: {len(failed)} worker process(es) ended with an error (exit codes {failed})")
         return max(status, 1)
     return status

@@ -13,19 +13,12 @@ import statistics
 from typing import Any
 
 import optuna
-from optuna.storages import RetryHeartbeatStaleTrialCallback
 
-from cnnbench.sweep.accounting import ERROR
+from cnnbench.sweep.accounting import ERROR, requeue
 from cnnbench.sweep.setup import Sweep
 from cnnbench.sweep.space import SweepConfigError, record_value
 from cnnbench.training.execute import execute
 from cnnbench.training.loop import RunPruned
-
-
-def requeue(study: optuna.Study, number: int, max_retry: int | None) -> None:
-    """Queue a copy of trial ``number`` with its parameters, as Optuna's heartbeat does for a dead worker's trial."""
-    trial = next(t for t in study.get_trials(deepcopy=False) if t.number == number)
-    RetryHeartbeatStaleTrialCallback(max_retry=max_retry)(study, trial)
 
 
 class TrialFailed(Exception):
@@ -50,7 +43,8 @@ class TrialRunner:
         try:
             return self._run(trial)
         except KeyboardInterrupt:  # Ctrl-C: the trial fails, and a copy waits for the next run of the sweep
-            requeue(trial.study, trial.number, self.sweep.settings.max_retry)
+            this = next(t for t in trial.study.get_trials(deepcopy=False) if t.number == trial.number)
+            requeue(trial.study, this, self.sweep.settings.max_retry)
             trial.set_user_attr(ERROR, "interrupted")
             raise
         except RunPruned:
@@ -58,7 +52,7 @@ class TrialRunner:
         except SweepConfigError as error:  # the same in every trial: stop the sweep
             trial.set_user_attr(ERROR, one_line(error))
             raise
-        except Exception as error:  # a failing trial is recorded with its reason; the sweep goes on
+        except Exception as error:  # noqa: BLE001 (whatever a trial raises is recorded with its reason; the sweep goes on)
             trial.set_user_attr(ERROR, one_line(error))
             raise TrialFailed(one_line(error)) from None
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
@@ -33,21 +33,14 @@ def value_text(trial: FrozenTrial, objectives: Sequence[Objective]) -> str:
     )
 
 
-def best_trials(trials: Sequence[FrozenTrial], objectives: Sequence[Objective]) -> list[FrozenTrial]:
-    """The best complete trial (one objective) or the Pareto front (several), by trial number."""
-    complete = [t for t in trials if t.state == TrialState.COMPLETE]
-    if not complete:
+def best_trials(study: optuna.Study) -> list[FrozenTrial]:
+    """The storage's best trial (one objective) or its Pareto front (several); none before one completes."""
+    if len(study.directions) > 1:
+        return study.best_trials
+    try:
+        return [study.best_trial]
+    except ValueError:  # no complete trial yet
         return []
-    if len(objectives) == 1:
-        sign = 1 if objectives[0].maximize else -1
-        return [max(complete, key=lambda t: (sign * t.values[0], -t.number))]
-    signs = [1 if o.maximize else -1 for o in objectives]
-
-    def dominates(a: FrozenTrial, b: FrozenTrial) -> bool:
-        pairs = [(s * x, s * y) for s, x, y in zip(signs, a.values, b.values, strict=True)]
-        return all(x >= y for x, y in pairs) and any(x > y for x, y in pairs)
-
-    return [t for t in complete if not any(dominates(other, t) for other in complete)]
 
 
 def trial_line(trial: FrozenTrial, objectives: Sequence[Objective]) -> str:
@@ -60,13 +53,11 @@ def trial_line(trial: FrozenTrial, objectives: Sequence[Objective]) -> str:
     return f"trial {trial.number} failed: {trial.user_attrs.get(ERROR) or 'worker died'}  {params}"
 
 
-def status_line(name: str, trials: Sequence[FrozenTrial], budget: int, objectives: Sequence[Objective]) -> str:
-    tally = Tally.of(trials)
+def status_line(name: str, tally: Tally, budget: int, best: Sequence[FrozenTrial], objectives: Sequence[Objective]) -> str:
     line = (
         f"{name}: {tally.done}/{budget} done  {tally.running} running  {tally.complete} complete  "
         f"{tally.pruned} pruned  {tally.failed} failed"
     )
-    best = best_trials(trials, objectives)
     if len(objectives) > 1:
         return line + f"  pareto front: {len(best)} trial(s)"
     if best:
@@ -81,7 +72,7 @@ class Progress:
         self.study, self.budget, self.objectives, self.interval = study, budget, objectives, interval
         self.console = Console(stderr=True, highlight=False)
         self._reported = {t.number for t in study.get_trials(deepcopy=False) if t.state.is_finished()}
-        self._live = Live(Text(""), console=self.console, refresh_per_second=4, transient=True)
+        self._live = Live(Text(""), console=self.console, auto_refresh=False, transient=True)  # redrawn by poll()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="cnnbench-sweep-progress", daemon=True)
 
@@ -91,13 +82,14 @@ class Progress:
             if trial.state.is_finished() and trial.number not in self._reported and not is_surplus(trial):
                 self._reported.add(trial.number)
                 self._live.console.print(trial_line(trial, self.objectives), soft_wrap=True)
-        self._live.update(Text(status_line(self.study.study_name, trials, self.budget, self.objectives)))
+        line = status_line(self.study.study_name, Tally.of(trials), self.budget, best_trials(self.study), self.objectives)
+        self._live.update(Text(line), refresh=True)
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):
             self.poll()
 
-    def __enter__(self) -> Progress:
+    def __enter__(self) -> Self:
         self._live.start()
         self.poll()
         self._thread.start()

@@ -30,7 +30,7 @@ def report(sweep: Sweep, study: optuna.Study, budget: int) -> int:
         f"study {sweep.study_name}: {tally.done}/{budget} trials done ({tally.complete} complete, {tally.pruned} pruned, "
         f"{tally.failed} failed)  storage: {storage}"
     )
-    best = best_trials(trials, sweep.objectives)
+    best = best_trials(study)
     summary: dict[str, Any] = {
         "study": sweep.study_name,
         "storage": storage,

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import HydraException
 from omegaconf import OmegaConf
 
 from cnnbench.errors import CnnbenchError
@@ -22,8 +23,9 @@ from cnnbench.overrides import check_component_overrides
 from cnnbench.plugins import LoadedRegistry
 from cnnbench.sweep.compose import TrialConfigs
 from cnnbench.sweep.space import Objective, SearchSpace, SweepConfigError, parse_objectives, parse_space
-from cnnbench.sweep.storage import default_storage
+from cnnbench.sweep.storage import JOURNAL_NAME
 from cnnbench.sweep.strategy import FINITE, check_strategy, grid_size
+from cnnbench.training.execute import plan
 
 #: sweep settings that steer a run of the study but do not define it: changing them continues the same study
 RUN_CONTROL = frozenset(
@@ -93,7 +95,7 @@ def study_name(preset: str | None, overrides: Sequence[str]) -> str:
     """The preset's name, plus a hash of the overrides that define the study: the same command, the same study."""
     try:
         parsed = OverridesParser.create().parse_overrides(list(overrides))
-    except Exception as error:
+    except HydraException as error:
         raise CnnbenchError(str(error).strip().splitlines()[0]) from None
     defining = sorted(
         o.input_line
@@ -144,8 +146,6 @@ def prepare(overrides: Sequence[str], registry: LoadedRegistry) -> Sweep:
 
     Must run inside :func:`cnnbench.sweep.compose.hydra_context`.
     """
-    from cnnbench.training.execute import plan  # torch: imported when a sweep actually runs
-
     flags = [o for o in overrides if o.startswith("-")]
     if flags:
         raise CnnbenchError(f"cnnbench sweep takes Hydra overrides only (key=value, group=option), got {flags[0]}")
@@ -161,5 +161,5 @@ def prepare(overrides: Sequence[str], registry: LoadedRegistry) -> Sweep:
     plan(base_run, registry)  # task, model, loss and components fit together
     name = settings.study or study_name(configs.base.hydra.runtime.choices.get("sweep"), overrides)
     folder = Path(str(base_run.results.dir)) / "sweeps" / name
-    storage = settings.storage or default_storage(Path(str(base_run.results.dir)), name)
+    storage = settings.storage or str(folder / JOURNAL_NAME)  # safe for several processes on this host
     return Sweep(list(overrides), registry, configs, settings, space, objectives, name, storage, folder)

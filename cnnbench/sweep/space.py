@@ -98,7 +98,7 @@ def _values(param: Param) -> list[Any]:
         return list(dist.choices)
     if dist.step is None:
         raise SweepConfigError(f"sweep.params.{param.key}: grid and brute-force search need a step for a float parameter")
-    count = int(math.floor((dist.high - dist.low) / dist.step + 1e-9)) + 1
+    count = math.floor((dist.high - dist.low) / dist.step + 1e-9) + 1
     if isinstance(dist, IntDistribution):
         return [dist.low + i * dist.step for i in range(count)]
     return [round(dist.low + i * dist.step, 12) for i in range(count)]  # 0.3, not 0.30000000000000004

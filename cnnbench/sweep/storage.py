@@ -3,7 +3,9 @@
 A worker killed in the middle of a trial leaves that trial RUNNING. Each running trial beats a heartbeat;
 a trial silent for twice the interval is marked failed and re-queued with its parameters by Optuna's
 :class:`~optuna.storages.RetryHeartbeatStaleTrialCallback`. Optuna's RDB storage has the heartbeat built in;
-its journal storage does not, so :class:`HeartbeatJournalStorage` adds it as a trial system attribute.
+its journal storage does not, so :class:`HeartbeatJournalStorage` adds it as a trial system attribute
+(every trial in the journal is taken to beat: one that stays silent for the grace period after its start
+is dead, as is any RUNNING trial of a worker that never beat).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from cnnbench.errors import CnnbenchError
 HEARTBEAT_ATTR = "heartbeat"
 JOURNAL_NAME = "optuna.journal"
 SCHEMA_ATTEMPTS = 4
+SQLITE = "sqlite:///"
 
 StaleCallback = Callable[[optuna.Study, FrozenTrial], None]
 
@@ -65,6 +68,11 @@ class HeartbeatJournalStorage(JournalStorage, BaseHeartbeat):
         self._stale_callback = stale_callback
 
     def record_heartbeat(self, trial_id: int) -> None:
+        # A trial's start is its first sign of life: beating starts one interval later, which spares every
+        # trial shorter than the interval a journal write (an fsync).
+        trial = self.get_trial(trial_id)
+        if time.time() - _last_sign_of_life(trial) < self._heartbeat_interval:
+            return
         try:
             self.set_trial_system_attr(trial_id, HEARTBEAT_ATTR, time.time())
         except UpdateFinishedTrialError:  # another worker already took this trial for dead
@@ -73,11 +81,8 @@ class HeartbeatJournalStorage(JournalStorage, BaseHeartbeat):
     def _get_stale_trial_ids(self, study_id: int) -> list[int]:
         grace = 2 * self._heartbeat_interval
         now = time.time()
-        return [
-            trial._trial_id
-            for trial in self.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,))
-            if HEARTBEAT_ATTR in trial.system_attrs and now - _last_sign_of_life(trial) > grace
-        ]
+        running = self.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,))
+        return [trial._trial_id for trial in running if now - _last_sign_of_life(trial) > grace]
 
     def get_heartbeat_interval(self) -> int:
         return self._heartbeat_interval
@@ -89,12 +94,7 @@ class HeartbeatJournalStorage(JournalStorage, BaseHeartbeat):
 def _last_sign_of_life(trial: FrozenTrial) -> float:
     # A re-queued trial carries the heartbeat of the attempt it copies; its own start is newer.
     started = trial.datetime_start.timestamp() if trial.datetime_start else 0.0
-    return max(float(trial.system_attrs[HEARTBEAT_ATTR]), started)
-
-
-def default_storage(results_dir: Path, study_name: str) -> str:
-    """The journal file of ``study_name`` under ``results_dir``: safe for several processes on this host."""
-    return str(results_dir / "sweeps" / study_name / JOURNAL_NAME)
+    return max(float(trial.system_attrs.get(HEARTBEAT_ATTR, 0.0)), started)
 
 
 def open_storage(storage: str, heartbeat_s: int, max_retry: int) -> BaseStorage:
@@ -108,7 +108,7 @@ def _rdb(url: str, heartbeat_s: int, retry: StaleCallback) -> RDBStorage:
     from sqlalchemy.exc import IntegrityError, ProgrammingError
 
     def connect() -> RDBStorage:
-        engine = {} if url.startswith("sqlite") else {"pool_pre_ping": True}
+        engine = {} if url.startswith(SQLITE) else {"pool_pre_ping": True}
         return RDBStorage(url, engine_kwargs=engine, heartbeat_interval=heartbeat_s, grace_period=2 * heartbeat_s, heartbeat_stale_trial_callback=retry)
 
     for _ in range(SCHEMA_ATTEMPTS - 1):
@@ -121,12 +121,14 @@ def _rdb(url: str, heartbeat_s: int, retry: StaleCallback) -> RDBStorage:
 
 def _open(storage: str, heartbeat_s: int, retry: StaleCallback) -> BaseStorage:
     try:
+        if storage.startswith(SQLITE):  # SQLite creates its file, but not the folder
+            Path(storage.removeprefix(SQLITE).split("?")[0]).parent.mkdir(parents=True, exist_ok=True)
         if is_url(storage):
             return _rdb(storage, heartbeat_s, retry)
         path = Path(storage)
         path.parent.mkdir(parents=True, exist_ok=True)
         return HeartbeatJournalStorage(path, heartbeat_s, retry)
-    except Exception as error:  # driver, network, permission: one line, credentials removed
+    except Exception as error:  # noqa: BLE001 (driver, network, permission: one line, credentials removed)
         text = str(error).strip()
         reason = scrub(text.splitlines()[0] if text else type(error).__name__, storage)
         raise StorageError(f"cannot open sweep storage {mask_url(storage)}: {reason}") from None

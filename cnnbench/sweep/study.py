@@ -6,10 +6,9 @@ import warnings
 
 import numpy as np
 import optuna
-from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
 
-from cnnbench.sweep.accounting import Tally, latest_attempts
+from cnnbench.sweep.accounting import Tally, latest_attempts, requeue
 from cnnbench.sweep.setup import Sweep
 from cnnbench.sweep.space import SweepConfigError
 from cnnbench.sweep.storage import StorageError, mask_url, open_storage, scrub
@@ -37,7 +36,7 @@ def open_study(sweep: Sweep, worker: int = 0) -> optuna.Study:
     pruner = make_pruner(settings.pruner, settings.pruner_args, sweep.steps)
     try:
         study = optuna.create_study(storage=storage, study_name=sweep.study_name, directions=directions, pruner=pruner, load_if_exists=True)
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 (the database's complaint, in one line without credentials)
         raise StorageError(f"cannot open study {sweep.study_name!r} in {mask_url(sweep.storage)}: {scrub(str(error), sweep.storage)}") from None
     fingerprint = sweep.space.fingerprint(sweep.objectives)
     stored = study.user_attrs.get(SPACE_ATTR)
@@ -53,19 +52,12 @@ def open_study(sweep: Sweep, worker: int = 0) -> optuna.Study:
     return study
 
 
-def requeue_failed(study: optuna.Study) -> int:
-    """Queue a copy of every slot whose latest attempt failed, with its parameters; returns how many."""
-    failed = [t for t in latest_attempts(study.get_trials(deepcopy=False)).values() if t.state == TrialState.FAIL]
-    retry = RetryHeartbeatStaleTrialCallback(max_retry=None)
-    for trial in failed:
-        retry(study, trial)
-    return len(failed)
-
-
 def slots_to_fill(sweep: Sweep, study: optuna.Study) -> int:
     """The number of slots this run completes the study to: ``sweep.trials``, or, to retry the failed
     trials only, the slots the study already has (so no new trial starts)."""
     if not sweep.settings.retry_failed:
         return sweep.trials
-    requeue_failed(study)
+    for trial in latest_attempts(study.get_trials(deepcopy=False)).values():
+        if trial.state == TrialState.FAIL:
+            requeue(study, trial)
     return min(sweep.trials, Tally.of(study.get_trials(deepcopy=False)).slots)

@@ -1,7 +1,7 @@
 """A sweep worker: fills the study's slots until there are ``budget``, then waits for the other workers.
 
-The same loop runs in the ``cnnbench sweep`` process (one worker), in each of ``sweep.workers`` processes
-on one machine, and on every machine that runs the same command against a shared database. Optuna's
+The same loop runs in the ``cnnbench sweep`` process, in the ``sweep.workers - 1`` processes it starts
+beside itself, and on every machine that runs the same command against a shared database. Optuna's
 ``study.optimize`` runs each trial: it marks dead workers' trials failed (heartbeat), re-queues them
 through the storage's retry callback, beats the heartbeat while a trial runs and records the outcome.
 """
@@ -9,20 +9,27 @@ through the storage's retry callback, beats the heartbeat while a trial runs and
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
+from multiprocessing.process import BaseProcess
 
 import optuna
+import torch
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.storages import fail_stale_trials
 
 from cnnbench.errors import CnnbenchError
+from cnnbench.plugins import default_registry
 from cnnbench.sweep.accounting import RETRY_OF, SURPLUS, Tally, slots_before
+from cnnbench.sweep.compose import hydra_context
 from cnnbench.sweep.objective import TrialFailed, TrialRunner
-from cnnbench.sweep.setup import Sweep
+from cnnbench.sweep.setup import Sweep, prepare
+from cnnbench.sweep.study import open_study, quiet_optuna
 
 POLL_S = 1.0
 
@@ -70,13 +77,6 @@ def worker_threads(trainer_threads: int | None, workers: int) -> int:
 
 def worker_process(overrides: Sequence[str], study_name: str, storage: str, budget: int, index: int, threads: int) -> None:
     """Entry point of a spawned worker process: rebuild the sweep from the command's overrides and work."""
-    import torch
-
-    from cnnbench.plugins import default_registry
-    from cnnbench.sweep.compose import hydra_context
-    from cnnbench.sweep.setup import prepare
-    from cnnbench.sweep.study import open_study, quiet_optuna
-
     logging.basicConfig(level=logging.WARNING, format="cnnbench: %(message)s")
     quiet_optuna()
     torch.set_num_threads(threads)
@@ -92,27 +92,27 @@ def worker_process(overrides: Sequence[str], study_name: str, storage: str, budg
         sys.exit(130)
 
 
-def run_workers(sweep: Sweep, budget: int) -> list[int]:
-    """Start ``sweep.workers`` processes (spawned: no forked torch or storage state) and wait; their exit codes."""
-    import multiprocessing
-
+@contextmanager
+def helper_processes(sweep: Sweep, budget: int) -> Iterator[list[BaseProcess]]:
+    """Start ``sweep.workers - 1`` worker processes beside this one, which is worker 0, and wait for them
+    on leaving. They are spawned, not forked: no torch threads or storage connections are inherited. Each
+    process, this one included, gets its share of the cores unless ``trainer.threads`` says otherwise."""
     context = multiprocessing.get_context("spawn")
     threads = worker_threads(sweep.configs.base.trainer.threads, sweep.settings.workers)
+    if sweep.settings.workers > 1:
+        torch.set_num_threads(threads)
     processes = [
         context.Process(
             target=worker_process,
             args=(sweep.overrides, sweep.study_name, sweep.storage, budget, index, threads),
             name=f"cnnbench-sweep-{index}",
         )
-        for index in range(sweep.settings.workers)
+        for index in range(1, sweep.settings.workers)
     ]
     for process in processes:
         process.start()
     try:
+        yield processes
+    finally:  # on Ctrl-C too: the workers got the same signal and close their trials
         for process in processes:
             process.join()
-    except KeyboardInterrupt:
-        for process in processes:
-            process.join()  # they got the same Ctrl-C and close their trials
-        raise
-    return [process.exitcode or 0 for process in processes]

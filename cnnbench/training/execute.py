@@ -139,6 +139,7 @@ def _base_record(cfg: DictConfig, registry: LoadedRegistry, plan_: Plan, data: T
         "model": plan_.nodes["model"]["name"],
         "components": flatten_components({k: v for k, v in plan_.nodes.items() if k != "task"}),
         "seed": settings.seed,
+        "objective": {"metric": plan_.task.primary_metric, "maximize": plan_.task.maximize},
         "params": sum(p.numel() for p in model.parameters() if p.requires_grad),
         "device": settings.device.type,
         "device_name": devices.device_name(settings.device),

@@ -81,7 +81,7 @@ def test_every_string_is_escaped(tmp_path: Path, write) -> None:
     evil = "<script>alert(1)</script>"
     records = [synthetic.run_record(i, activation=activation, seed=i % 3) for i, activation in enumerate(["relu"] * 3 + [evil] * 3)]
     records[0]["device_name"] = '<img src=x onerror="alert(2)">'
-    records += synthetic.study_trials('<b onmouseover="x">', trials=4)
+    records += synthetic.study_trials('<b onmouseover="x">$\\notacommand$', trials=4)  # not mathtext either
     paths = render(write(records), tmp_path / "out", ["markdown", "html"])
     page = paths["report.html"].read_text()
     parser = Elements()

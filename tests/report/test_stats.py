@@ -215,3 +215,15 @@ def test_bench_table_takes_the_median_of_repeated_timings(write) -> None:
     mixed = table.loc[("mixed", "cpu")]
     assert mixed["n"] == 2 and mixed["forward_ms"] == pytest.approx(0.31 * 2)  # median of 0.31 and 0.93
     assert mixed["ratio_forward"] == pytest.approx(0.31 / 0.3)
+
+
+def test_training_budget_and_sweep_trial_are_part_of_the_configuration(write) -> None:
+    records = runs_of({("relu", "max", "cpu"): [0.90, 0.92, 0.94]})
+    records.append(synthetic.run_record(10, epochs=1, accuracy=0.70))
+    records += synthetic.study_trials(trials=2)  # two trials: same components, other learning rates
+    runs, keys = scored(write(records))
+    assert {"trainer.epochs", "study.name", "study.trial"} <= set(keys) and "trainer.seed" not in keys
+    board = leaderboard(runs, keys)
+    plain = board[board["study.name"] == ""].set_index("trainer.epochs")
+    assert plain.loc["3", "n"] == 3 and plain.loc["1", "n"] == 1 and plain.loc["1", "mean"] == pytest.approx(0.70)
+    assert sorted(board.loc[board["study.name"] != "", "study.trial"]) == ["0", "1"]

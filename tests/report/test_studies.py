@@ -37,3 +37,19 @@ def test_trials_with_several_seeds_are_averaged(write) -> None:
     (study,) = studies(frame, objectives(frame))
     assert study.trials["value"].tolist() == pytest.approx([0.92, 0.80])
     assert study.importances == {}  # nothing varies between the trials
+
+
+def test_recorded_parameters_and_objective_win_over_inference(write) -> None:
+    records = synthetic.study_trials("recorded", trials=6)
+    for record in records:
+        lam = record["components"]["pooling.lam"]
+        record["study"].update(params={"pooling.lam": lam, "optimizer.lr": record["config"]["optimizer"]["lr"]}, metric="loss", direction="minimize")
+        record["config"]["results"]["dir"] = f"/machine-{record['study']['trial']}/results"  # differs, is no parameter
+    frame = load(write(records))
+    (study,) = studies(frame, objectives(frame))
+    assert study.params == ["optimizer.lr", "pooling.lam"]
+    assert (study.objective.metric, study.objective.maximize) == ("loss", False)
+    assert study.trials["best"].is_monotonic_decreasing
+    without_params = [dict(r, study={k: v for k, v in r["study"].items() if k != "params"}) for r in records]
+    (inferred,) = studies(load(write(without_params)), objectives(frame))
+    assert inferred.params == ["optimizer.lr", "pooling.lam"]  # results.dir is where it ran, not what it tried

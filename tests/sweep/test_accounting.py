@@ -7,8 +7,7 @@ import threading
 import optuna
 from optuna.trial import TrialState
 
-from cnnbench.sweep.accounting import RETRY_OF, SURPLUS, Tally, latest_attempts, slots_before
-from cnnbench.sweep.objective import requeue
+from cnnbench.sweep.accounting import RETRY_OF, SURPLUS, Tally, latest_attempts, requeue, slots_before
 from cnnbench.sweep.storage import open_storage
 from cnnbench.sweep.study import quiet_optuna
 from cnnbench.sweep.worker import SlotGuard, SurplusTrial, work
@@ -40,7 +39,7 @@ def test_a_retry_reruns_its_slot_and_never_opens_a_new_one():
     first = study.ask()
     first.suggest_float("x", 0, 1)
     study.tell(first, state=TrialState.FAIL)
-    requeue(study, first.number, max_retry=None)
+    requeue(study, study.get_trials()[0])
     fresh = study.ask()  # takes the queued copy, not a new slot
     trials = study.get_trials()
     assert fresh.number == 1 and trials[1].system_attrs[RETRY_OF] == 0 and fresh.params == first.params

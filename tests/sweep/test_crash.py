@@ -45,7 +45,7 @@ def test_sigkill_mid_trial_loses_only_that_trial_and_the_rerun_retries_it(tmp_pa
     killed = load(journal)
     assert [t.state for t in killed] == [TrialState.COMPLETE, TrialState.RUNNING]
 
-    second = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    second = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
     assert second.returncode == 0, second.stderr
 
     trials = load(journal)
