@@ -17,8 +17,9 @@ from collections.abc import Callable
 import pytest
 import torch
 
+from cnnbench.bench import KINDS
 from cnnbench.bench.baselines import baseline_for
-from cnnbench.bench.cli import KINDS, select_device
+from cnnbench.bench.cli import select_device
 from cnnbench.bench.inputs import make_case, parse_shape
 from cnnbench.bench.runner import Settings, baseline_subject, component_subject
 from cnnbench.bench.timing import forward_backward

@@ -12,10 +12,11 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cnnbench.bench import KINDS
+
 if TYPE_CHECKING:
     from cnnbench.bench.runner import Result, Settings
 
-KINDS = ("pooling", "activation", "convolution", "loss", "layer")
 DEFAULT_SHAPES = ("128,64,32,32", "128,6,28,28")  # a mid-network map, and LeNet-5's first pooling input
 DTYPES = ("float32", "bfloat16")
 EPILOG = """examples:
@@ -107,10 +108,11 @@ def main(args: argparse.Namespace) -> int:
             results.append(result)
     console.print(results_table(results, settings))
     console.print(f"{len(results)} records written to {args.results / 'runs'}")
-    failed = [r for r in results if r.status == "failed"]
-    for result in failed:
-        print(f"cnnbench: {result.component.kind} {result.component.name} failed: {result.error}", file=sys.stderr)
-    return 1 if failed else 0
+    for result in results:
+        if result.error:
+            where = ",".join(map(str, result.requested))
+            print(f"cnnbench: {result.component.kind} {result.component.name} on {where}: {result.status}: {result.error}", file=sys.stderr)
+    return 1 if any(r.status == "failed" for r in results) else 0
 
 
 def select_device(name: str) -> Any:
@@ -137,7 +139,7 @@ def _ms(value: float | None) -> str:
 
 
 def _ratio(value: float | None) -> str:
-    return "—" if value is None else f"{value:.2f}x"
+    return "—" if value is None else f"{value:.3f}x"
 
 
 def verdict(result: Result) -> str:

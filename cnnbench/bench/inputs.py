@@ -24,11 +24,11 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from cnnbench.bench import KINDS
 from cnnbench.errors import CnnbenchError
 from cnnbench.registry import Component
 
 Shape = tuple[int, int, int, int]
-KINDS = ("pooling", "activation", "convolution", "loss", "layer")
 POOL_WINDOW = 2
 CONV_KERNEL = 3
 IMAGES_PER_CLASS = 4  # the K of a P x K metric-learning batch

@@ -1,9 +1,10 @@
 """Bench results as records (``record_type: "bench"``) that ``cnnbench report`` reads beside the runs.
 
 One record per component, shape, device and dtype, written with the same atomic
-:func:`cnnbench.records.write_record` as a training run. The fields ``cnnbench report`` groups and
-summarises by (``kind``, ``name``, ``baseline``, ``device``, ``dtype``, ``shape``, the ``*_ms`` times and the
-``ratio_*`` ratios) are described in ``docs/performance.md``; the per-repeat samples are kept too.
+:func:`cnnbench.records.write_record` as a training run. ``docs/report.md`` lists the fields the report
+groups by (kind, name, baseline, target, device, dtype, shape, compile) and summarises (the ``*_ms`` times,
+the ``ratio_*`` ratios); the rest (per-repeat samples, threads, clock, hyperparameters, provenance) say
+how the figures were taken.
 """
 
 from __future__ import annotations

@@ -3,9 +3,9 @@
 A worker killed in the middle of a trial leaves that trial RUNNING. Each running trial beats a heartbeat;
 a trial silent for twice the interval is marked failed and re-queued with its parameters by Optuna's
 :class:`~optuna.storages.RetryHeartbeatStaleTrialCallback`. Optuna's RDB storage has the heartbeat built in;
-its journal storage does not, so :class:`HeartbeatJournalStorage` adds it as a trial system attribute
-(every trial in the journal is taken to beat: one that stays silent for the grace period after its start
-is dead, as is any RUNNING trial of a worker that never beat).
+its journal storage does not, so :class:`HeartbeatJournalStorage` adds it as a trial system attribute. A
+trial's start counts as its first beat, so a RUNNING trial silent for the grace period since its start or
+its last beat is dead.
 """
 
 from __future__ import annotations

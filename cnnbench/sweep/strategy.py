@@ -1,23 +1,53 @@
 """The Optuna sampler and pruner named by ``sweep.sampler`` / ``sweep.pruner``, checked against the space.
 
 Combinations that cannot work are refused with one line before any trial: CMA-ES on a categorical
-parameter, a grid over a continuous float, pruning a multi-objective study.
+parameter, a grid over a continuous float, pruning a multi-objective study. ``grid`` is
+:class:`SlotGridSampler`, a grid that several workers split exactly.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import numpy as np
 import optuna
-from optuna.distributions import CategoricalDistribution
+from optuna.distributions import BaseDistribution, CategoricalDistribution
+from optuna.trial import FrozenTrial
 
+from cnnbench.sweep.accounting import slots_before
 from cnnbench.sweep.space import SearchSpace, SweepConfigError
 
 SAMPLERS = ("tpe", "random", "grid", "bruteforce", "cmaes", "nsga2")
 PRUNERS = ("none", "median", "successive_halving", "hyperband")
 FINITE = ("grid", "bruteforce")
+
+
+class SlotGridSampler(optuna.samplers.BaseSampler):
+    """Grid search that splits exactly across workers and machines: the trial filling slot ``r`` runs point ``r``.
+
+    Slot ranks are unique and every worker agrees on them (see :mod:`cnnbench.sweep.accounting`), so no point
+    runs twice and none is skipped, with no lock. (Optuna's ``GridSampler`` picks a random unvisited point,
+    which two workers can pick at the same moment.) The points come in an order shuffled by ``seed``, so a
+    study smaller than the grid runs a random part of it.
+    """
+
+    def __init__(self, grid: Mapping[str, list[Any]], seed: int) -> None:
+        self._names = list(grid)
+        points = list(itertools.product(*grid.values()))
+        self._points = [points[i] for i in np.random.default_rng(seed).permutation(len(points))]
+
+    def infer_relative_search_space(self, study: optuna.Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
+        return {}
+
+    def sample_relative(self, study: optuna.Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]) -> dict[str, Any]:
+        return {}
+
+    def sample_independent(self, study: optuna.Study, trial: FrozenTrial, param_name: str, param_distribution: BaseDistribution) -> Any:
+        rank = slots_before(study.get_trials(deepcopy=False), trial.number)
+        return self._points[rank % len(self._points)][self._names.index(param_name)]
 
 
 def grid_size(space: SearchSpace) -> int:
@@ -51,12 +81,15 @@ def _build(factory: Callable[..., Any], defaults: Mapping[str, Any], args: Mappi
         raise SweepConfigError(f"{setting}: {factory.__name__}: {error}") from None
 
 
-def make_sampler(name: str, args: Mapping[str, Any], space: SearchSpace, seed: int) -> optuna.samplers.BaseSampler:
-    """The sampler; TPE lies about running trials (constant liar) so parallel workers spread out."""
+def make_sampler(name: str, args: Mapping[str, Any], space: SearchSpace, seed: int, shared_seed: int) -> optuna.samplers.BaseSampler:
+    """The sampler; TPE lies about running trials (constant liar) so parallel workers spread out.
+
+    ``seed`` differs between workers and runs; ``shared_seed`` (the grid's order) is the same for all.
+    """
     samplers: dict[str, tuple[Callable[..., Any], dict[str, Any]]] = {
         "tpe": (optuna.samplers.TPESampler, {"seed": seed, "multivariate": True, "constant_liar": True}),
         "random": (optuna.samplers.RandomSampler, {"seed": seed}),
-        "grid": (optuna.samplers.GridSampler, {"search_space": space.grid() if name == "grid" else {}, "seed": seed}),
+        "grid": (SlotGridSampler, {"grid": space.grid() if name == "grid" else {}, "seed": shared_seed}),
         "bruteforce": (optuna.samplers.BruteForceSampler, {"seed": seed}),
         "cmaes": (optuna.samplers.CmaEsSampler, {"seed": seed}),
         "nsga2": (optuna.samplers.NSGAIISampler, {"seed": seed}),

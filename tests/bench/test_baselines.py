@@ -6,8 +6,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from cnnbench.bench import KINDS
 from cnnbench.bench.baselines import BASELINES, baseline_for
-from cnnbench.bench.inputs import KINDS, make_case
+from cnnbench.bench.inputs import make_case
 from cnnbench.registry import Component
 
 CPU = torch.device("cpu")

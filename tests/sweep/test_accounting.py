@@ -9,6 +9,7 @@ from optuna.trial import TrialState
 
 from cnnbench.sweep.accounting import RETRY_OF, SURPLUS, Tally, latest_attempts, requeue, slots_before
 from cnnbench.sweep.storage import open_storage
+from cnnbench.sweep.strategy import SlotGridSampler
 from cnnbench.sweep.study import quiet_optuna
 from cnnbench.sweep.worker import SlotGuard, SurplusTrial, work
 
@@ -49,11 +50,26 @@ def test_a_retry_reruns_its_slot_and_never_opens_a_new_one():
     assert latest_attempts(study.get_trials())[0].state == TrialState.COMPLETE
 
 
-def test_parallel_workers_on_one_journal_fill_exactly_the_budget(tmp_path):
-    """Threads stand in for processes: each has its own storage object on the shared journal file."""
+def race(path: str, objective, budget: int, sampler=None, workers: int = 4) -> list[optuna.trial.FrozenTrial]:
+    """``workers`` threads run :func:`work` on one journal file, each with its own storage object (as processes would)."""
     quiet_optuna()
-    path, budget = str(tmp_path / "optuna.journal"), 12
     optuna.create_study(storage=open_storage(path, 1, 1), study_name="race", direction="maximize")
+
+    def worker():
+        study = optuna.load_study(study_name="race", storage=open_storage(path, 1, 1))
+        if sampler is not None:
+            study.sampler = sampler()
+        work(study, objective, budget)
+
+    threads = [threading.Thread(target=worker) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return optuna.load_study(study_name="race", storage=open_storage(path, 1, 1)).get_trials()
+
+
+def test_parallel_workers_on_one_journal_fill_exactly_the_budget(tmp_path):
     ran: list[int] = []
     lock = threading.Lock()
 
@@ -62,18 +78,22 @@ def test_parallel_workers_on_one_journal_fill_exactly_the_budget(tmp_path):
             ran.append(trial.number)
         return trial.suggest_float("x", 0, 1)
 
-    def worker():
-        study = optuna.load_study(study_name="race", storage=open_storage(path, 1, 1))
-        work(study, objective, budget)
-
-    threads = [threading.Thread(target=worker) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    trials = optuna.load_study(study_name="race", storage=open_storage(path, 1, 1)).get_trials()
+    trials = race(str(tmp_path / "optuna.journal"), objective, budget=12)
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
-    assert len(complete) == budget and len(ran) == budget and len(set(ran)) == budget
+    assert len(complete) == 12 and len(ran) == 12 and len(set(ran)) == 12
     assert {t.number for t in complete} == set(ran)
     assert all(t.user_attrs.get(SURPLUS) for t in trials if t.state != TrialState.COMPLETE)
+
+
+def test_a_grid_split_across_racing_workers_runs_every_point_once(tmp_path):
+    grid = list(range(10))
+    trials = race(
+        str(tmp_path / "optuna.journal"),
+        lambda trial: float(trial.suggest_categorical("x", grid)),
+        budget=len(grid),
+        sampler=lambda: SlotGridSampler({"x": grid}, seed=0),
+    )
+    assert sorted(t.params["x"] for t in trials if t.state == TrialState.COMPLETE) == grid
+    assert [t.params["x"] for t in sorted(trials, key=lambda t: t.number) if not t.user_attrs.get(SURPLUS)] == [
+        p[0] for p in SlotGridSampler({"x": grid}, seed=0)._points
+    ]  # slot r ran point r
