@@ -47,7 +47,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--shape", action="append", metavar="N,C,H,W", help=f"input map, repeatable (default: {' and '.join(DEFAULT_SHAPES)})")
     parser.add_argument("--dtype", choices=DTYPES, default="float32", help="dtype of inputs and parameters (default: float32)")
     parser.add_argument("--repeats", type=_positive(int), default=5, metavar="R", help="interleaved repeats; figures are medians (default: 5)")
-    parser.add_argument("--min-time", type=_positive(float), default=0.05, metavar="S", help="seconds per timed block (default: 0.05)")
+    parser.add_argument("--min-time", type=_positive(float), default=0.05, metavar="S", help="seconds each callable is timed per repeat (default: 0.05)")
     parser.add_argument("--threads", type=_positive(int), metavar="T", help="CPU threads for torch (default: torch's, now)")
     parser.add_argument("--clock", choices=("wall", "cpu"), default="wall", help="wall (synchronised; the only one on CUDA) or cpu: process CPU time, steadier on a shared machine (default: wall)")
     parser.add_argument("--compile", action="store_true", help="torch.compile each component (baselines stay eager): what trainer.compile=true buys")

@@ -59,8 +59,6 @@ def parse_shape(text: str) -> Shape:
     if len(parts) != 4 or not all(part.isdigit() and int(part) > 0 for part in parts):
         raise BenchInputError(f"--shape must be four positive integers N,C,H,W (e.g. 128,64,32,32), got {text!r}")
     n, c, h, w = (int(part) for part in parts)
-    if min(h, w) < POOL_WINDOW:
-        raise BenchInputError(f"--shape needs H and W >= {POOL_WINDOW} (the pooling window), got {text!r}")
     return n, c, h, w
 
 
@@ -87,19 +85,25 @@ def _normal(shape: tuple[int, ...], generator: torch.Generator) -> Tensor:
     return torch.randn(shape, generator=generator)
 
 
+def _require_map(component: Component, shape: Shape, least: int) -> None:
+    if min(shape[2:]) < least:
+        raise BenchInputError(f"{component.kind} {component.name!r} needs H and W >= {least}, got {shape_text(shape)}")
+
+
 def _pooling(component: Component, shape: Shape, generator: torch.Generator) -> Case:
-    n, c, _, _ = shape
+    _require_map(component, shape, POOL_WINDOW)
+    c = shape[1]
     context = {"channels": c, "kernel_size": POOL_WINDOW, "stride": POOL_WINDOW}
     return Case(shape, context, (_normal(shape, generator).relu(),))
 
 
 def _activation(component: Component, shape: Shape, generator: torch.Generator) -> Case:
+    """A widening activation (maxout: ``in_channels = channels * pieces``) is built to read the map's C channels."""
     c = shape[1]
-    width = getattr(component.build(channels=c), "in_channels", c)
-    widening, rest = divmod(width, c)
-    if width != c and (rest or c % widening):
-        raise BenchInputError(f"activation {component.name!r} reads {width} channels for {c}; pick C divisible by {width // c or width}")
-    return Case(shape, {"channels": c // widening if width != c else c}, (_normal(shape, generator),))
+    pieces = max(1, getattr(component.build(channels=c), "in_channels", c) // c)
+    if c % pieces:
+        raise BenchInputError(f"activation {component.name!r} reads {pieces} channels per output; pick C divisible by {pieces}")
+    return Case(shape, {"channels": c // pieces}, (_normal(shape, generator),))
 
 
 def _convolution(component: Component, shape: Shape, generator: torch.Generator) -> Case:
@@ -136,10 +140,16 @@ def _rois(shape: Shape, generator: torch.Generator) -> Tensor:
     return torch.cat([batch[:, None].float(), corner, corner + size - 1], dim=1)
 
 
+def _linear(shape: Shape, generator: torch.Generator) -> Case:
+    """The classifier head over the map after two 2x2 poolings, flattened: C·(H/4)·(W/4) -> C."""
+    n, c, h, w = shape
+    features = c * (h // 4) * (w // 4)
+    return Case(shape, {"in_features": features, "out_features": c}, (_normal((n, features), generator),))
+
+
 #: context and inputs of the built-in layers, from the map shape
 LAYER_CASES: dict[str, Callable[[Shape, torch.Generator], Case]] = {
-    # the classifier head over the map after two 2x2 poolings
-    "linear": lambda s, g: Case(s, {"in_features": s[1] * (s[2] // 4) * (s[3] // 4), "out_features": s[1]}, (_normal((s[0], s[1] * (s[2] // 4) * (s[3] // 4)), g),)),
+    "linear": _linear,
     "transposed_conv": lambda s, g: Case(s, {"in_channels": s[1], "out_channels": s[1]}, (_normal(s, g),)),
     "dilated_block": lambda s, g: Case(s, {"channels": s[1]}, (_normal(s, g),)),
     "spp": lambda s, g: Case(s, {"channels": s[1]}, (_normal(s, g),)),
@@ -149,6 +159,7 @@ LAYER_CASES: dict[str, Callable[[Shape, torch.Generator], Case]] = {
 
 def _layer(component: Component, shape: Shape, generator: torch.Generator) -> Case:
     if component.name in LAYER_CASES:
+        _require_map(component, shape, 4)  # linear reads the map after two 2x2 poolings; RoIs span 2 cells or more
         return LAYER_CASES[component.name](shape, generator)
     example = getattr(component.factory, "example", None)
     if example is None:

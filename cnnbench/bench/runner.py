@@ -21,7 +21,6 @@ from cnnbench.bench.timing import Clock, Samples, Subject, forward, forward_back
 from cnnbench.records import utc_now
 from cnnbench.registry import Component
 
-
 #: "wall" is the default of torch.utils.benchmark (synchronised); "cpu" counts only this process's CPU
 #: seconds (all threads), which other processes on a shared machine barely disturb
 CLOCKS: dict[str, Clock | None] = {"wall": None, "cpu": time.process_time}
@@ -65,15 +64,11 @@ class Result:
         return "completed" if self.forward_backward is not None else "failed"
 
     @property
-    def baseline_measured(self) -> bool:
-        return self.forward_backward is not None and self.forward_backward.ratio is not None
-
-    @property
     def meets_target(self) -> bool | None:
         """Whether the forward+backward ratio is within the target; ``None`` without a target or a ratio."""
-        if self.baseline is None or self.baseline.target is None or not self.baseline_measured:
-            return None
-        return self.forward_backward.ratio <= self.baseline.target  # type: ignore[union-attr,operator]
+        target = self.baseline.target if self.baseline else None
+        ratio = self.forward_backward.ratio if self.forward_backward else None
+        return None if target is None or ratio is None else ratio <= target
 
 
 def describe(error: BaseException) -> str:
@@ -104,10 +99,10 @@ def bench_component(
     notes: list[str] = []
     batch = shape[0]
     while True:
-        attempt = (batch, *shape[1:])
+        attempt = (batch, shape[1], shape[2], shape[3])
         try:
-            result.forward, result.forward_backward = _measure(component, attempt, result.baseline, settings, notes)  # type: ignore[arg-type]
-            result.shape = attempt  # type: ignore[assignment]
+            result.forward, result.forward_backward = _measure(component, attempt, result.baseline, settings, notes)
+            result.shape = attempt
             break
         except Exception as error:  # recorded, never fatal: one component must not stop the bench
             if out_of_memory(error) and batch > 1:

@@ -1,6 +1,7 @@
 """One trial: the run ``cnnbench run`` would do with the trial's parameters, once per seed.
 
-Each seed's run writes its own run record, tagged with the study and trial. With several seeds the trial's
+Each seed's run writes its own run record, tagged with the study, the trial, its parameters and the
+study's (first) objective. With several seeds the trial's
 value is the mean over seeds (the spread is kept as the ``spread`` user attribute), and the pruner sees the
 running mean: at epoch ``e`` of seed ``i`` it gets the mean epoch-``e`` metric of seeds ``0..i``, reported
 as step ``i * epochs + e``, so every trial is compared at the same point of the same schedule.
@@ -58,8 +59,11 @@ class TrialRunner:
 
     def _run(self, trial: optuna.Trial) -> float | list[float]:
         sweep = self.sweep
-        cfg = sweep.configs.trial(sweep.space.suggest(trial), sweep.groups)
+        params = sweep.space.suggest(trial)
+        cfg = sweep.configs.trial(params, sweep.groups)
         cfg.trainer.progress = False  # the sweep draws its own progress line
+        objective = sweep.objectives[0]  # what `cnnbench report` ranks the study's trials by
+        tag = {"name": sweep.study_name, "trial": trial.number, "params": params, "metric": objective.metric, "direction": objective.direction}
         seeds = sweep.settings.seeds or (int(cfg.trainer.seed),)
         epochs = int(cfg.trainer.epochs)
         curves: list[list[float]] = []
@@ -68,7 +72,7 @@ class TrialRunner:
             cfg.trainer.seed = seed
             curves.append([])
             reporter = Reporter(trial, sweep.objectives[0].metric, curves, index * epochs) if self.pruning else None
-            record, _ = execute(cfg, sweep.registry, on_epoch=reporter, study={"name": sweep.study_name, "trial": trial.number})
+            record, _ = execute(cfg, sweep.registry, on_epoch=reporter, study=tag)
             if reporter is not None and reporter.missing is not None:
                 raise SweepConfigError(reporter.missing)
             values.append([record_value(record, o.metric) for o in sweep.objectives])

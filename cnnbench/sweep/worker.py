@@ -57,15 +57,15 @@ def work(study: optuna.Study, runner: TrialRunner, budget: int) -> None:
     """Run trials until the study has ``budget`` slots and none is waiting or running anywhere."""
     objective = SlotGuard(runner, budget)
     while True:
-        fail_stale_trials(study)  # a dead worker's trial fails and, within max_retry, is queued again
         tally = Tally.of(study.get_trials(deepcopy=False))
         if tally.waiting or tally.slots < budget:
-            try:
+            try:  # optimize first fails the trials of dead workers, whose copies then wait in the queue
                 study.optimize(objective, n_trials=1, catch=(TrialFailed, SurplusTrial))
             except UpdateFinishedTrialError:
                 pass  # this worker stalled past the grace period; another one took its trial for dead and re-queued it
         elif tally.running:
             time.sleep(POLL_S)  # another worker's trial may still die and come back
+            fail_stale_trials(study)
         else:
             return
 

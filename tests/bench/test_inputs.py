@@ -12,11 +12,18 @@ CPU = torch.device("cpu")
 SHAPE = (4, 6, 8, 8)
 
 
-@pytest.mark.parametrize("text", ["128,64,32", "a,b,c,d", "0,1,8,8", "2,3,1,1", "-1,3,8,8", ""])
+@pytest.mark.parametrize("text", ["128,64,32", "a,b,c,d", "0,1,8,8", "-1,3,8,8", "1.5,3,8,8", ""])
 def test_a_bad_shape_is_refused_in_one_line(text: str) -> None:
     with pytest.raises(BenchInputError, match=r"--shape") as error:
         parse_shape(text)
     assert "\n" not in str(error.value)
+
+
+def test_a_map_too_small_for_the_kind_is_refused_but_fine_for_losses(registry) -> None:
+    with pytest.raises(BenchInputError, match="pooling 'max' needs H and W >= 2, got 8,4,1,1"):
+        make_case(registry.get("pooling", "max"), (8, 4, 1, 1), torch.float32, CPU)
+    embeddings, _ = make_case(registry.get("loss", "triplet"), (8, 4, 1, 1), torch.float32, CPU).inputs
+    assert embeddings.shape == (8, 4)
 
 
 def test_shape_round_trip() -> None:

@@ -31,7 +31,10 @@ def test_each_trial_is_a_tagged_run_and_the_best_trial_reruns_identically(sweep)
     assert sorted(r["study"]["trial"] for r in records) == [0, 1, 2]
     for record in records:
         trial = trials[record["study"]["trial"]]
-        assert record["study"]["name"] == study.study_name and record["status"] == "completed"
+        assert record["study"] == {
+            "name": study.study_name, "trial": trial.number, "params": trial.params, "metric": "accuracy", "direction": "maximize"
+        }  # fmt: skip
+        assert record["status"] == "completed"
         assert record["components"]["pooling"] == "mixed" and record["components"]["pooling.lam"] == trial.params["pooling.lam"]
         assert record["metrics"]["accuracy"] == trial.value
         assert "sweep" not in record["config"]
