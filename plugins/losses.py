@@ -11,6 +11,7 @@ from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
+from torch.autograd.function import once_differentiable
 from torch import nn
 
 from cnnbench import hookimpl
@@ -28,6 +29,26 @@ class SoftmaxLoss(nn.CrossEntropyLoss):
     """Softmax loss (survey Sec. 3.5.2): −log softmax(z)_y, mean over samples (and pixels for segmentation)."""
 
     input_kind: ClassVar[str] = "logits"
+
+
+class _SquaredHingeSum(torch.autograd.Function):
+    """sum(max(0, z + margin)^2) with a one-pass backward, 2·max(0, z + margin), from the saved violations.
+
+    Autograd's own graph (add, relu, square, sum) makes four passes each way over the (N, K) scores, which
+    is what kept the L2-hinge at 2-3x ``F.multi_margin_loss`` (a single fused kernel); see docs/performance.md.
+    """
+
+    @staticmethod
+    def forward(ctx, scores: torch.Tensor, margin: float) -> torch.Tensor:
+        violation = (scores + margin).relu_()
+        ctx.save_for_backward(violation)
+        return F.mse_loss(violation, violation.new_zeros(()).expand_as(violation), reduction="sum")
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+        (violation,) = ctx.saved_tensors
+        return violation * (2 * grad), None
 
 
 class HingeLoss(nn.Module):
@@ -51,9 +72,12 @@ class HingeLoss(nn.Module):
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         scores, target = _per_position(logits, target)
-        sign = torch.full_like(scores, -1).scatter_(1, target[:, None], 1)  # δ(y_i, j)
-        violation = (self.margin - sign * scores).clamp_min(0)
-        return (violation if self.p == 1 else violation.square()).sum() / len(scores)
+        # Score every class as a wrong one, max(0, margin + z)^p, in one pass over (N, K); then swap the
+        # true class's term for max(0, margin - z_y)^p on the N gathered scores (no (N, K) sign tensor).
+        wrong = F.relu(scores + self.margin).sum() if self.p == 1 else _SquaredHingeSum.apply(scores, self.margin)
+        true = scores.gather(1, target[:, None])
+        swap = F.relu(self.margin - true).pow(self.p) - F.relu(self.margin + true).pow(self.p)
+        return (wrong + swap.sum()) / len(scores)
 
     def extra_repr(self) -> str:
         return f"p={self.p}, margin={self.margin}"
