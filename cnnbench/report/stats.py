@@ -382,7 +382,7 @@ def pareto_front(cost: np.ndarray, value: np.ndarray, maximize: bool = True) -> 
     return mask
 
 
-BENCH_KEYS = ("kind", "name", "baseline", "target", "device", "dtype", "shape", "compile")
+BENCH_KEYS = ("kind", "name", "baseline", "target", "device", "dtype", "shape", "compile", "threads", "clock")
 BENCH_VALUES = ("forward_ms", "forward_backward_ms", "baseline_forward_ms", "baseline_forward_backward_ms", "ratio_forward", "ratio_forward_backward")
 PYTEST_KEYS = ("group", "name", "device")
 
@@ -398,6 +398,8 @@ def _medians(rows: pd.DataFrame, keys: Sequence[str], values: Mapping[str, pd.Se
 def bench_table(frame: pd.DataFrame) -> pd.DataFrame:
     """Component timings (``record_type == "bench"``): the median of each timing over repeated records."""
     rows = frame[frame["record_type"] == "bench"]
+    if "status" in rows:
+        rows = rows[rows["status"].fillna("completed") == "completed"]
     values = {name: rows[name] for name in BENCH_VALUES if name in rows}
     if rows.empty or not values:
         return rows.iloc[:0, :0]
