@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
-from sklearn.metrics import roc_auc_score, roc_curve
 from torch import nn
 from torch.nn import functional as F
 
@@ -88,6 +87,8 @@ def verification(distances: torch.Tensor, same: torch.Tensor) -> dict[str, float
     The accuracy at each ROC point is (TPR·P + (1 − FPR)·N) / (P + N); every threshold is a point of the
     (non-thinned) ROC curve, so the maximum over its points is the best threshold's accuracy.
     """
+    from sklearn.metrics import roc_auc_score, roc_curve  # ~1 s to import: only evaluation needs it
+
     score, truth = (-distances).double().cpu().numpy(), same.cpu().numpy()
     false_positive_rate, true_positive_rate, _ = roc_curve(truth, score, drop_intermediate=False)
     positives = int(truth.sum())
