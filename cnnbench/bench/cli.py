@@ -68,13 +68,14 @@ def main(args: argparse.Namespace) -> int:
     from cnnbench.bench.records import write_bench_record
     from cnnbench.bench.runner import Settings, bench_component
     from cnnbench.plugins import default_registry
+    from cnnbench.training.device import select_device
 
     unknown = [kind for kind in args.kinds if kind not in KINDS]
     if unknown:
         raise BenchInputError(f"unknown kind {', '.join(map(repr, unknown))}; kinds: {', '.join(KINDS)}")
     shapes = [parse_shape(text) for text in args.shape or DEFAULT_SHAPES]
     settings = Settings(
-        device=select_device(args.device),
+        device=select_device(args.device, option="--device"),
         dtype=getattr(torch, args.dtype),
         repeats=args.repeats,
         min_run_time=args.min_time,
@@ -113,25 +114,6 @@ def main(args: argparse.Namespace) -> int:
             where = ",".join(map(str, result.requested))
             print(f"cnnbench: {result.component.kind} {result.component.name} on {where}: {result.status}: {result.error}", file=sys.stderr)
     return 1 if any(r.status == "failed" for r in results) else 0
-
-
-def select_device(name: str) -> Any:
-    """``auto`` picks CUDA when present; an explicit request for a missing device is refused in one line."""
-    import torch
-
-    from cnnbench.bench.inputs import BenchInputError
-
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise BenchInputError(f"--device {name!r} is not a device; use auto, cpu, cuda or cuda:N") from None
-    if device.type not in {"cpu", "cuda"}:
-        raise BenchInputError(f"--device {name!r}: cnnbench bench times on cpu or cuda; use auto, cpu, cuda or cuda:N")
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise BenchInputError("--device cuda but CUDA is not available here; use --device auto or cpu")
-    return device
 
 
 def _ms(value: float | None) -> str:

@@ -13,16 +13,18 @@ from cnnbench.errors import IncompatibleConfigError
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
-def select_device(name: str) -> torch.device:
-    """``auto`` picks CUDA when present; an explicit CUDA request without CUDA is refused."""
+def select_device(name: str, option: str = "trainer.device") -> torch.device:
+    """``auto`` picks CUDA when present; anything but an available CPU or CUDA device is refused in one line."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         device = torch.device(name)
     except RuntimeError:
-        raise IncompatibleConfigError(f"trainer.device={name!r} is not a device; use auto, cpu, cuda or cuda:N") from None
+        device = None
+    if device is None or device.type not in {"cpu", "cuda"}:
+        raise IncompatibleConfigError(f"{option}={name!r} is not a device here; use auto, cpu, cuda or cuda:N")
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise IncompatibleConfigError("trainer.device=cuda but CUDA is not available here; use trainer.device=auto or cpu")
+        raise IncompatibleConfigError(f"{option}={name} but CUDA is not available here; use auto or cpu")
     return device
 
 

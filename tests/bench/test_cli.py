@@ -59,7 +59,7 @@ def test_a_third_party_component_is_timed_like_a_built_in(tmp_path: Path, monkey
         (["bench", "--shape", "1,2,3"], "--shape must be four positive integers"),
         (["bench", "poolings"], "unknown kind 'poolings'; kinds: pooling, activation"),
         (["bench", "--names", "no_such_thing*", *FAST], "no pooling/activation/convolution/loss/layer component matches"),
-        (["bench", "--device", "tpu"], "--device 'tpu'"),
+        (["bench", "--device", "tpu"], "--device='tpu'"),
     ],
 )
 def test_bad_input_is_one_line_and_no_record(arguments: list[str], message: str, tmp_path: Path, capsys) -> None:
