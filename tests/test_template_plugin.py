@@ -86,6 +86,15 @@ def test_cli_lists_swish_with_its_distribution(site: Path) -> None:
     assert "relu" in rows  # the built-ins still load beside it
 
 
+def test_cli_runs_with_swish_and_records_its_beta_and_distribution(site: Path, tmp_path: Path) -> None:
+    overrides = ["activation=swish", "activation.beta=2", "task.limit=120", "trainer.epochs=1", f"results.dir={tmp_path}"]
+    ran = subprocess.run([sys.executable, "-m", "cnnbench.cli", "run", *overrides], env=_with_site(site), capture_output=True, text=True)
+    assert ran.returncode == 0, ran.stderr
+    [record] = [json.loads(path.read_text()) for path in (tmp_path / "runs").glob("*.json")]
+    assert record["components"]["activation"] == "swish" and record["components"]["activation.beta"] == 2
+    assert DISTRIBUTION in record["versions"]["plugins"]
+
+
 def test_default_registry_does_not_see_the_template() -> None:
     assert "swish" not in default_registry().names("activation")
 
