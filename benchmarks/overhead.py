@@ -80,7 +80,7 @@ def main() -> None:
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
-    seed_everything(SEED, deterministic=True)  # as `cnnbench run` does (trainer.deterministic=true)
+    seed_everything(SEED, deterministic=True, device=torch.device("cpu"))  # as `cnnbench run` does
     registry = default_registry()
     task = registry.create("task", {"name": "classification", "dataset": "mnist", "limit": args.limit})
     data = task.load_data(args.data_root, 32, SEED)
