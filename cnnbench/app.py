@@ -6,7 +6,6 @@ The registry feeds Hydra's ConfigStore first, so every installed component is a 
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from typing import Any
 
@@ -14,10 +13,8 @@ HELP_EPILOG = """examples:
   cnnbench run                                   LeNet-5 on the bundled digits, CPU
   cnnbench run activation=elu pooling=mixed pooling.lam=0.3
   cnnbench run -m activation=relu,elu pooling=max,avg trainer.seed=0,1,2
-  cnnbench run -m hydra/launcher=joblib experiment=ablation_lenet
+  cnnbench run experiment=ablation_lenet         the 60-run ablation (a multirun, joblib launcher)
   cnnbench run --cfg job                        show the composed config"""
-
-log = logging.getLogger("cnnbench")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

@@ -7,9 +7,9 @@ training starts, every outcome (completed, failed, pruned) is recorded atomicall
 
 from __future__ import annotations
 
-import logging
 import os
 import random
+import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -31,7 +31,6 @@ from cnnbench.training import device as devices
 from cnnbench.training.loop import EpochCallback, FitResult, LoopSettings, RunPruned, fit
 from cnnbench.training.provenance import git_commit, host, versions
 
-log = logging.getLogger("cnnbench")
 SLOTS = ("convolution", "pooling", "activation")
 
 
@@ -100,8 +99,6 @@ def plan(cfg: DictConfig, registry: LoadedRegistry) -> Plan:
 
 def _progress_enabled(setting: Any) -> bool:
     if str(setting) == "auto":
-        import sys
-
         return sys.stderr.isatty()
     return bool(setting)
 
