@@ -19,9 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from hydra import compose, initialize_config_module
 
-from cnnbench.configstore import store_components
+from cnnbench.configstore import compose_run_config, store_components
 from cnnbench.plugins import default_registry
 from cnnbench.training.execute import execute
 
@@ -39,8 +38,7 @@ def run(limit: int, batch_size: int, args: argparse.Namespace, results: Path) ->
         f"data.root={args.data_root}",
         f"results.dir={results}",
     ]
-    with initialize_config_module(config_module="cnnbench_conf", version_base="1.3"):
-        cfg = compose(config_name="config", overrides=overrides)
+    cfg = compose_run_config(overrides)
     cpu, wall = time.process_time(), time.perf_counter()
     record, _ = execute(cfg, default_registry())
     return {

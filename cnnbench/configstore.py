@@ -7,15 +7,19 @@ for any Hydra config.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from hydra import compose, initialize_config_module
 from hydra.core.config_store import ConfigStore
+from omegaconf import DictConfig
 
 from cnnbench.registry import Registry
 
 #: The kinds that are Hydra config groups.
 GROUPS = ("convolution", "pooling", "activation", "loss", "model", "task")
 PROVIDER = "cnnbench"
+CONFIG_MODULE = "cnnbench_conf"
 
 
 def _plain(value: Any) -> Any:
@@ -40,3 +44,12 @@ def store_components(registry: Registry) -> None:
                 node=component_node(component.name, dict(component.defaults)),
                 provider=f"{PROVIDER}:{component.distribution}",
             )
+
+
+def compose_run_config(overrides: Sequence[str] = ()) -> DictConfig:
+    """The config ``cnnbench run <overrides>`` would run, for notebooks, tests and benchmarks.
+
+    Components are the options :func:`store_components` stored last.
+    """
+    with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):
+        return compose(config_name="config", overrides=list(overrides))

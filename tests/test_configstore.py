@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from hydra import compose, initialize_config_module
 from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 
-from cnnbench.configstore import store_components
+from cnnbench.configstore import compose_run_config, store_components
 from cnnbench.plugins import default_registry
 from cnnbench.registry import Component
 
@@ -31,8 +30,7 @@ def registry_with_swish() -> Iterator:
 
 
 def composed(*overrides: str):
-    with initialize_config_module(config_module="cnnbench_conf", version_base="1.3"):
-        return compose(config_name="config", overrides=list(overrides))
+    return compose_run_config(overrides)
 
 
 def test_component_override_and_hyperparameter(registry_with_swish) -> None:

@@ -19,11 +19,10 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
-from cnnbench.configstore import store_components
+from cnnbench.configstore import CONFIG_MODULE, store_components
 from cnnbench.errors import CnnbenchError
 from cnnbench.registry import Registry
 
-CONFIG_MODULE = "cnnbench_conf"
 SWEEP_CONFIG = "sweep_config"
 RUN_CONFIG = "config"
 _SAFE = re.compile(r"[A-Za-z_/][\w./-]*")

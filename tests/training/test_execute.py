@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from hydra import compose, initialize_config_module
 from torch import nn
 
-from cnnbench.configstore import store_components
+from cnnbench.configstore import compose_run_config, store_components
 from cnnbench.plugins import default_registry
 from cnnbench.registry import Component
 from cnnbench.training.execute import RunFailed, build_model, execute, load_checkpoint, plan
@@ -45,8 +44,7 @@ def registry_with_exploding():
 
 
 def config(*overrides: str):
-    with initialize_config_module(config_module="cnnbench_conf", version_base="1.3"):
-        return compose(config_name="config", overrides=[*FAST, *overrides])
+    return compose_run_config([*FAST, *overrides])
 
 
 def only_record(results: Path) -> dict:

@@ -7,10 +7,9 @@ import json
 import pytest
 import torch
 import torch.nn.functional as F
-from hydra import compose, initialize_config_module
 from torch import nn
 
-from cnnbench.configstore import store_components
+from cnnbench.configstore import compose_run_config, store_components
 from cnnbench.errors import IncompatibleConfigError, InvalidHyperparameterError
 from cnnbench.parts import Parts
 from cnnbench.plugins import default_registry
@@ -25,8 +24,7 @@ SMALL = ["task.n_train=40", "task.n_test=20"]
 
 def config(*overrides: str):
     store_components(default_registry())
-    with initialize_config_module(config_module="cnnbench_conf", version_base="1.3"):
-        return compose(config_name="config", overrides=["trainer.progress=false", "trainer.threads=1", *overrides])
+    return compose_run_config(["trainer.progress=false", *overrides])
 
 
 def rcnn(registry, **parts):

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from hydra import compose, initialize_config_module
 
-from cnnbench.configstore import store_components
+from cnnbench.configstore import compose_run_config, store_components
 from cnnbench.errors import IncompatibleConfigError, InvalidHyperparameterError
 from cnnbench.parts import Parts
 from cnnbench.plugins import default_registry
@@ -21,8 +20,7 @@ METRICS = {"verification_accuracy", "roc_auc", "recall_at_1"}
 
 def config(*overrides: str):
     store_components(default_registry())
-    with initialize_config_module(config_module="cnnbench_conf", version_base="1.3"):
-        return compose(config_name="config", overrides=["trainer.progress=false", *overrides])
+    return compose_run_config(["trainer.progress=false", *overrides])
 
 
 def records(results: Path) -> list[dict]:

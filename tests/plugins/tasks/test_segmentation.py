@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from hydra import compose, initialize_config_module
 from sklearn.metrics import confusion_matrix as sklearn_confusion_matrix
 from sklearn.metrics import jaccard_score
 
-from cnnbench.configstore import store_components
+from cnnbench.configstore import compose_run_config, store_components
 from cnnbench.data import shapes
 from cnnbench.errors import IncompatibleConfigError, InvalidHyperparameterError
 from cnnbench.parts import Parts
@@ -24,8 +23,7 @@ METRICS = {"pixel_accuracy", "mean_iou", "per_class_iou", "loss", "baseline_pixe
 
 def config(*overrides: str):
     store_components(default_registry())
-    with initialize_config_module(config_module="cnnbench_conf", version_base="1.3"):
-        return compose(config_name="config", overrides=["trainer.progress=false", *overrides])
+    return compose_run_config(["trainer.progress=false", *overrides])
 
 
 def fcn(registry, image_size: int = 16, **hp):
