@@ -19,14 +19,10 @@ import pandas as pd
 from scipy import special
 
 from cnnbench.errors import CnnbenchError
-from cnnbench.registry import KINDS
+from cnnbench.kinds import COMPONENT_ROOTS, DEFAULT_BASELINE
 from cnnbench.report.loader import PYTEST_BENCHMARK
 
 SECTION_KEYS = ("task", "dataset", "device")
-#: roots of the columns that come from a record's ``components`` (``"pooling"``, ``"pooling.lam"``, ...)
-COMPONENT_ROOTS = tuple(kind for kind in KINDS if kind != "task")
-#: the slots an ablation varies, and the choice each is compared against by default
-DEFAULT_BASELINE = {"activation": "relu", "pooling": "max", "convolution": "conv", "loss": "softmax"}
 #: training settings that change what a run measures (unlike ``trainer.seed``, ``threads`` or ``progress``)
 TRAINER_KEYS = ("trainer.epochs", "trainer.batch_size", "trainer.precision", "trainer.channels_last", "trainer.compile")
 METRIC_PREFIX = "metric."

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cnnbench.configstore import compose_run_config, store_components
+from cnnbench.configstore import compose_run_config
 from cnnbench.errors import IncompatibleConfigError, InvalidHyperparameterError
 from cnnbench.parts import Parts
 from cnnbench.plugins import default_registry
@@ -23,7 +23,6 @@ SMALL = ["task.n_train=40", "task.n_test=20"]
 
 
 def config(*overrides: str):
-    store_components(default_registry())
     return compose_run_config(["trainer.progress=false", *overrides])
 
 

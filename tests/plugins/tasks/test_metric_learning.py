@@ -8,10 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from cnnbench.configstore import compose_run_config, store_components
+from cnnbench.configstore import compose_run_config
 from cnnbench.errors import IncompatibleConfigError, InvalidHyperparameterError
 from cnnbench.parts import Parts
-from cnnbench.plugins import default_registry
 from cnnbench.training.execute import execute
 from cnnbench_plugins.tasks.metric_learning import balanced_pairs, embedding_metrics, recall_at_1, verification
 
@@ -19,7 +18,6 @@ METRICS = {"verification_accuracy", "roc_auc", "recall_at_1"}
 
 
 def config(*overrides: str):
-    store_components(default_registry())
     return compose_run_config(["trainer.progress=false", *overrides])
 
 

@@ -10,11 +10,10 @@ import torch
 from sklearn.metrics import confusion_matrix as sklearn_confusion_matrix
 from sklearn.metrics import jaccard_score
 
-from cnnbench.configstore import compose_run_config, store_components
+from cnnbench.configstore import compose_run_config
 from cnnbench.data import shapes
 from cnnbench.errors import IncompatibleConfigError, InvalidHyperparameterError
 from cnnbench.parts import Parts
-from cnnbench.plugins import default_registry
 from cnnbench.training.execute import execute
 from cnnbench_plugins.tasks.segmentation import confusion_matrix, segmentation_scores
 
@@ -22,7 +21,6 @@ METRICS = {"pixel_accuracy", "mean_iou", "per_class_iou", "loss", "baseline_pixe
 
 
 def config(*overrides: str):
-    store_components(default_registry())
     return compose_run_config(["trainer.progress=false", *overrides])
 
 
