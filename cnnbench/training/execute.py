@@ -102,8 +102,14 @@ def plan(cfg: DictConfig, registry: LoadedRegistry) -> Plan:
         progress=_progress_enabled(trainer.progress),
         objective=Objective(task.primary_metric, task.maximize),
         select=select,
+        patience=_patience(trainer.get("patience")),
     )
     return Plan(task_name, task, nodes, loss, settings, split)
+
+
+def _patience(value: Any) -> int | None:
+    require(value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 1), f"trainer.patience must be an integer >= 1 or null, got {value!r}")
+    return value
 
 
 def _progress_enabled(setting: Any) -> bool:

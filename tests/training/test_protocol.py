@@ -71,6 +71,17 @@ def test_best_val_evaluates_test_on_the_best_validation_epoch(registry, tmp_path
         assert final.metrics["test"]["loss"] != record.metrics["test"]["loss"]
 
 
+def test_early_stopping_watches_validation(registry, tmp_path: Path) -> None:
+    full, _ = execute(config("trainer.epochs=12", "trainer.select=best_val", "optimizer.lr=0.01", f"results.dir={tmp_path}"), registry)
+    curve = [point["validation"]["accuracy"] for point in full.curve]
+    best = max(range(len(curve)), key=lambda i: (curve[i], -i)) + 1
+    stopped, _ = execute(config("trainer.epochs=12", "trainer.select=best_val", "trainer.patience=2", "optimizer.lr=0.01", f"results.dir={tmp_path}"), registry)
+    first_stall = next((e for e in range(1, 13) if e - max(range(1, e + 1), key=lambda i: (curve[i - 1], -i)) >= 2), 12)
+    assert len(stopped.curve) == first_stall and [p["validation"] for p in stopped.curve] == [p["validation"] for p in full.curve[:first_stall]]
+    assert first_stall < 12 and stopped.selection.epoch == max(range(1, first_stall + 1), key=lambda i: (curve[i - 1], -i))
+    assert stopped.metrics["validation"]["accuracy"] == curve[stopped.selection.epoch - 1] <= curve[best - 1]
+
+
 def test_the_split_follows_split_seed_not_the_run_seed(registry, tmp_path: Path) -> None:
     records, validation = {}, {}
     for name, overrides in {"a": ["trainer.seed=0"], "b": ["trainer.seed=1"], "c": ["data.split_seed=1"]}.items():
