@@ -161,16 +161,18 @@ class MetricLearning(Task):
         run's seed), so every run is scored on the same pairs; the raw-pixel baseline is computed here once."""
         data = labelled_splits(self.dataset, root, image_size, split, self.limit)
         splits = {"train": data.train_sample, "validation": data.validation, "test": data.test}
-        for images in splits.values():
+        pairs = {}
+        for name, images in splits.items():
             generator = torch.Generator().manual_seed(self.pair_seed)
             anchors = torch.randperm(len(images["labels"]), generator=generator)[: self.test_pairs // 2]
-            images["pairs"] = balanced_pairs(images["labels"], anchors, generator)
+            pairs[name] = balanced_pairs(images["labels"], anchors, generator)
         pixels = {name: images["images"].flatten(1) for name, images in splits.items()}
-        threshold = fit_threshold(pair_distances(pixels["train"], splits["train"]["pairs"]), splits["train"]["pairs"][2])
+        threshold = fit_threshold(pair_distances(pixels["train"], pairs["train"]), pairs["train"][2])
+        scored = {}
         for name, images in splits.items():
-            baseline = embedding_metrics(pixels[name], images["labels"], images["pairs"], threshold)
-            images["baseline"] = {f"baseline_{metric}": value for metric, value in baseline.items()}
-        return TaskData(data.train, data.validation, data.test, data.train_sample, data.info)
+            baseline = embedding_metrics(pixels[name], images["labels"], pairs[name], threshold)
+            scored[name] = {**images, "pairs": pairs[name], "baseline": {f"baseline_{metric}": value for metric, value in baseline.items()}}
+        return TaskData(data.train, scored["validation"], scored["test"], scored["train"], data.info)
 
     def training_loss(self, model: nn.Module, loss: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Pair losses get the balanced pairs of the batch (embedded once, indexed twice); embedding losses
