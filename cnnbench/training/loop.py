@@ -164,7 +164,7 @@ def fit(
             result.curve.append({"epoch": epoch, "train_loss": train_loss, "epoch_s": epoch_s, "lr": lr, "validation": _scalars(metrics)})
             _select(model, epoch, metrics, settings, result)
             progress.advance(epochs)
-            log.info("epoch %d/%d  train_loss %.4f  %s  (%.1f s)", epoch, settings.epochs, train_loss, _summary(metrics), epoch_s)
+            log.info("epoch %d/%d  train_loss %.4f  validation %s  (%.1f s)", epoch, settings.epochs, train_loss, _summary(metrics), epoch_s)
             if on_epoch is not None:
                 on_epoch(epoch, metrics)
             if settings.patience and result.best is not None and epoch - result.best[0] >= settings.patience:
