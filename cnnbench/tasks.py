@@ -55,7 +55,7 @@ class Task(ABC):
     default_loss: ClassVar[str]
     #: loss ``input_kind`` values this task can feed ("logits", "pairs", "embeddings")
     loss_inputs: ClassVar[tuple[str, ...]]
-    #: dataset names this task accepts (the ``dataset`` hyperparameter)
+    #: dataset names this task accepts (the ``dataset`` hyperparameter); shell wildcards: ``('*',)`` is any registered dataset
     datasets: ClassVar[tuple[str, ...]]
     #: the metric sweeps optimise (on validation) and leaderboards rank by (on test), and whether higher is better
     primary_metric: ClassVar[str]
