@@ -11,13 +11,13 @@ from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
-from torch.autograd.function import once_differentiable
+from cnnbench_plugins._mining import MINING, mined_triplet_loss
 from torch import nn
+from torch.autograd.function import once_differentiable
 
 from cnnbench import hookimpl
 from cnnbench.errors import require
 from cnnbench.hookspecs import Register
-from cnnbench_plugins._mining import MINING, mined_triplet_loss
 
 
 def _per_position(logits: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

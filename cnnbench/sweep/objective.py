@@ -1,7 +1,9 @@
 """One trial: the run ``cnnbench run`` would do with the trial's parameters, once per seed.
 
 Each seed's run writes its own run record, tagged with the study, the trial, its parameters and the
-study's (first) objective. With several seeds the trial's
+study's (first) objective. The trial's value, and what the pruner sees, is the objective on the validation
+split; the test value of the same metric is kept as the ``test_values`` user attribute, for the summary
+only, never for choosing. With several seeds the trial's
 value is the mean over seeds (the spread is kept as the ``spread`` user attribute), and the pruner sees the
 running mean: at epoch ``e`` of seed ``i`` it gets the mean epoch-``e`` metric of seeds ``0..i``, reported
 as step ``i * epochs + e``, so every trial is compared at the same point of the same schedule.
@@ -15,6 +17,7 @@ from typing import Any
 
 import optuna
 
+from cnnbench.records import as_dict
 from cnnbench.sweep.accounting import ERROR, requeue
 from cnnbench.sweep.setup import Sweep
 from cnnbench.sweep.space import SweepConfigError, record_value
@@ -68,6 +71,7 @@ class TrialRunner:
         epochs = int(cfg.trainer.epochs)
         curves: list[list[float]] = []
         values: list[list[float]] = []
+        tests: list[list[float]] = []
         for index, seed in enumerate(seeds):
             cfg.trainer.seed = seed
             curves.append([])
@@ -75,8 +79,11 @@ class TrialRunner:
             record, _ = execute(cfg, sweep.registry, on_epoch=reporter, study=tag)
             if reporter is not None and reporter.missing is not None:
                 raise SweepConfigError(reporter.missing)
-            values.append([record_value(record, o.metric) for o in sweep.objectives])
+            document = as_dict(record)
+            values.append([record_value(document, o.metric) for o in sweep.objectives])
+            tests.append([record_value(document, o.metric, "test") for o in sweep.objectives])
         means = [statistics.fmean(column) for column in zip(*values, strict=True)]
+        trial.set_user_attr("test_values", [statistics.fmean(column) for column in zip(*tests, strict=True)])
         if len(seeds) > 1:
             trial.set_user_attr("spread", [statistics.stdev(column) for column in zip(*values, strict=True)])
             trial.set_user_attr("seed_values", values)

@@ -10,9 +10,11 @@ from torch import nn
 from torch.nn import functional as F
 
 from cnnbench import hookimpl
-from cnnbench.data import DATASETS, load_images, resize, standardize
+from cnnbench.data import DATASETS
+from cnnbench.data.labelled import labelled_splits
+from cnnbench.data.splits import SplitSettings
 from cnnbench.parts import Parts, flat_features
-from cnnbench.tasks import Task, TaskData
+from cnnbench.tasks import Split, Task, TaskData
 
 
 class LeNet5(nn.Module):
@@ -94,27 +96,15 @@ class Classification(Task):
             raise ValueError(f"limit must be >= 1 or null, got {limit}")
         self.dataset, self.limit, self.eval_batch_size = dataset, limit, eval_batch_size
 
-    def load_data(self, root: Path, image_size: int | None, seed: int) -> TaskData:
-        train, test = (load_images(self.dataset, root, split, limit=self.limit) for split in ("train", "test"))
-        size = image_size or train.images.shape[-1]
-        train_images, test_images = standardize(resize(train.images, size), resize(test.images, size))
-        return TaskData(
-            train={"images": train_images, "labels": train.labels},
-            test={"images": test_images, "labels": test.labels},
-            info={
-                "dataset": self.dataset,
-                "in_channels": train_images.shape[1],
-                "num_classes": len(train.classes),
-                "image_size": size,
-                "classes": list(train.classes),
-            },
-        )
+    def load_data(self, root: Path, image_size: int | None, seed: int, split: SplitSettings) -> TaskData:
+        data = labelled_splits(self.dataset, root, image_size, split, self.limit)
+        return TaskData(data.train, data.validation, data.test, data.train_sample, data.info)
 
     def training_loss(self, model: nn.Module, loss: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         return loss(model(batch["images"]), batch["labels"])
 
-    def evaluate(self, model: nn.Module, loss: nn.Module, data: TaskData, device: torch.device) -> dict[str, Any]:
-        images, labels = data.test["images"], data.test["labels"].to(device)
+    def evaluate(self, model: nn.Module, loss: nn.Module, data: TaskData, device: torch.device, split: Split) -> dict[str, Any]:
+        images, labels = data.split(split)["images"], data.split(split)["labels"].to(device)
         logits = torch.cat([model(chunk.to(device)).float() for chunk in images.split(self.eval_batch_size)])
         predicted = logits.argmax(dim=1)
         num_classes = data.info["num_classes"]

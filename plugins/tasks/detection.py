@@ -18,17 +18,19 @@ from typing import Any, ClassVar, NamedTuple
 
 import torch
 import torch.nn.functional as F
+from cnnbench_plugins.tasks._average_precision import Boxes, mean_average_precision
+from cnnbench_plugins.tasks._boxes import box_iou, clip, decode, encode, nms, pad_groups, warp
+from cnnbench_plugins.tasks._proposals import Proposals, propose
 from torch import nn
 
 from cnnbench import hookimpl
 from cnnbench.data import shapes
+from cnnbench.data.fingerprint import fingerprint
+from cnnbench.data.splits import SplitSettings, training_sample, validation_seed
 from cnnbench.errors import require
 from cnnbench.hookspecs import Register
 from cnnbench.parts import Parts, flat_features
-from cnnbench.tasks import Task, TaskData
-from cnnbench_plugins.tasks._average_precision import Boxes, mean_average_precision
-from cnnbench_plugins.tasks._boxes import box_iou, clip, decode, encode, nms, pad_groups, warp
-from cnnbench_plugins.tasks._proposals import Proposals, propose
+from cnnbench.tasks import Split, Task, TaskData
 
 #: R-CNN's fine-tuning labels: a proposal is an object at IoU >= 0.5 with a ground-truth box, else background
 #: (its SVM stage instead took only IoU < 0.3 as negatives; the joint training here follows fine-tuning); it
@@ -220,16 +222,18 @@ class Detection(Task):
         self.samples_per_image, self.fg_fraction, self.nms_iou = samples_per_image, fg_fraction, nms_iou
         self.data_seed, self.eval_batch_size = data_seed, eval_batch_size
 
-    def load_data(self, root: Path, image_size: int | None, seed: int) -> TaskData:
-        """Scenes from ``data_seed`` (the same for every run; train and test disjoint), proposals, crops.
+    def load_data(self, root: Path, image_size: int | None, seed: int, split: SplitSettings) -> TaskData:
+        """Train and test scenes from ``data_seed`` (the same for every run; disjoint), validation scenes
+        (``val_fraction`` of ``n_train``) from their own seed stream; proposals, crops.
 
         The run's ``seed`` draws the training samples among the proposals.
         """
         crop = self.crop_size or image_size or RCNN.input_size
         require(2 * self.context_pad < crop, f"context_pad must be < half the crop size {crop}, got {self.context_pad}")
         scenes = shapes.detection(self.n_train + self.n_test, self.image_size, self.data_seed)
-        train_images, train_truth, train_proposals = self._prepare(*(part[: self.n_train] for part in scenes))
-        test_images, test_truth, test_proposals = self._prepare(*(part[self.n_train :] for part in scenes))
+        val_scenes = shapes.detection(split.count(self.n_train), self.image_size, validation_seed(self.data_seed, split))
+        train_scenes = tuple(part[: self.n_train] for part in scenes)
+        train_images, train_truth, train_proposals = self._prepare(*train_scenes)
         mean = train_images.mean(dim=(0, 2, 3), keepdim=True)
         std = train_images.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-6)
 
@@ -244,23 +248,33 @@ class Detection(Task):
             "targets": targets[image, index][real],
             "has_target": has_target[image, index][real],
         }
-        test = DetectionTestSet(
-            warp((test_images - mean) / std, test_proposals.boxes, crop, self.context_pad),
-            test_proposals,
-            test_truth,
-            *assign(test_proposals, test_truth),
-            proposal_recall=self._recall(test_proposals, test_truth),
-            baseline_map50=self._baseline(test_proposals, test_truth, torch.bincount(train_truth.labels).argmax()),
-        )
+        frequent = torch.bincount(train_truth.labels).argmax()
+
+        def evaluation_set(parts: tuple[Any, ...]) -> DetectionTestSet:
+            images, truth, proposals = self._prepare(*parts)
+            return DetectionTestSet(
+                warp((images - mean) / std, proposals.boxes, crop, self.context_pad),
+                proposals,
+                truth,
+                *assign(proposals, truth),
+                proposal_recall=self._recall(proposals, truth),
+                baseline_map50=self._baseline(proposals, truth, frequent),
+            )
+
+        picked = training_sample(self.n_train, len(val_scenes[0]), split).tolist()
         return TaskData(
             train=train,
-            test=test,
+            validation=evaluation_set(val_scenes),
+            test=evaluation_set(tuple(part[self.n_train :] for part in scenes)),
+            train_sample=evaluation_set((train_scenes[0][picked], *([part[i] for i in picked] for part in train_scenes[1:]))),
             info={
                 "dataset": self.dataset,
                 "in_channels": train_images.shape[1],
                 "num_classes": len(shapes.CLASSES),
                 "image_size": crop,
                 "classes": list(shapes.CLASSES),
+                "validation": "generated",
+                "fingerprint": fingerprint(scenes, val_scenes),
             },
         )
 
@@ -288,8 +302,8 @@ class Detection(Task):
     def training_loss(self, model: nn.Module, loss: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         return objective(model(batch["crops"]), loss, batch["labels"], batch["targets"], batch["has_target"])
 
-    def evaluate(self, model: nn.Module, loss: nn.Module, data: TaskData, device: torch.device) -> dict[str, Any]:
-        test: DetectionTestSet = data.test
+    def evaluate(self, model: nn.Module, loss: nn.Module, data: TaskData, device: torch.device, split: Split) -> dict[str, Any]:
+        test: DetectionTestSet = data.split(split)
         n, count = test.labels.shape
         outputs = [model(chunk.to(device)) for chunk in test.crops.flatten(0, 1).split(self.eval_batch_size)]
         logits = torch.cat([o.logits for o in outputs]).float()

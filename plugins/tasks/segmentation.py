@@ -11,10 +11,12 @@ from torch import nn
 
 from cnnbench import hookimpl
 from cnnbench.data import shapes, standardize
+from cnnbench.data.fingerprint import fingerprint
+from cnnbench.data.splits import SplitSettings, training_sample, validation_seed
 from cnnbench.errors import require
 from cnnbench.hookspecs import Register
 from cnnbench.parts import Parts
-from cnnbench.tasks import Task, TaskData
+from cnnbench.tasks import Split, Task, TaskData
 
 
 class FCN(nn.Module):
@@ -110,33 +112,42 @@ class Segmentation(Task):
         self.dataset, self.n_train, self.n_test, self.image_size = dataset, n_train, n_test, image_size
         self.data_seed, self.eval_batch_size = data_seed, eval_batch_size
 
-    def load_data(self, root: Path, image_size: int | None, seed: int) -> TaskData:
+    def load_data(self, root: Path, image_size: int | None, seed: int, split: SplitSettings) -> TaskData:
+        """Train and test scenes from ``data_seed``; validation scenes (``val_fraction`` of ``n_train``) from
+        their own seed stream, so train and test stay what they were without a validation split."""
         size = image_size or self.image_size
         images, masks = shapes.segmentation(self.n_train + self.n_test, size, self.data_seed)
-        train_images, test_images = standardize(images[: self.n_train], images[self.n_train :])
-        test_masks = masks[self.n_train :]
-        background = confusion_matrix(test_masks, torch.zeros_like(test_masks), len(shapes.CLASSES))
+        val_images, val_masks = shapes.segmentation(split.count(self.n_train), size, validation_seed(self.data_seed, split))
+        train_images, val_images, test_images = standardize(images[: self.n_train], val_images, images[self.n_train :])
+        train_masks = masks[: self.n_train]
+        sample = training_sample(self.n_train, len(val_masks), split)
+
+        def evaluation_set(images: torch.Tensor, masks: torch.Tensor) -> dict[str, Any]:
+            background = confusion_matrix(masks, torch.zeros_like(masks), len(shapes.CLASSES))
+            baseline = {f"baseline_{k}": v for k, v in segmentation_scores(background).items() if k != "per_class_iou"}
+            return {"images": images, "masks": masks, "baseline": baseline}
+
         return TaskData(
-            train={"images": train_images, "masks": masks[: self.n_train]},
-            test={
-                "images": test_images,
-                "masks": test_masks,
-                "baseline": {f"baseline_{k}": v for k, v in segmentation_scores(background).items() if k != "per_class_iou"},
-            },
+            train={"images": train_images, "masks": train_masks},
+            validation=evaluation_set(val_images, val_masks),
+            test=evaluation_set(test_images, masks[self.n_train :]),
+            train_sample=evaluation_set(train_images[sample], train_masks[sample]),
             info={
                 "dataset": self.dataset,
                 "in_channels": train_images.shape[1],
                 "num_classes": len(shapes.CLASSES),
                 "image_size": size,
                 "classes": list(shapes.CLASSES),
+                "validation": "generated",
+                "fingerprint": fingerprint(images, masks, val_images, val_masks),
             },
         )
 
     def training_loss(self, model: nn.Module, loss: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         return loss(model(batch["images"]), batch["masks"])
 
-    def evaluate(self, model: nn.Module, loss: nn.Module, data: TaskData, device: torch.device) -> dict[str, Any]:
-        test = data.test
+    def evaluate(self, model: nn.Module, loss: nn.Module, data: TaskData, device: torch.device, split: Split) -> dict[str, Any]:
+        test = data.split(split)
         masks = test["masks"].to(device)
         logits = torch.cat([model(chunk.to(device)).float() for chunk in test["images"].split(self.eval_batch_size)])
         confusion = confusion_matrix(masks, logits.argmax(dim=1), data.info["num_classes"])

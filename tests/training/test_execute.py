@@ -84,8 +84,8 @@ def test_pruning_stops_the_run_and_records_it(registry, tmp_path: Path) -> None:
 def test_checkpoint_round_trip_uses_weights_only(registry, tmp_path: Path) -> None:
     cfg = config(f"results.dir={tmp_path}", "results.checkpoint=true")
     record, _ = execute(cfg, registry)
-    checkpoint = tmp_path / "checkpoints" / f"{record['run_id']}.pt"
+    checkpoint = tmp_path / "checkpoints" / f"{record.run_id}.pt"
     plan_ = plan(cfg, registry)
-    data = plan_.task.load_data(Path("."), 32, 0)
+    data = plan_.task.load_data(Path("."), 32, 0, plan_.split)
     model = load_checkpoint(build_model(registry, plan_, data), checkpoint)
-    assert sum(p.numel() for p in model.parameters()) == record["params"]
+    assert sum(p.numel() for p in model.parameters()) == record.params
