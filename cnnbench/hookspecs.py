@@ -1,6 +1,6 @@
-"""The plugin contract: the pluggy markers and one hook per kind of component.
+"""The plugin contract: the pluggy markers, one hook per kind of component, and the run lifecycle hooks.
 
-Every hook receives a ``register`` callable with the signature
+Every registration hook receives a ``register`` callable with the signature
 ``register(name, factory, **defaults)``: ``factory`` builds the component from its keyword
 hyperparameters (plus the context its kind passes, such as a channel count) and ``defaults``
 are the tunable hyperparameters with their default values. See ``docs/plugins.md``.
@@ -8,9 +8,14 @@ are the tunable hyperparameters with their default values. See ``docs/plugins.md
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pluggy
+
+if TYPE_CHECKING:
+    from cnnbench.records import RunRecord
 
 PROJECT = "cnnbench"
 
@@ -55,3 +60,42 @@ def cnnbench_register_models(register: Register) -> None:
 @hookspec
 def cnnbench_register_tasks(register: Register) -> None:
     """Register tasks: ``factory(**hp)`` returns a :class:`cnnbench.tasks.Task`."""
+
+
+# --- Run lifecycle -------------------------------------------------------------------------------------
+# Called by every run (`cnnbench run`, each sweep trial) in the process that trains. ``record`` is the
+# run's :class:`~cnnbench.records.RunRecord`, one object for the whole run: at the start everything but
+# the results (run_id, config, identity, components, study for a sweep trial, ...); at the end the record
+# as written. The built-in experiment trackers (cnnbench/tracking/) are plugins of these hooks.
+# A hook that raises in ``cnnbench_run_start`` stops the run before training (a CnnbenchError is one
+# line for the user); one that raises in ``cnnbench_epoch_end`` fails the run, which is recorded.
+
+
+@hookspec
+def cnnbench_run_start(record: RunRecord) -> None:
+    """A run is about to train.
+
+    Args:
+        record: the run's record without results; ``record.config["logger"]`` holds the ``logger`` group's
+            choices (``{"csv": {"dir": ...}}``), ``record.study`` a sweep trial's study and trial number.
+    """
+
+
+@hookspec
+def cnnbench_epoch_end(record: RunRecord, epoch: Mapping[str, Any]) -> None:
+    """An epoch of training and validation finished.
+
+    Args:
+        record: as given to :func:`cnnbench_run_start` (the same object).
+        epoch: the epoch's curve entry: ``{"epoch", "train_loss", "epoch_s", "lr", "validation": {...}}``.
+    """
+
+
+@hookspec
+def cnnbench_run_end(record: RunRecord, path: Path) -> None:
+    """A run ended, completed, pruned or failed, and its record was written.
+
+    Args:
+        record: the final record: ``status``, ``metrics`` (``train``, ``validation``, ``test``), ``curve``, ...
+        path: the record's file.
+    """
