@@ -21,6 +21,9 @@ from scipy import special, stats
 MIN_SEEDS = 3
 #: bootstrap resamples per interval; percentile intervals at 95% are stable to ~0.1 of a std at 2000
 BOOTSTRAP_RESAMPLES = 2000
+#: above this many values a side, the percentile bootstrap of a mean is the normal interval to within
+#: its own Monte Carlo error (central limit theorem), so the normal interval is used, clipped to the data
+LARGE_SAMPLE = 100
 #: the sign-flip test is exact (all 2^n sign patterns) up to this many pairs, Monte Carlo above
 EXACT_SIGN_FLIP_MAX_N = 13
 MONTE_CARLO_FLIPS = 9999
@@ -47,7 +50,10 @@ def mean_intervals(samples: Sequence[np.ndarray], confidence: float = 0.95) -> t
 
 
 def _bootstrap(data: tuple[np.ndarray, ...], confidence: float) -> tuple[np.ndarray, np.ndarray]:
-    """The percentile interval of the mean (one sample) or of the difference of means (two), per row."""
+    """The percentile interval of the mean (one sample) or of the difference of means (two), per row;
+    for samples above :data:`LARGE_SAMPLE`, the normal interval clipped to what resampling can reach."""
+    if min(array.shape[1] for array in data) > LARGE_SAMPLE:
+        return _normal_interval(data, confidence)
 
     def statistic(*arrays: np.ndarray, axis: int = -1) -> np.ndarray:
         return arrays[0].mean(axis=axis) - (arrays[1].mean(axis=axis) if len(arrays) > 1 else 0.0)
@@ -59,6 +65,15 @@ def _bootstrap(data: tuple[np.ndarray, ...], confidence: float) -> tuple[np.ndar
         )
     interval = result.confidence_interval
     return np.asarray(interval.low, dtype=float), np.asarray(interval.high, dtype=float)
+
+
+def _normal_interval(data: tuple[np.ndarray, ...], confidence: float) -> tuple[np.ndarray, np.ndarray]:
+    centre = data[0].mean(axis=1) - (data[1].mean(axis=1) if len(data) > 1 else 0.0)
+    error = np.sqrt(sum(array.var(axis=1, ddof=1) / array.shape[1] for array in data))
+    half = stats.norm.ppf((1 + confidence) / 2) * error
+    lowest = data[0].min(axis=1) - (data[1].max(axis=1) if len(data) > 1 else 0.0)
+    highest = data[0].max(axis=1) - (data[1].min(axis=1) if len(data) > 1 else 0.0)
+    return np.maximum(centre - half, lowest), np.minimum(centre + half, highest)
 
 
 def _by_shape(shapes: Sequence[tuple[int, ...]]) -> dict[tuple[int, ...], list[int]]:
@@ -171,7 +186,9 @@ def is_paired(choice: Sample, baseline: Sample) -> bool:
     return len(seeds) == len(choice.seeds) == len(baseline.seeds) and "" not in seeds and seeds == set(baseline.seeds)
 
 
-def compare_all(choices: Sequence[Sample], baselines: Sequence[Sample], maximize: Sequence[bool], confidence: float = 0.95) -> pd.DataFrame:
+def compare_all(
+    choices: Sequence[Sample], baselines: Sequence[Sample], maximize: Sequence[bool], confidence: float = 0.95, intervals: bool = True
+) -> pd.DataFrame:
     """Each choice against its baseline: effect (choice - baseline), its bootstrap interval, the
     two-sided p-value, P(choice better) and the spread the seed planning needs.
 
@@ -179,7 +196,8 @@ def compare_all(choices: Sequence[Sample], baselines: Sequence[Sample], maximize
     resampling seeds, and P(better) = the share of seeds on which the choice wins (ties half).
     Unpaired: Welch's t-test, the interval resampling each side, and P(better) = P(X > Y) over all
     pairs of runs (Mann-Whitney U / (n_x n_y), rliable's probability of improvement). Fewer than
-    :data:`MIN_SEEDS` runs a side: ``test`` is ``none`` and only the effect is given.
+    :data:`MIN_SEEDS` runs a side: ``test`` is ``none`` and only the effect is given. ``intervals=False``
+    leaves the intervals out, for callers that only need the tests.
     """
     count = len(choices)
     out = {name: np.full(count, np.nan) for name in ("diff", "ci_low", "ci_high", "p_value", "p_better", "spread")}
@@ -202,7 +220,8 @@ def compare_all(choices: Sequence[Sample], baselines: Sequence[Sample], maximize
         differences = np.vstack([d for _, d in rows])
         tests[index] = "sign-flip"
         out["p_value"][index] = sign_flip_p(differences)
-        out["ci_low"][index], out["ci_high"][index] = _bootstrap((differences,), confidence)
+        if intervals:
+            out["ci_low"][index], out["ci_high"][index] = _bootstrap((differences,), confidence)
         wins = np.sign(differences * sign[index, None])
         out["p_better"][index] = (wins.mean(axis=1) + 1) / 2
         out["spread"][index] = differences.std(axis=1, ddof=1)
@@ -212,15 +231,22 @@ def compare_all(choices: Sequence[Sample], baselines: Sequence[Sample], maximize
         y = np.vstack([baselines[i].values for i in rows])
         tests[index] = "welch"
         out["p_value"][index] = welch_p(x, y)
-        out["ci_low"][index], out["ci_high"][index] = _bootstrap((x, y), confidence)
-        wins = np.sign((x[:, :, None] - y[:, None, :]) * sign[index, None, None])
-        out["p_better"][index] = (wins.mean(axis=(1, 2)) + 1) / 2
+        if intervals:
+            out["ci_low"][index], out["ci_high"][index] = _bootstrap((x, y), confidence)
+        out["p_better"][index] = _share_of_pairs_won(x * sign[index, None], y * sign[index, None])
         out["spread"][index] = np.sqrt((x.var(axis=1, ddof=1) + y.var(axis=1, ddof=1)) / 2)
     frame = pd.DataFrame(out)
     frame.insert(0, "test", tests)
     frame.insert(0, "n_baseline", [len(b.values) for b in baselines])
     frame.insert(0, "n_choice", [len(c.values) for c in choices])
     return frame
+
+
+def _share_of_pairs_won(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """P(X > Y) + P(X = Y) / 2 over all pairs, per row: the Mann-Whitney U from mid-ranks, / (n_x n_y)."""
+    n_x = x.shape[1]
+    ranks = stats.rankdata(np.hstack([x, y]), axis=1)[:, :n_x]
+    return (ranks.sum(axis=1) - n_x * (n_x + 1) / 2) / (n_x * y.shape[1])
 
 
 def verdicts(table: pd.DataFrame, alpha: float, maximize: Sequence[bool]) -> list[str]:

@@ -315,7 +315,7 @@ def _versus_leader(board: pd.DataFrame, samples: list[Sample], section: list[str
     """Add ``p_leader`` (corrected within the section) and ``versus_leader`` to a ranked ``board``."""
     leader_at = board.groupby(section, sort=False).cumcount().to_numpy() == 0
     leaders = np.maximum.accumulate(np.where(leader_at, np.arange(len(board)), 0))  # rows are in section order
-    tested = compare_all(samples, [samples[i] for i in leaders], board["maximize"].tolist(), confidence)
+    tested = compare_all(samples, [samples[i] for i in leaders], board["maximize"].tolist(), confidence, intervals=False)
     tested.loc[leader_at, ["test", "p_value"]] = ["leader", np.nan]
     adjusted = pd.Series(np.nan, index=board.index)
     for _, rows in tested.set_axis(board.index).groupby([board[c] for c in section], sort=False):

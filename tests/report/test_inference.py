@@ -166,3 +166,14 @@ def test_null_ablations_of_20_choices_keep_the_family_wise_error_at_5_percent(se
     assert null_sections(sections, 20, seeds, paired, "holm") <= 0.05 + 2 * math.sqrt(0.05 * 0.95 / sections)
     if seeds == 10 or not paired:  # 5 paired seeds can never go below p = 2/32: nothing to correct
         assert null_sections(sections, 20, seeds, paired, "none") > 0.3
+
+
+def test_large_samples_get_the_normal_interval_the_bootstrap_converges_to() -> None:
+    sample = RNG.normal(0.9, 0.02, 400)
+    low, high = mean_intervals([sample])
+    half = stats.norm.ppf(0.975) * sample.std(ddof=1) / math.sqrt(400)
+    assert (low[0], high[0]) == pytest.approx((sample.mean() - half, sample.mean() + half))
+    means = RNG.choice(sample, size=(20_000, 400)).mean(axis=1)
+    assert (low[0], high[0]) == pytest.approx(tuple(np.percentile(means, [2.5, 97.5])), abs=0.1 * half)
+    saturated = np.r_[np.ones(399), 0.9]  # one miss in 400: the normal interval would pass 1
+    assert mean_intervals([saturated])[1][0] <= 1.0
