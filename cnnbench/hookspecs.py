@@ -5,16 +5,23 @@ Every registration hook receives a ``register`` callable, ``register(name, facto
 context its kind passes, such as a channel count) and ``defaults`` are the tunable hyperparameters with
 their default values; a :class:`cnnbench.spec.Spec` adds their ranges, flags and bench baseline. The hooks
 are made from the table of kinds (:mod:`cnnbench.kinds`), one each; see ``docs/plugins.md``.
+
+The run lifecycle hooks (``cnnbench_run_start``, ``cnnbench_epoch_end``, ``cnnbench_run_end``) let a plugin
+follow every run; the built-in experiment trackers use them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, Protocol
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pluggy
 
 from cnnbench.kinds import KINDS, Kind
+
+if TYPE_CHECKING:
+    from cnnbench.records import RunRecord
 
 PROJECT = "cnnbench"
 
@@ -38,3 +45,42 @@ def _registration_hook(kind: Kind) -> Callable[[Register], None]:
 for _kind in KINDS.values():
     globals()[_kind.hook] = _registration_hook(_kind)
 del _kind
+
+
+# --- Run lifecycle -------------------------------------------------------------------------------------
+# Called by every run (`cnnbench run`, each sweep trial) in the process that trains. ``record`` is the
+# run's :class:`~cnnbench.records.RunRecord`, one object for the whole run: at the start everything but
+# the results (run_id, config, identity, components, study for a sweep trial, ...); at the end the record
+# as written. The built-in experiment trackers (cnnbench/tracking/) are plugins of these hooks.
+# A hook that raises in ``cnnbench_run_start`` stops the run before training (a CnnbenchError is one
+# line for the user); one that raises in ``cnnbench_epoch_end`` fails the run, which is recorded.
+
+
+@hookspec
+def cnnbench_run_start(record: RunRecord) -> None:
+    """A run is about to train.
+
+    Args:
+        record: the run's record without results; ``record.config["logger"]`` holds the ``logger`` group's
+            choices (``{"csv": {"dir": ...}}``), ``record.study`` a sweep trial's study and trial number.
+    """
+
+
+@hookspec
+def cnnbench_epoch_end(record: RunRecord, epoch: Mapping[str, Any]) -> None:
+    """An epoch of training and validation finished.
+
+    Args:
+        record: as given to :func:`cnnbench_run_start` (the same object).
+        epoch: the epoch's curve entry: ``{"epoch", "train_loss", "epoch_s", "lr", "validation": {...}}``.
+    """
+
+
+@hookspec
+def cnnbench_run_end(record: RunRecord, path: Path) -> None:
+    """A run ended, completed, pruned or failed, and its record was written.
+
+    Args:
+        record: the final record: ``status``, ``metrics`` (``train``, ``validation``, ``test``), ``curve``, ...
+        path: the record's file.
+    """

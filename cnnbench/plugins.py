@@ -43,10 +43,22 @@ class PluginSource:
 
 @dataclass
 class LoadedRegistry(Registry):
-    """A registry plus what loading it found: the plugins that loaded and those that failed."""
+    """A registry plus what loading it found: the plugins that loaded and those that failed, and their
+    hooks (``hook.cnnbench_run_start(...)`` calls every loaded plugin's lifecycle hooks)."""
 
     plugins: list[PluginSource] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    manager: pluggy.PluginManager = field(default_factory=lambda: _manager())
+
+    @property
+    def hook(self) -> pluggy.HookRelay:
+        return self.manager.hook
+
+
+def _manager() -> pluggy.PluginManager:
+    manager = pluggy.PluginManager(hookspecs.PROJECT)
+    manager.add_hookspecs(hookspecs)
+    return manager
 
 
 def _source(entry_point: EntryPoint) -> PluginSource:
@@ -125,9 +137,8 @@ def load_registry(
     """
     strict = _env_flag(STRICT_ENV) if strict is None else strict
     allow_set = _env_allow_list() if allow is None else set(allow)
-    pm = pluggy.PluginManager(hookspecs.PROJECT)
-    pm.add_hookspecs(hookspecs)
     registry = LoadedRegistry()
+    pm = registry.manager
 
     def attempt(source: PluginSource, load: Any) -> None:
         try:

@@ -24,6 +24,9 @@ from cnnbench.sweep.space import SweepConfigError, record_value
 from cnnbench.training.execute import execute
 from cnnbench.training.loop import RunPruned
 
+#: the trial's user attribute listing its run records (one per seed)
+RECORDS = "records"
+
 
 class TrialFailed(Exception):
     """The trial failed (training raised, diverged, or gave a non-finite value); the sweep goes on."""
@@ -72,11 +75,14 @@ class TrialRunner:
         curves: list[list[float]] = []
         values: list[list[float]] = []
         tests: list[list[float]] = []
+        paths: list[str] = []
         for index, seed in enumerate(seeds):
             cfg.trainer.seed = seed
             curves.append([])
             reporter = Reporter(trial, sweep.objectives[0].metric, curves, index * epochs) if self.pruning else None
-            record, _ = execute(cfg, sweep.registry, on_epoch=reporter, study=tag)
+            record, path = execute(cfg, sweep.registry, on_epoch=reporter, study=tag)
+            paths.append(str(path))
+            trial.set_user_attr(RECORDS, paths)  # each trial's record files, shown by optuna-dashboard
             if reporter is not None and reporter.missing is not None:
                 raise SweepConfigError(reporter.missing)
             document = as_dict(record)

@@ -221,12 +221,19 @@ def execute(
 
     record = _record(cfg, registry, plan_, data, model)
     record.study = dict(study) if study else None
+    registry.hook.cnnbench_run_start(record=record)  # lifecycle hooks (trackers): start, each epoch, end
+
+    def epoch_end(epoch: int, metrics: dict[str, Any]) -> None:
+        registry.hook.cnnbench_epoch_end(record=record, epoch=result.curve[-1])
+        if on_epoch is not None:
+            on_epoch(epoch, metrics)
+
     results_dir = Path(str(cfg.results.dir))
     devices.reset_peak_memory(plan_.settings.device)
     result = FitResult()
     status, error = "completed", None
     try:
-        fit(plan_.task, trained, loss, optimizer, scheduler, data, plan_.settings, on_epoch, result)
+        fit(plan_.task, trained, loss, optimizer, scheduler, data, plan_.settings, epoch_end, result)
     except RunPruned:
         status = "pruned"
     except Exception as failure:  # NaN loss, out of memory, an exception in a plugin: recorded, not lost
@@ -242,6 +249,7 @@ def execute(
     if cfg.results.checkpoint and status == "completed":
         save_checkpoint(model, results_dir / "checkpoints" / f"{record.run_id}.pt")
     path = write_record(record, results_dir)
+    registry.hook.cnnbench_run_end(record=record, path=path)
     if status == "pruned":
         raise RunPruned(record.run_id)
     if status == "failed":
