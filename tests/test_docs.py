@@ -15,18 +15,21 @@ from cnnbench.kinds import KINDS
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "plugins.md"
 TEXT = DOCS.read_text()
+ALL_DOCS = "\n".join(path.read_text() for path in sorted(DOCS.parent.glob("*.md")))
 EXAMPLES = dict(re.findall(r"<!-- example: (\w+) -->\n```python\n(.*?)```", TEXT, re.S))
 
 
-def hook_names() -> list[str]:
+def hook_signatures() -> list[str]:
+    """``name(arg, ...)`` of every hook spec, as the docs must write it."""
     manager = pluggy.PluginManager(hookspecs.PROJECT)
     manager.add_hookspecs(hookspecs)
-    return sorted(name for name in dir(manager.hook) if name.startswith("cnnbench_"))
+    hooks = {name: getattr(manager.hook, name) for name in dir(manager.hook) if name.startswith("cnnbench_")}
+    return sorted(f"{name}({', '.join(hook.spec.argnames)})" for name, hook in hooks.items())
 
 
-@pytest.mark.parametrize("hook", hook_names())
-def test_every_hook_is_documented(hook: str) -> None:
-    assert f"`{hook}(" in TEXT, f"{hook} is not documented in {DOCS.name}"
+@pytest.mark.parametrize("signature", hook_signatures())
+def test_every_hook_and_its_arguments_are_documented(signature: str) -> None:
+    assert f"`{signature}" in ALL_DOCS, f"{signature} is not documented in docs/"
 
 
 @pytest.mark.parametrize("kind", list(KINDS))

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import os
 from collections import OrderedDict
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from cnnbench.data.imageset import ImageSet
 from cnnbench.errors import DataError, InvalidHyperparameterError
@@ -24,7 +24,7 @@ from cnnbench.registry import Registry
 CACHE_ENV = "CNNBENCH_DATA_CACHE"
 #: datasets kept at once: a sweep over a few datasets reuses each, a long session does not grow without end
 CACHE_SIZE = 4
-SPLITS = ("train", "validation", "test")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -53,14 +53,40 @@ class ImageSplits:
         return fingerprint(self.train.images, self.train.labels, self.test.images, self.test.labels, *own)
 
 
-_cache: OrderedDict[Hashable, ImageSplits] = OrderedDict()
+class ProcessCache:
+    """The last ``size`` values made for their keys in this process; off when ``$CNNBENCH_DATA_CACHE`` is 0.
+
+    A sweep over a few datasets reuses each, and a long session does not grow without end.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size, self.entries = size, OrderedDict[Hashable, Any]()
+        _caches.append(self)
+
+    def get(self, key: Hashable, make: Callable[[], T]) -> T:
+        if not cache_enabled():
+            return make()
+        if key in self.entries:
+            self.entries.move_to_end(key)
+            return self.entries[key]
+        value = self.entries[key] = make()
+        while len(self.entries) > self.size:
+            self.entries.popitem(last=False)
+        return value
+
+    def __len__(self) -> int:
+        return len(self.entries)
 
 
-def _frozen(value: Any) -> Hashable:
+_caches: list[ProcessCache] = []
+
+
+def frozen(value: Any) -> Hashable:
+    """``value`` (nested mappings and lists) as a hashable cache key."""
     if isinstance(value, Mapping):
-        return tuple(sorted((key, _frozen(item)) for key, item in value.items()))
+        return tuple(sorted((key, frozen(item)) for key, item in value.items()))
     if isinstance(value, list | tuple):
-        return tuple(_frozen(item) for item in value)
+        return tuple(frozen(item) for item in value)
     return value
 
 
@@ -69,8 +95,12 @@ def cache_enabled() -> bool:
 
 
 def clear_cache() -> None:
-    """Forget every dataset loaded so far (benchmarks, and tests that rewrite files under one root)."""
-    _cache.clear()
+    """Forget every dataset loaded and prepared so far (benchmarks, and tests that rewrite files under one root)."""
+    for cache in _caches:
+        cache.entries.clear()
+
+
+_loaded = ProcessCache(CACHE_SIZE)
 
 
 def load_dataset(
@@ -98,17 +128,14 @@ def load_dataset(
         registry = default_registry()
     component = registry.get("dataset", name)
     root = Path(root)
-    key = (component.name, component.plugin, str(root.expanduser().resolve()), _frozen(dict(options or {})), limit)
-    if cache_enabled() and key in _cache:
-        _cache.move_to_end(key)
-        return _cache[key]
-    splits = component.build(dict(options or {}), root=root, limit=limit)
-    _check(name, root, splits)
-    if cache_enabled():
-        _cache[key] = splits
-        while len(_cache) > CACHE_SIZE:
-            _cache.popitem(last=False)
-    return splits
+    key = (component.name, component.plugin, str(root.expanduser().resolve()), frozen(dict(options or {})), limit)
+
+    def load() -> ImageSplits:
+        splits = component.build(dict(options or {}), root=root, limit=limit)
+        _check(name, root, splits)
+        return splits
+
+    return _loaded.get(key, load)
 
 
 def _check(name: str, root: Path, splits: Any) -> None:

@@ -66,7 +66,7 @@ def test_the_cache_keeps_a_few_datasets_only(tmp_path: Path) -> None:
     registry = registry_with(plugin)
     for limit in range(1, datasets.CACHE_SIZE + 2):
         load_dataset("toy", tmp_path, limit=limit, registry=registry)
-    assert len(datasets._cache) == datasets.CACHE_SIZE
+    assert len(datasets._loaded) == datasets.CACHE_SIZE
     load_dataset("toy", tmp_path, limit=1, registry=registry)  # the oldest was dropped
     assert plugin.reads == datasets.CACHE_SIZE + 2
 
