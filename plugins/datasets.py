@@ -25,29 +25,29 @@ from cnnbench.spec import Range, Spec
 SplitReader = Callable[[Path, str, int | None], ImageSet]
 
 
-def _train_and_test(read: SplitReader) -> Callable[[Path, int | None], ImageSplits]:
-    """A dataset from a reader of one split at a time; its summary is the reader's."""
+def _train_and_test(read: SplitReader, summary: str) -> Callable[[Path, int | None], ImageSplits]:
+    """A dataset from a reader of one split at a time; ``summary`` is what ``cnnbench list`` shows."""
 
     def load(root: Path, limit: int | None) -> ImageSplits:
         return ImageSplits(train=read(root, "train", limit), test=read(root, "test", limit))
 
-    load.__doc__ = read.__doc__
+    load.__doc__ = summary
     return load
 
 
 def idx(root: Path, limit: int | None) -> ImageSplits:
     """Any IDX dataset in ``root`` itself; classes are "0" up to the largest label of either split."""
-    splits = _train_and_test(load_idx)(root, limit)
+    splits = ImageSplits(train=load_idx(root, "train", limit), test=load_idx(root, "test", limit))
     classes = max(splits.train.classes, splits.test.classes, key=len)  # "0".."k": the longer names both
     return ImageSplits(train=replace(splits.train, classes=classes), test=replace(splits.test, classes=classes))
 
 
 @hookimpl
 def cnnbench_register_datasets(register: Register) -> None:
-    register("digits", _train_and_test(load_digits))
-    register("mnist", _train_and_test(load_mnist))
+    register("digits", _train_and_test(load_digits, "scikit-learn's bundled 8x8 digits: 1,347 training and 450 test images, no files needed."))
+    register("mnist", _train_and_test(load_mnist, "MNIST from root/mnist/ (IDX, raw or .gz): 60,000 training and 10,000 test digits of 28x28."))
     register("idx", idx)
-    register("usps", _train_and_test(load_usps))
-    register("cifar10", _train_and_test(load_cifar10))
+    register("usps", _train_and_test(load_usps, "USPS from root/usps/zip.{train,test}(.gz): 7,291 training and 2,007 test digits of 16x16."))
+    register("cifar10", _train_and_test(load_cifar10, "CIFAR-10 (binary version) from root/cifar10/: 50,000 training and 10,000 test colour images of 32x32."))
     register("imagefolder", Spec(load_imagefolder, {"max_size": 64}, {"max_size": Range(1, integer=True)}))
     register("npz", load_npz)

@@ -110,7 +110,7 @@ def _listing(root: Path) -> tuple[tuple[str, ...], dict[str, list[tuple[Path, in
 
 
 def load_imagefolder(root: Path, limit: int | None, max_size: int = 64) -> ImageSplits:
-    """The splits of an image folder (see the module docstring); the first ``limit`` images of each split."""
+    """Your images: root/train/<class>/*, root/test/<class>/* and optionally root/val/<class>/*, PNG or JPEG, any size."""
     require(isinstance(max_size, int) and max_size >= 1, f"max_size must be an integer >= 1, got {max_size!r}")
     classes, listing = _listing(root)
     listing = {split: items[:limit] for split, items in listing.items()}

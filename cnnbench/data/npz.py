@@ -52,7 +52,7 @@ def _read(path: Path, limit: int | None) -> tuple[torch.Tensor, np.ndarray, np.n
 
 
 def load_npz(root: Path, limit: int | None) -> ImageSplits:
-    """The splits stored as ``.npz`` files under ``root`` (see the module docstring)."""
+    """Your arrays: root/train.npz and root/test.npz (optionally root/val.npz), each with arrays x and y."""
     for split in ("train", "test"):
         if not (root / FILES[split]).is_file():
             raise DataError(f"npz: no {root / FILES[split]}; expected train.npz and test.npz with arrays x and y; {how_to_get(root)}")
