@@ -63,13 +63,17 @@ class ProcessCache:
         self.size, self.entries = size, OrderedDict[Hashable, Any]()
         _caches.append(self)
 
-    def get(self, key: Hashable, make: Callable[[], T]) -> T:
+    def get(self, key: Hashable, make: Callable[[], T], keep: bool = True) -> T:
+        """The value kept for ``key``, else ``make()`` (kept only with ``keep``)."""
         if not cache_enabled():
             return make()
         if key in self.entries:
             self.entries.move_to_end(key)
             return self.entries[key]
-        value = self.entries[key] = make()
+        value = make()
+        if not keep:
+            return value
+        self.entries[key] = value
         while len(self.entries) > self.size:
             self.entries.popitem(last=False)
         return value
@@ -110,10 +114,12 @@ def load_dataset(
     limit: int | None = None,
     options: Mapping[str, Any] | None = None,
     registry: Registry | None = None,
+    keep: bool = True,
 ) -> ImageSplits:
     """The splits of the registered dataset ``name`` under ``root`` (the first ``limit`` images of each).
 
-    ``options`` are the dataset's hyperparameters over its registered defaults. An unknown name raises
+    ``options`` are the dataset's hyperparameters over its registered defaults; ``keep=False`` does not add
+    the dataset to the process cache (a caller that keeps what it makes of it). An unknown name raises
     :class:`~cnnbench.errors.UnknownComponentError` with the closest names; missing files, and a split
     without a single image, raise :class:`~cnnbench.errors.DataError`. Nothing is ever downloaded.
 
@@ -135,7 +141,7 @@ def load_dataset(
         _check(name, root, splits)
         return splits
 
-    return _loaded.get(key, load)
+    return _loaded.get(key, load, keep)
 
 
 def _check(name: str, root: Path, splits: Any) -> None:

@@ -49,7 +49,7 @@ def labelled_splits(dataset: str, root: Path, image_size: int | None, split: Spl
 
 
 def _prepare(dataset: str, root: Path, image_size: int | None, split: SplitSettings, limit: int | None) -> LabelledSplits:
-    loaded = load_dataset(dataset, root, limit=limit)
+    loaded = load_dataset(dataset, root, limit=limit, keep=False)  # the prepared splits are kept instead: memory once
     train, test = loaded.train, loaded.test
     size = image_size or train.images.shape[-1]
     images = resize(train.images, size)

@@ -52,6 +52,27 @@ def test_a_plugin_dataset_is_loaded_once_per_name_root_options_and_limit(tmp_pat
     assert plugin.reads == 5
 
 
+def test_a_caller_that_keeps_its_own_result_does_not_fill_the_cache(tmp_path: Path) -> None:
+    plugin = CountingPlugin()
+    registry = registry_with(plugin)
+    load_dataset("toy", tmp_path, registry=registry, keep=False)
+    assert len(datasets._loaded) == 0
+    kept = load_dataset("toy", tmp_path, registry=registry)
+    assert load_dataset("toy", tmp_path, registry=registry, keep=False) is kept and plugin.reads == 2
+
+
+def test_prepared_splits_are_shared_tensors_in_new_dicts() -> None:
+    from cnnbench.data.labelled import labelled_splits
+    from cnnbench.data.splits import SplitSettings
+
+    first = labelled_splits("digits", Path("."), 32, SplitSettings())
+    first.train["images"] = None  # a task that swaps a tensor (metric learning's pairs) leaves the cache alone
+    again = labelled_splits("digits", Path("."), 32, SplitSettings())
+    assert again.test["images"] is first.test["images"] and again.train["images"] is not None
+    assert labelled_splits("digits", Path("."), 32, SplitSettings(val_fraction=0.2)).validation["images"] is not again.validation["images"]
+    assert len(datasets._loaded) == 0  # the raw images were not kept beside the prepared ones
+
+
 def test_the_cache_can_be_turned_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(datasets.CACHE_ENV, "0")
     plugin = CountingPlugin()
