@@ -189,6 +189,31 @@ def _ablation_blocks(report: Report) -> list[Block]:
     return blocks
 
 
+def _aggregate_blocks(report: Report) -> list[Block]:
+    if report.aggregates.empty:
+        return []
+    intro = (
+        "Each choice across the sections (tasks, datasets, devices) of one metric, the other settings pooled, as rliable "
+        "(Agarwal et al. 2021) aggregates: the interquartile mean (IQM, the mean of the middle half of all runs) and the "
+        "performance profile (the share of runs that beat a threshold tau; here tau is the median of all compared runs, "
+        f"profiles.csv has the whole curve), with {report.confidence:.0%} stratified-bootstrap intervals (runs resampled within "
+        "each section). Scores are raw metric values: compare only metrics on one scale across datasets."
+    )
+    blocks: list[Block] = [Heading(2, "Across sections"), Paragraph(intro)]
+    for (metric, slot), rows in report.aggregates.groupby(["metric", "slot"], sort=True):
+        rows = rows.assign(
+            iqm_ci=[_interval(".4f")(lo, hi) for lo, hi in zip(rows["iqm_low"], rows["iqm_high"])],
+            above_ci=[_interval(".3f")(lo, hi) for lo, hi in zip(rows["above_low"], rows["above_high"])],
+        )
+        tau = rows["tau"].iloc[0]
+        frame = pd.DataFrame(
+            {"choice": rows["choice"], "sections": rows["sections"].astype(str), "runs": rows["runs"].astype(str), "IQM": rows["iqm"].map("{:.4f}".format),
+             f"{report.confidence:.0%} CI": rows["iqm_ci"], f"share > {tau:.4f}": rows["above"].map("{:.3f}".format), f"{report.confidence:.0%} CI ": rows["above_ci"]}
+        )
+        blocks += [Heading(3, f"{metric} by {slot}"), table(frame, list(frame.columns), "aggregates")]
+    return blocks
+
+
 def _repeat_blocks(report: Report) -> list[Block]:
     if report.repeats.empty:
         return []
@@ -238,7 +263,7 @@ def document(report: Report, plots: Sequence[Plot]) -> list[Block]:
     shown = [k for k in report.keys if k not in SECTION_KEYS]
     intro = f"Metric per task: {goals or 'none'}. Configurations are told apart by {len(shown)} settings: {', '.join(shown) or 'none'}."
     blocks: list[Block] = [Heading(1, TITLE), Paragraph(intro), *map(Paragraph, report.notes)]
-    blocks += _leaderboard_blocks(report) + _ablation_blocks(report) + _repeat_blocks(report)
+    blocks += _leaderboard_blocks(report) + _ablation_blocks(report) + _aggregate_blocks(report) + _repeat_blocks(report)
     figures = [plot for plot in plots if not plot.name.startswith("study-")]
     if figures:
         blocks += [Heading(2, "Plots"), *map(Image, figures)]
@@ -336,6 +361,9 @@ def tables(report: Report) -> dict[str, pd.DataFrame]:
     found = {
         "leaderboard": report.leaderboard,
         "ablation": report.ablation,
+        "aggregates": report.aggregates,
+        "profiles": report.profiles,
+        "repeats": report.repeats,
         "bench": report.bench,
         "pytest_benchmark": report.pytest_benchmark,
         "trials": pd.concat(trials, ignore_index=True) if trials else pd.DataFrame(),
