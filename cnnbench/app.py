@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cnnbench.records import RunRecord
 
 HELP_EPILOG = """examples:
   cnnbench run                                   LeNet-5 on the bundled digits, CPU
@@ -24,9 +27,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(hydra_passthrough=True)
 
 
-def summary_line(record: dict[str, Any], path: Any) -> str:
-    scalars = "  ".join(f"{k} {v:.4f}" for k, v in record["metrics"].items() if isinstance(v, int | float))
-    return f"{record['task']}/{record['dataset']} {record['model']}: {scalars}  [{record['timing']['train_s']:.1f} s]  record: {path}"
+def summary_line(record: RunRecord, path: Any) -> str:
+    """The run's validation and test values of its objective (and the test's other scalars), on one line."""
+    metric = record.objective.metric
+    validation = record.metrics["validation"].get(metric)
+    scalars = "  ".join(f"{k} {v:.4f}" for k, v in record.metrics["test"].items() if isinstance(v, int | float) and k != metric)
+    return (
+        f"{record.task}/{record.dataset} {record.model}: validation {metric} {validation:.4f}  test {metric} "
+        f"{record.metrics['test'][metric]:.4f}  (test {scalars}; epoch {record.selection.epoch}, {record.selection.rule})"
+        f"  [{record.timing['train_s']:.1f} s]  record: {path}"
+    )
 
 
 def main(args: argparse.Namespace) -> int:

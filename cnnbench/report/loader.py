@@ -137,12 +137,20 @@ def _is_pytest_benchmark(document: Any) -> bool:
     return isinstance(document, dict) and isinstance(document.get("benchmarks"), list) and "machine_info" in document
 
 
+def _is_sweep_summary(document: Any) -> bool:
+    """``<results>/sweeps/<study>/summary.json``, the sweep's own digest of trials whose records are read anyway."""
+    return isinstance(document, dict) and {"study", "objectives", "trials", "best"} <= document.keys() and "run_id" not in document
+
+
 def _is_record(document: Any) -> bool:
     return isinstance(document, dict) and ("run_id" in document or "record_type" in document) and "benchmarks" not in document
 
 
 def _rows(document: Any, source: str) -> list[dict[str, Any]]:
-    """The rows of one parsed file, at least one; :class:`NotARecord` says why there are none."""
+    """The rows of one parsed file; none for a file the report knows to pass over, else at least one
+    (:class:`NotARecord` says why there are none)."""
+    if _is_sweep_summary(document):
+        return []
     try:
         if _is_record(document):
             return [flatten_record(document, source)]
@@ -183,6 +191,8 @@ def read_records(paths: str | Path | Iterable[str | Path]) -> Loaded:
         except NotARecord as error:
             loaded.skipped.append((source, str(error)))
             continue
+        if not rows:
+            continue
         run_id = rows[0].get("run_id") if rows[0].get("record_type") != PYTEST_BENCHMARK else None
         if run_id is not None and run_id in seen:
             loaded.skipped.append((source, f"duplicate of run {run_id} already read from {seen[run_id]}"))
@@ -193,8 +203,8 @@ def read_records(paths: str | Path | Iterable[str | Path]) -> Loaded:
         where = ", ".join(map(str, paths)) or "(no folder given)"
         found = "no *.json files"
         if files:
-            source, reason = loaded.skipped[0]
-            found = f"{len(files)} JSON file{'s' * (len(files) != 1)}, none of them a readable record ({source}: {reason})"
+            example = " ({}: {})".format(*loaded.skipped[0]) if loaded.skipped else ""
+            found = f"{len(files)} JSON file{'s' * (len(files) != 1)}, none of them a readable record{example}"
         raise NoRecordsError(f"no run records in {where}: {found}; write some with `cnnbench run` or `cnnbench bench`")
     return loaded
 

@@ -19,18 +19,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
 from cnnbench.errors import CnnbenchError
-from cnnbench.registry import KINDS
+from cnnbench.kinds import COMPONENT_ROOTS, DEFAULT_BASELINE
 from cnnbench.report.inference import Sample, adjust, compare_all, family_level, mean_intervals, seeds_to_decide, verdicts
 from cnnbench.report.loader import PYTEST_BENCHMARK
 
 SECTION_KEYS = ("task", "dataset", "data.fingerprint", "device")
 #: identity keys a section already holds (under its own column names)
 IDENTITY_IN_SECTION = frozenset({"task", "task.name", "dataset", "task.dataset", "data.fingerprint", "device"})
-#: roots of the columns that come from a record's ``components`` (``"pooling"``, ``"pooling.lam"``, ...)
-COMPONENT_ROOTS = tuple(kind for kind in KINDS if kind != "task")
-#: the slots an ablation varies, and the choice each is compared against by default
-DEFAULT_BASELINE = {"activation": "relu", "pooling": "max", "convolution": "conv", "loss": "softmax"}
 METRIC_PREFIX = "metric."
 _MINIMIZED = re.compile(r"(loss|error|err$|_s$|seconds|time|latency|_ms$|memory|bytes|params)", re.IGNORECASE)
 
@@ -484,6 +481,10 @@ def pareto_front(cost: np.ndarray, value: np.ndarray, maximize: bool = True) -> 
 BENCH_KEYS = ("kind", "name", "baseline", "target", "device", "dtype", "shape", "compile", "threads", "clock")
 BENCH_VALUES = ("forward_ms", "forward_backward_ms", "baseline_forward_ms", "baseline_forward_backward_ms", "ratio_forward", "ratio_forward_backward")
 PYTEST_KEYS = ("group", "name", "device")
+#: what a component/baseline pair of ``benchmarks/test_components.py`` is keyed by (``extra_info``)
+PYTEST_RATIO_KEYS = ("kind", "component", "baseline", "device", "dtype", "shape", "threads")
+#: ``extra_info["role"]`` -> the timing column it fills
+PYTEST_ROLES = {"component": "forward_backward_ms", "baseline": "baseline_forward_backward_ms"}
 
 
 def _medians(rows: pd.DataFrame, keys: Sequence[str], values: Mapping[str, pd.Series]) -> pd.DataFrame:
@@ -505,10 +506,30 @@ def bench_table(frame: pd.DataFrame) -> pd.DataFrame:
     return _medians(rows, BENCH_KEYS, values)
 
 
+def _pytest_ratios(rows: pd.DataFrame) -> pd.DataFrame:
+    """Component/baseline rows of ``benchmarks/test_components.py``: the ratio of the two medians timed in the
+    same file (one process, one machine state), then the median over files, per thread count."""
+    keys = [k for k in PYTEST_RATIO_KEYS if k in rows]
+    timed = as_text(rows, [*keys, "source"]).assign(
+        role=rows["role"].map(PYTEST_ROLES).to_numpy(), median=pd.to_numeric(rows["stats.median"], errors="coerce").to_numpy() * 1e3
+    )
+    wide = timed.pivot_table(index=[*keys, "source"], columns="role", values="median", aggfunc="median").reset_index()
+    wide = wide.reindex(columns=[*keys, "source", *PYTEST_ROLES.values()])
+    wide["ratio_forward_backward"] = wide["forward_backward_ms"] / wide["baseline_forward_backward_ms"]
+    values = {name: wide[name] for name in (*PYTEST_ROLES.values(), "ratio_forward_backward")}
+    return _medians(wide, keys, values)
+
+
 def pytest_benchmark_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """pytest-benchmark results: the median over files of each benchmark's median and IQR, in ms."""
+    """pytest-benchmark results in ms, the median over files: the component suite's component/baseline
+    ratios keyed by threads, and any other benchmark's median and IQR."""
     rows = frame[frame["record_type"] == PYTEST_BENCHMARK]
     if rows.empty:
         return rows.iloc[:0, :0]
-    values = {name + "_ms": rows[f"stats.{name}"] * 1e3 for name in ("median", "iqr") if f"stats.{name}" in rows}
-    return _medians(rows, PYTEST_KEYS, values)
+    paired = rows["role"].isin(list(PYTEST_ROLES)) if "role" in rows else pd.Series(False, index=rows.index)
+    tables = [_pytest_ratios(rows[paired])] if paired.any() else []
+    other = rows[~paired]
+    if not other.empty:
+        values = {name + "_ms": other[f"stats.{name}"] * 1e3 for name in ("median", "iqr") if f"stats.{name}" in other}
+        tables.append(_medians(other, PYTEST_KEYS, values))
+    return pd.concat(tables, ignore_index=True)

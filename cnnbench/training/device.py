@@ -43,6 +43,10 @@ def device_name(device: torch.device) -> str:
     return platform.processor() or platform.machine()
 
 
+#: what :func:`peak_memory_bytes` measures on each device type (a run record says which)
+MEMORY_MEASURED = {"cuda": "cuda-max-allocated", "cpu": "cpu-process-max-rss"}
+
+
 def reset_peak_memory(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)

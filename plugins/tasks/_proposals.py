@@ -26,9 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy import ndimage
-
 from cnnbench_plugins.tasks._boxes import box_area, clip, expand, nms, pad_groups
+from scipy import ndimage
 
 #: saliency levels (colour distance, images in [0, 1]); the shapes' colours differ from the background by
 #: >= 0.35 per channel, the background's texture and noise from its median by < 0.2

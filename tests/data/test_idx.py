@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from idx_files import NAMES, idx_bytes, write_idx_set
 
 from cnnbench.data import ImageSet, load_images
 from cnnbench.errors import DataError
@@ -21,25 +22,6 @@ OFFICIAL_MD5 = {
     "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
     "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
 }
-NAMES = {
-    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
-}
-
-
-def idx_bytes(array: np.ndarray) -> bytes:
-    """An unsigned-byte IDX file holding ``array``, written independently of the loader."""
-    return struct.pack(f">I{array.ndim}i", 0x0800 | array.ndim, *array.shape) + array.astype(np.uint8).tobytes()
-
-
-def write_idx_set(folder: Path, images: dict[str, np.ndarray], labels: dict[str, np.ndarray], gz: bool = False) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    for split, (image_name, label_name) in NAMES.items():
-        for name, array in ((image_name, images[split]), (label_name, labels[split])):
-            data = idx_bytes(array)
-            (folder / (name + ".gz")).write_bytes(gzip.compress(data)) if gz else (folder / name).write_bytes(data)
-
-
 @pytest.fixture(scope="module")
 def mnist(shared_data: Path) -> dict[str, ImageSet]:
     return {split: load_images("mnist", shared_data, split) for split in ("train", "test")}
