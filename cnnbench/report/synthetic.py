@@ -17,9 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from cnnbench.records import flatten_components, write_atomic, write_record
-from cnnbench.report._upgrade import config_id
-from cnnbench.report.loader import upgrade
+from cnnbench.records import config_identity, flatten_components, upgrade, write_atomic, write_record
 
 ACTIVATION_EFFECT = {"relu": 0.0, "leaky_relu": 0.002, "prelu": 0.004, "elu": 0.001, "maxout": -0.003}
 POOLING_EFFECT = {"max": 0.0, "avg": -0.006, "lp": -0.002, "mixed": 0.001}
@@ -109,23 +107,24 @@ def run_record(
     if study is not None:
         record["study"] = study
     if schema < 2:
-        return record
-    record = upgrade({**record, "schema": 1})  # the identity of the config, as a run derives it
+        return {**record, "schema": schema}
+    record = upgrade({**record, "schema": 1})  # schema 2's shape; what schema 1 lacked is filled in below
     fingerprint = fingerprint or FINGERPRINTS.get(dataset, dataset)
-    record["identity"]["data.fingerprint"] = fingerprint
-    record["identity"].update({"data.val_fraction": 0.1, "data.split_seed": 0})
+    record["config"]["data"] = {"val_fraction": 0.1, "split_seed": 0, "root": "data"}
+    nodes = {slot: record["config"].pop(slot) for slot in choices}
+    record["config_id"], record["identity"] = config_identity(record["config"], nodes, fingerprint, device)
+    record["config"].update(nodes)
     sizes = {"train": 1293, "validation": 144, "test": 360}
     record.update(
-        schema=2,
-        config_id=config_id(record["identity"]),
         data={"dataset": dataset, "fingerprint": fingerprint, "val_fraction": 0.1, "split_seed": 0, "validation": "carved", "sizes": sizes},
         selection={"rule": "final", "epoch": epochs, "split": "validation"},
         objective={"metric": "accuracy", "maximize": True},
     )
+    record.pop("upgraded_from", None)
     record["metrics"]["validation"] = {"accuracy": validation, "loss": round(2.5 * (1 - validation), 6)}
     record["metrics"]["train"] = {"accuracy": train, "loss": round(2.5 * (1 - train), 6)}
     for epoch in record["curve"]:
-        epoch.update(lr=lr, validation={"accuracy": epoch.pop("accuracy")})
+        epoch.update(lr=lr, validation=epoch.pop("test"))
     return record
 
 
