@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from cnnbench.report.aggregate import aggregates
+from cnnbench.report.claims import claims_table, receptive_fields
 from cnnbench.report.inference import CORRECTIONS
 from cnnbench.report.loader import NoRecordsError
 from cnnbench.report.provenance import provenance
@@ -53,6 +54,8 @@ class Report:
     repeats: pd.DataFrame = field(default_factory=pd.DataFrame)
     aggregates: pd.DataFrame = field(default_factory=pd.DataFrame)
     profiles: pd.DataFrame = field(default_factory=pd.DataFrame)
+    claims: pd.DataFrame = field(default_factory=pd.DataFrame)
+    receptive_fields: list[int] = field(default_factory=list)
     confidence: float = 0.95
     correction: str = "holm"
     power: float = 0.8
@@ -116,6 +119,7 @@ def build_report(
     keys = _check_keys(keys, scored if not scored.empty else frame) if keys else default_keys(scored)
     board = leaderboard(scored, keys, confidence, correction)
     across, profiles = aggregates(scored, keys, list(DEFAULT_BASELINE), confidence)
+    claims = claims_table(scored, keys, confidence=confidence, correction=correction, power=power)
     return Report(
         frame=frame,
         keys=keys,
@@ -130,6 +134,8 @@ def build_report(
         repeats=repeats,
         aggregates=across,
         profiles=profiles,
+        claims=claims,
+        receptive_fields=receptive_fields() if not claims.empty else [],
         confidence=confidence,
         correction=correction,
         power=power,
