@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from cnnbench.errors import CnnbenchError
-from cnnbench.records import config_identity, flatten_components, upgrade
+from cnnbench.records import flatten_components, upgrade
 
 #: Record fields kept whole (a dict or list per row) instead of being flattened into columns.
 WHOLE_FIELDS = ("config", "curve", "identity")
@@ -81,13 +81,11 @@ def flatten_record(record: dict[str, Any], source: str) -> dict[str, Any]:
     """One record -> one flat row: ``components`` unprefixed, the test metrics as ``metric.<name>``,
     validation and train metrics as ``validation.<name>`` and ``train.<name>``, other dicts dotted.
 
-    A run record of any schema is first upgraded to schema 2 (``cnnbench.records.upgrade``), and one
-    from before schema 2 is given its configuration (:func:`legacy_identity`). Lists (a
+    A run record of any schema is first upgraded to schema 2's shape (``cnnbench.records.upgrade``, which
+    also derives the configuration of a record from before schema 2). Lists (a
     curve, per-class accuracy), the ``config`` and the ``identity`` stay whole, one Python object per cell.
     """
     record = upgrade(record)
-    if record.get("record_type", "run") == "run" and record.get("identity") is None:
-        record["config_id"], record["identity"] = legacy_identity(record)
     row: dict[str, Any] = {}
     for key, value in record.items():
         if key == "components":
@@ -105,26 +103,6 @@ def flatten_record(record: dict[str, Any], source: str) -> dict[str, Any]:
             row[key] = value
     row["source"] = source
     return row
-
-
-def legacy_identity(record: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """The configuration of a record from before schema 2, which carries none: its resolved config (or,
-    for the earliest records, which have none, its components, task and trainer settings) through
-    :func:`cnnbench.records.config_identity`, so seeds, threads and folders are left out as for a new
-    run. The data's fingerprint is unknown (``None``)."""
-    config = record.get("config")
-    if not isinstance(config, dict):
-        components = record.get("components") or {}
-        nodes: dict[str, dict[str, Any]] = {}
-        for key, value in components.items():
-            if type(value) is dict:
-                nodes[key] = dict(value)
-            else:
-                slot, _, hyperparameter = key.partition(".")
-                nodes.setdefault(slot, {})["name" if not hyperparameter else hyperparameter] = value
-        trainer = record.get("trainer") if isinstance(record.get("trainer"), dict) else {}
-        config = {"task": {"name": record.get("task"), "dataset": record.get("dataset")}, "trainer": trainer, **nodes}
-    return config_identity(config, {}, None, str(record.get("device", "unknown")))
 
 
 def pytest_benchmark_rows(document: dict[str, Any], source: str) -> list[dict[str, Any]]:

@@ -78,7 +78,8 @@ def _identity_cell(value: Any) -> Any:
 
 
 def _identity_column(key: str) -> str:
-    """The column an identity setting fills: a component's ``pooling.name`` is the ``pooling`` column."""
+    """The column an identity setting fills. Identities name a component ``pooling`` like its column;
+    the first schema-2 records (before 3 Dec 2026, 12:03) named it ``pooling.name``, and still load."""
     root, _, leaf = key.rpartition(".")
     return root if leaf == "name" and root in COMPONENT_ROOTS else key
 

@@ -90,6 +90,7 @@ def run_record(
         choices[slot].update(values)
     components = flatten_components(choices)
     record = {
+        "schema": schema,
         "record_type": "run",
         "run_id": f"{started:%Y%m%dT%H%M%S%fZ}-bench-{index:06d}",
         "status": "completed",
@@ -135,11 +136,11 @@ def run_record(
     record["config"].update(nodes)
     sizes = {"train": 1293, "validation": 144, "test": 360}
     record.update(
+        schema=2,
         data={"dataset": dataset, "fingerprint": fingerprint, "val_fraction": 0.1, "split_seed": 0, "validation": "carved", "sizes": sizes},
         selection={"rule": "final", "epoch": epochs, "split": "validation"},
         objective={"metric": metric, "maximize": True},
     )
-    record.pop("upgraded_from", None)
     record["metrics"]["validation"] = {metric: validation, "loss": round(2.5 * (1 - validation), 6)}
     record["metrics"]["train"] = {metric: train, "loss": round(2.5 * (1 - train), 6)}
     for epoch in record["curve"]:

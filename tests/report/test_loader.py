@@ -92,7 +92,7 @@ def test_schema_0_records_load_with_defaults(tmp_path: Path) -> None:
     }
     write_atomic(tmp_path / "old" / "run.json", json.dumps(old))
     row = load(tmp_path / "old").iloc[0]
-    assert row["schema"] == 2 and row["upgraded_from"] == 1 and row["record_type"] == "run" and row["status"] == "completed"
+    assert row["schema"] == 0 and row["record_type"] == "run" and row["status"] == "completed"
     assert row["selected_on_test"] and len(row["config_id"]) == 16 and row["identity"]["pooling.lam"] == 0.25
     assert row["device"] == "unknown"
     assert row["pooling"] == "mixed" and row["pooling.lam"] == 0.25 and row["activation"] == "relu"

@@ -303,3 +303,12 @@ def test_pooling_configurations_with_by_is_said(write) -> None:
     records = runs_of(GRID) + [synthetic.run_record(50 + seed, seed=seed, lr=0.01) for seed in range(3)]
     report = build_report(load(write(records)), keys=["task", "dataset", "device", "activation"])
     assert any("rows pool several configurations" in note for note in report.notes)
+
+
+def test_first_schema_2_identities_naming_components_dot_name_still_load(write) -> None:
+    records = runs_of({("relu", "max", "cpu"): [0.90, 0.92, 0.94], ("elu", "max", "cpu"): [0.91, 0.93, 0.95]})
+    for record in records:
+        record["identity"] = {(f"{k}.name" if k in record["components"] and "." not in k else k): v for k, v in record["identity"].items()}
+    runs, keys = scored(write(records))
+    assert {"activation", "pooling"} <= set(keys) and not any(key.endswith(".name") for key in keys)
+    assert ablation(runs, keys)["choice"].tolist() == ["elu(alpha=1)"]
