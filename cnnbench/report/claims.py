@@ -61,7 +61,7 @@ CLAIMS: tuple[Claim, ...] = (
 )
 DILATION_CLAIM = "Stacked dilated convolutions grow the receptive field exponentially (3, 7, 15)."
 CLAIM_COLUMNS = [
-    "claim", "comparison", "context", "n_choice", "n_baseline", "test", "diff", "ci_low", "ci_high", "p_value", "p_adjusted",
+    "claim", "comparison", "context", "n_choice", "n_baseline", "test", "diff", "ci_low", "ci_high", "p_better", "p_value", "p_adjusted",
     "gap_choice", "gap_baseline", "verdict", "seeds_to_decide",
 ]
 
@@ -97,19 +97,21 @@ def claims_table(
     runs: pd.DataFrame, keys: Sequence[str], claims: Sequence[Claim] = CLAIMS, confidence: float = 0.95, correction: str = "holm", power: float = 0.8
 ) -> pd.DataFrame:
     """One row per claim and context with runs of both arms; empty when no claim has runs."""
-    rows, choices, baselines, higher = [], [], [], []
+    rows, choices, shifted, baselines, higher = [], [], [], [], []
     for claim in claims:
         for context, choice, baseline, gap_choice, gap_baseline in _comparisons(runs, keys, claim):
             maximize = not claim.overfitting
             shift = claim.margin if maximize else -claim.margin  # "not worse": test choice + margin against baseline
             rows.append({"claim": claim.sentence, "comparison": claim.comparison, "context": context, "gap_choice": gap_choice, "gap_baseline": gap_baseline, "shift": shift})
-            choices.append(Sample(choice.seeds, choice.values + shift))
+            choices.append(choice)
+            shifted.append(Sample(choice.seeds, choice.values + shift))
             baselines.append(baseline)
             higher.append(maximize)
     if not rows:
         return pd.DataFrame(columns=CLAIM_COLUMNS)
     frame = pd.DataFrame(rows)
-    tested = compare_all(choices, baselines, higher, confidence)
+    tested = compare_all(shifted, baselines, higher, confidence)
+    tested["p_better"] = compare_all(choices, baselines, higher, confidence, intervals=False)["p_better"]  # of the choice itself
     frame = pd.concat([frame, tested], axis=1)
     frame["p_adjusted"] = adjust(frame["p_value"].to_numpy(), correction)
     alpha = 1 - confidence

@@ -222,7 +222,8 @@ def _claim_blocks(report: Report) -> list[Block]:
     intro = (
         "Each claim of the survey (Gu et al., arXiv:1512.07108) with the comparison that tests it on the test split (or on the "
         "overfitting gap, train - validation accuracy, lower is better): the difference (choice - baseline) with its "
-        f"{report.confidence:.0%} bootstrap interval and the p-value corrected over all claims ({CORRECTION_NAMES[report.correction]}). "
+        f"{report.confidence:.0%} bootstrap interval, P(better) (the share of seeds on which the choice beats the baseline, "
+        f"when paired), and the p-value corrected over all claims ({CORRECTION_NAMES[report.correction]}). "
         f"'Improves' claims are tested against no difference, 'alternative' and 'competes' claims against being worse by "
         f"{COMPETES:g} or more. Supported or contradicted when the corrected p is below {1 - report.confidence:.2g}; an inconclusive "
         f"claim gives the seeds per side that would decide it with power {report.power:.0%}."
@@ -234,7 +235,7 @@ def _claim_blocks(report: Report) -> list[Block]:
             for comparison, choice, baseline in zip(report.claims["comparison"], report.claims["gap_choice"], report.claims["gap_baseline"])
         ],
     )
-    columns = ["claim", "comparison", "context", "n", "test", "diff", "ci", "p_adjusted", "gap", "verdict", "seeds_to_decide"]
+    columns = ["claim", "comparison", "context", "n", "test", "diff", "ci", "p_better", "p_adjusted", "gap", "verdict", "seeds_to_decide"]
     blocks: list[Block] = [Heading(2, "Survey claims"), Paragraph(intro), table(rows, columns, "claims", report.confidence)]
     if report.receptive_fields:
         sides = ", ".join(map(str, report.receptive_fields))

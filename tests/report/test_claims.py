@@ -73,7 +73,8 @@ def test_claims_need_runs_of_both_arms(write) -> None:
 def test_the_claims_section_is_written(survey) -> None:
     text = markdown(document(survey, []))
     assert "## Survey claims" in text and "Holm (1979)" in text
-    assert "| PReLU improves on ReLU. | activation=prelu vs relu, test accuracy | dataset=digits, device=cpu | 10/10 | sign-flip |" in text
+    assert "| PReLU improves on ReLU. | activation=prelu vs relu, test accuracy | dataset=digits, device=cpu | 10/10 | sign-flip | +0.0036 |" in text
+    assert "| 1.00 | 0.0176 |  | supported |" in text  # P(better) on all 10 seeds, p = 2/1024 corrected over 9 claims
     assert "| 0.0098 vs 0.0203 | supported |" in text  # the gap is shown where the claim is about overfitting
     assert "dilations 1, 2, 4: 3, 7, 15; supported" in text
 
@@ -81,3 +82,8 @@ def test_the_claims_section_is_written(survey) -> None:
 def test_receptive_fields_of_stacked_dilations() -> None:
     assert receptive_fields((1, 2, 4)) == [3, 7, 15]
     assert receptive_fields((1, 1, 1)) == [3, 5, 7]  # without dilation: linear growth
+
+
+def test_p_better_is_of_the_choice_itself_not_of_the_margin(survey) -> None:
+    elu = survey.claims.set_index("claim").loc["ELU is a useful alternative to ReLU."]
+    assert elu["diff"] < 0 and elu["p_better"] < 0.5  # worse than ReLU on most seeds, though within the margin
