@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 
 from cnnbench.report.build import Report
+from cnnbench.report.claims import COMPETES, DILATION_CLAIM
 from cnnbench.report.inference import CORRECTION_NAMES, MIN_SEEDS
 from cnnbench.report.plots import Plot
 from cnnbench.report.stats import SECTION_KEYS, fold, sections, text
@@ -86,7 +87,8 @@ COLUMNS: dict[str, tuple[str, Callable[[Any], str], bool]] = {
     "mean": ("test mean", _number(".4f"), True),
     "std": ("std", _number(".4f"), True),
     "validation": ("validation mean", _number(".4f"), True),
-    "gap": ("gap train-val", _number("+.4f"), True),
+    "gap": ("gap train-val", lambda gap: gap if isinstance(gap, str) else _number("+.4f")(gap), True),
+    "p_adjusted": ("p corrected", _p_value, True),
     "train_s": ("train s", _number(".2f"), True),
     "versus_leader": ("vs leader", str, False),
     "p_leader": ("p vs leader", _p_value, True),
@@ -94,7 +96,6 @@ COLUMNS: dict[str, tuple[str, Callable[[Any], str], bool]] = {
     "diff": ("difference", _number("+.4f"), True),
     "p_better": ("P(better)", _number(".2f"), True),
     "p_value": ("p", _p_value, True),
-    "p_adjusted": ("p corrected", _p_value, True),
     "seeds_to_decide": ("seeds to decide", lambda n: "" if pd.isna(n) else f"{int(n)}", True),
     "importance": ("importance", _number(".3f"), True),
     "value": ("value", _number(".4f"), True),
@@ -189,6 +190,60 @@ def _ablation_blocks(report: Report) -> list[Block]:
     return blocks
 
 
+def _aggregate_blocks(report: Report) -> list[Block]:
+    if report.aggregates.empty:
+        return []
+    intro = (
+        "Each choice across the sections (tasks, datasets, devices) of one metric, the other settings pooled, as rliable "
+        "(Agarwal et al. 2021) aggregates: the interquartile mean (IQM, the mean of the middle half of all runs) and the "
+        "performance profile (the share of runs that beat a threshold tau; here tau is the median of all compared runs, "
+        f"profiles.csv has the whole curve), with {report.confidence:.0%} stratified-bootstrap intervals (runs resampled within "
+        "each section). Scores are raw metric values: compare only metrics on one scale across datasets."
+    )
+    blocks: list[Block] = [Heading(2, "Across sections"), Paragraph(intro)]
+    for (metric, slot), rows in report.aggregates.groupby(["metric", "slot"], sort=True):
+        rows = rows.assign(
+            iqm_ci=[_interval(".4f")(lo, hi) for lo, hi in zip(rows["iqm_low"], rows["iqm_high"])],
+            above_ci=[_interval(".3f")(lo, hi) for lo, hi in zip(rows["above_low"], rows["above_high"])],
+        )
+        tau = rows["tau"].iloc[0]
+        frame = pd.DataFrame(
+            {"choice": rows["choice"], "sections": rows["sections"].astype(str), "runs": rows["runs"].astype(str), "IQM": rows["iqm"].map("{:.4f}".format),
+             f"{report.confidence:.0%} CI": rows["iqm_ci"], f"share > {tau:.4f}": rows["above"].map("{:.3f}".format), f"{report.confidence:.0%} CI ": rows["above_ci"]}
+        )
+        blocks += [Heading(3, f"{metric} by {slot}"), table(frame, list(frame.columns), "aggregates")]
+    return blocks
+
+
+def _claim_blocks(report: Report) -> list[Block]:
+    """The survey's claims (``experiment=survey_claims``), each with the comparison that tests it."""
+    if report.claims.empty:
+        return []
+    intro = (
+        "Each claim of the survey (Gu et al., arXiv:1512.07108) with the comparison that tests it on the test split (or on the "
+        "overfitting gap, train - validation accuracy, lower is better): the difference (choice - baseline) with its "
+        f"{report.confidence:.0%} bootstrap interval, P(better) (the share of seeds on which the choice beats the baseline, "
+        f"when paired), and the p-value corrected over all claims ({CORRECTION_NAMES[report.correction]}). "
+        f"'Improves' claims are tested against no difference, 'alternative' and 'competes' claims against being worse by "
+        f"{COMPETES:g} or more. Supported or contradicted when the corrected p is below {1 - report.confidence:.2g}; an inconclusive "
+        f"claim gives the seeds per side that would decide it with power {report.power:.0%}."
+    )
+    rows = report.claims.assign(
+        n=report.claims["n_choice"].astype(str) + "/" + report.claims["n_baseline"].astype(str),
+        gap=[
+            f"{choice:.4f} vs {baseline:.4f}" if "gap" in comparison and pd.notna(choice) else ""
+            for comparison, choice, baseline in zip(report.claims["comparison"], report.claims["gap_choice"], report.claims["gap_baseline"])
+        ],
+    )
+    columns = ["claim", "comparison", "context", "n", "test", "diff", "ci", "p_better", "p_adjusted", "gap", "verdict", "seeds_to_decide"]
+    blocks: list[Block] = [Heading(2, "Survey claims"), Paragraph(intro), table(rows, columns, "claims", report.confidence)]
+    if report.receptive_fields:
+        sides = ", ".join(map(str, report.receptive_fields))
+        verdict = "supported" if report.receptive_fields == [3, 7, 15] else "contradicted"
+        blocks.append(Paragraph(f"{DILATION_CLAIM} Measured from the input gradient of one output pixel of 3x3 convolutions with dilations 1, 2, 4: {sides}; {verdict} (arithmetic, not a trained comparison)."))
+    return blocks
+
+
 def _repeat_blocks(report: Report) -> list[Block]:
     if report.repeats.empty:
         return []
@@ -238,7 +293,7 @@ def document(report: Report, plots: Sequence[Plot]) -> list[Block]:
     shown = [k for k in report.keys if k not in SECTION_KEYS]
     intro = f"Metric per task: {goals or 'none'}. Configurations are told apart by {len(shown)} settings: {', '.join(shown) or 'none'}."
     blocks: list[Block] = [Heading(1, TITLE), Paragraph(intro), *map(Paragraph, report.notes)]
-    blocks += _leaderboard_blocks(report) + _ablation_blocks(report) + _repeat_blocks(report)
+    blocks += _claim_blocks(report) + _leaderboard_blocks(report) + _ablation_blocks(report) + _aggregate_blocks(report) + _repeat_blocks(report)
     figures = [plot for plot in plots if not plot.name.startswith("study-")]
     if figures:
         blocks += [Heading(2, "Plots"), *map(Image, figures)]
@@ -336,6 +391,10 @@ def tables(report: Report) -> dict[str, pd.DataFrame]:
     found = {
         "leaderboard": report.leaderboard,
         "ablation": report.ablation,
+        "aggregates": report.aggregates,
+        "profiles": report.profiles,
+        "repeats": report.repeats,
+        "claims": report.claims,
         "bench": report.bench,
         "pytest_benchmark": report.pytest_benchmark,
         "trials": pd.concat(trials, ignore_index=True) if trials else pd.DataFrame(),
