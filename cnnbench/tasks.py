@@ -47,6 +47,9 @@ class Task(ABC):
     #: the metric sweeps optimise and leaderboards rank by, and whether higher is better
     primary_metric: ClassVar[str]
     maximize: ClassVar[bool] = True
+    #: the scalar metrics :meth:`evaluate` returns: a sweep's objective is checked against them before trial 0
+    #: (empty: not declared, checked on the first record instead)
+    metrics: ClassVar[tuple[str, ...]] = ()
 
     @abstractmethod
     def load_data(self, root: Path, image_size: int | None, seed: int) -> TaskData:
