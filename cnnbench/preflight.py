@@ -13,11 +13,14 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from cnnbench.atomic import probe_writable
+from cnnbench.atomic import clean_stale, probe_writable
 from cnnbench.config_schema import ConfigError, validate
 from cnnbench.configstore import GROUPS
 from cnnbench.errors import CnnbenchError
 from cnnbench.plugins import LoadedRegistry
+
+#: folders under ``results.dir`` that runs write files into
+OUTPUT_FOLDERS = ("runs", "checkpoints")
 
 
 def plain(cfg: DictConfig) -> dict[str, Any]:
@@ -41,12 +44,18 @@ def other_groups(cfg: DictConfig) -> list[str]:
 
 
 def check_writable(folder: Any, key: str) -> Path:
-    """Create ``folder`` and prove it writable now, not after training; one line naming ``key`` otherwise."""
+    """Create ``folder`` and prove it writable now, not after training; one line naming ``key`` otherwise.
+
+    The temporary files that killed writers left in its record and checkpoint folders are removed.
+    """
     try:
-        return probe_writable(Path(str(folder)), key)
+        found = probe_writable(Path(str(folder)), key)
     except OSError as error:
         reason = error.strerror or str(error)
         raise CnnbenchError(f"{key} {folder} cannot hold results: {reason}; give a folder you can write to") from None
+    for part in OUTPUT_FOLDERS:
+        clean_stale(found / part)
+    return found
 
 
 def check_training_objects(cfg: DictConfig) -> None:

@@ -12,6 +12,7 @@ import base64
 import html
 import json
 import math
+import shutil
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,9 @@ from typing import Any
 
 import pandas as pd
 
+from cnnbench.atomic import write_bytes, write_text, writing
 from cnnbench.report.build import Report
+from cnnbench.report.output import staged
 from cnnbench.report.plots import Plot
 from cnnbench.report.stats import SECTION_KEYS, fold, sections, text
 
@@ -279,7 +282,8 @@ def html_page(blocks: Sequence[Block]) -> str:
 
 
 def _csv(frame: pd.DataFrame, path: Path) -> Path:
-    frame.to_csv(path, index=False, float_format="%.10g", lineterminator="\n")
+    with writing(path, "w") as handle:
+        frame.to_csv(handle, index=False, float_format="%.10g", lineterminator="\n")
     return path
 
 
@@ -312,28 +316,22 @@ def tables(report: Report) -> dict[str, pd.DataFrame]:
 
 
 def write_report(report: Report, plots: Sequence[Plot], out: Path, formats: Iterable[str] = FORMATS) -> list[Path]:
-    """Write the chosen ``formats`` into ``out`` and return the paths written."""
+    """Write the chosen ``formats`` as one step into ``out`` (see :mod:`cnnbench.report.output`); return the paths."""
     formats = set(formats)
-    out.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
     blocks = document(report, plots) if formats & {"markdown", "html"} else []
-    if "markdown" in formats:
-        image_dir = out / "plots"
-        image_dir.mkdir(exist_ok=True)
-        for stale in image_dir.glob("*.png"):
-            stale.unlink()
-        for plot in plots:
-            (image_dir / f"{plot.name}.png").write_bytes(plot.png)
-            written.append(image_dir / f"{plot.name}.png")
-        written.append(out / "report.md")
-        written[-1].write_text(markdown(blocks), encoding="utf-8")
-    if "html" in formats:
-        written.append(out / "report.html")
-        written[-1].write_text(html_page(blocks), encoding="utf-8")
-    if "csv" in formats:
-        written += [_csv(frame, out / f"{name}.csv") for name, frame in tables(report).items()]
-    if "parquet" in formats:
-        for name, frame in {"records": report.frame, **tables(report)}.items():
-            _parquet_safe(frame).to_parquet(out / f"{name}.parquet", index=False)
-            written.append(out / f"{name}.parquet")
-    return written
+    written: list[Path] = []
+    with staged(out) as stage:
+        if "markdown" in formats:
+            shutil.rmtree(stage / "plots", ignore_errors=True)  # the previous report's plots, not this one's
+            written += [write_bytes(stage / "plots" / f"{plot.name}.png", plot.png) for plot in plots]
+            written.append(write_text(stage / "report.md", markdown(blocks)))
+        if "html" in formats:
+            written.append(write_text(stage / "report.html", html_page(blocks)))
+        if "csv" in formats:
+            written += [_csv(frame, stage / f"{name}.csv") for name, frame in tables(report).items()]
+        if "parquet" in formats:
+            for name, frame in {"records": report.frame, **tables(report)}.items():
+                with writing(stage / f"{name}.parquet") as handle:
+                    _parquet_safe(frame).to_parquet(handle, index=False)
+                written.append(stage / f"{name}.parquet")
+    return [out / path.relative_to(stage) for path in written]
