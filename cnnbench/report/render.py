@@ -12,6 +12,7 @@ import base64
 import html
 import json
 import math
+import re
 import shutil
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -218,8 +219,15 @@ def document(report: Report, plots: Sequence[Plot]) -> list[Block]:
     return blocks + [Heading(2, "Provenance"), table(provenance, ["what", "covers"], "provenance")]
 
 
+_MARKDOWN_PUNCTUATION = re.compile(r"[\\`*\[\]~|]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
+_AUTOLINK = re.compile(r"(?i)(://|\bwww\.)")
+
+
 def _markdown_cell(value: str) -> str:
-    return html.escape(value, quote=False).replace("|", "\\|").replace("\n", " ")
+    """``value`` as Markdown text: HTML escaped, and link, image, emphasis, code and table syntax made literal
+    (a record field such as ``[x](http://...)`` shows as written, never as a live link or image)."""
+    escaped = _MARKDOWN_PUNCTUATION.sub(lambda match: "\\" + match.group(), html.escape(value, quote=False))
+    return _AUTOLINK.sub(lambda match: match.group().replace("/", "\\/").replace(".", "\\."), escaped).replace("\n", " ")
 
 
 def markdown(blocks: Sequence[Block], image_dir: str = "plots") -> str:
