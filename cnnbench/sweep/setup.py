@@ -28,7 +28,7 @@ from cnnbench.plugins import LoadedRegistry
 from cnnbench.sweep.compose import TrialConfigs
 from cnnbench.sweep.space import Objective, SearchSpace, SweepConfigError, parse_objectives, parse_space
 from cnnbench.sweep.storage import JOURNAL_NAME
-from cnnbench.sweep.strategy import FINITE, check_strategy, grid_size
+from cnnbench.sweep.strategy import FINITE, check_strategy
 
 #: sweep settings that steer a run of the study but do not define it: changing them continues the same study
 RUN_CONTROL = frozenset(
@@ -141,7 +141,7 @@ class Sweep:
     def trials(self) -> int:
         """The study's size: ``sweep.trials``, capped at the grid for grid and brute-force search."""
         if self.settings.sampler in FINITE:
-            return min(self.settings.trials, grid_size(self.space))
+            return min(self.settings.trials, self.space.grid_size())
         return self.settings.trials
 
     @property
