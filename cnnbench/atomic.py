@@ -100,13 +100,21 @@ def clean_stale(folder: Path | str, older_than_s: float = STALE_S) -> list[Path]
     return removed
 
 
-def probe_writable(folder: Path | str, what: str) -> Path:
-    """Create ``folder`` and write a file into it; raise :class:`OSError` with ``what`` named if that fails."""
+def probe_writable(folder: Path | str, what: str, *, create: bool = True) -> Path:
+    """Prove that files can be written into ``folder`` by writing one; raise :class:`OSError` if not.
+
+    With ``create`` the folder is made (parents too); without, the probe goes to its nearest existing
+    ancestor and nothing is left on disk.
+    """
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise NotADirectoryError(f"{what} {folder} is a file, not a folder")
-    folder.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=folder, prefix=".cnnbench-probe.", suffix=TMP_SUFFIX):
+    if create:
+        folder.mkdir(parents=True, exist_ok=True)
+    probed = folder if create else next(p for p in (folder, *folder.absolute().parents) if p.exists())
+    if not probed.is_dir():
+        raise NotADirectoryError(f"{what}: {probed} is a file, not a folder")
+    with tempfile.NamedTemporaryFile(dir=probed, prefix=".cnnbench-probe.", suffix=TMP_SUFFIX):
         pass
     return folder
 

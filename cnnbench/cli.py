@@ -14,6 +14,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from cnnbench import __version__
 from cnnbench.errors import CnnbenchError
@@ -38,8 +39,19 @@ HELP = {
 }
 
 
+class ArgumentError(CnnbenchError):
+    """A command line argparse refuses."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a refused command line is cnnbench's one line (argparse prints usage and exits)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise ArgumentError(f"{self.prog}: {message} (see `{self.prog} --help`)")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="cnnbench", description="Benchmark and ablate the building blocks of convolutional networks.")
+    parser = Parser(prog="cnnbench", description="Benchmark and ablate the building blocks of convolutional networks.")
     parser.add_argument("--version", action="version", version=f"cnnbench {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, module in COMMANDS.items():
@@ -78,11 +90,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if routed == []:
         return 0
     argv = routed or argv
-    if argv and argv[0] in HYDRA_COMMANDS:  # every flag, --help included, is Hydra's
-        args = argparse.Namespace(command=argv[0], module=COMMANDS[argv[0]], overrides=argv[1:])
-    else:
-        args = build_parser().parse_args(argv)
     try:
+        if argv and argv[0] in HYDRA_COMMANDS:  # every flag, --help included, is Hydra's
+            args = argparse.Namespace(command=argv[0], module=COMMANDS[argv[0]], overrides=argv[1:])
+        else:
+            args = build_parser().parse_args(argv)
         return importlib.import_module(args.module).main(args)
     except CnnbenchError as error:
         return error_exit(str(error), error.exit_code)

@@ -79,7 +79,7 @@ def flag() -> Setting:
 
 
 def text() -> Setting:
-    return Setting((str,), "a string", lambda value: bool(value))
+    return Setting((str,), "a non-empty string", lambda value: bool(value))
 
 
 def choice(*options: Any) -> Setting:
@@ -148,6 +148,7 @@ TORCH_ARGUMENTS: dict[str, Setting] = {
 #: top-level sections checked elsewhere: Hydra's own node and the sweep settings (cnnbench.sweep.setup)
 CHECKED_ELSEWHERE = ("hydra", "sweep")
 TORCH_SECTIONS = ("optimizer", "schedule")
+REQUIRED = ("task", "trainer", "optimizer", "data", "results")
 
 
 def closest(name: str, known: Iterable[str]) -> str:
@@ -163,7 +164,9 @@ def unknown_key(key: str, known: Iterable[str]) -> ConfigError:
 
 
 def _shown(value: Any) -> str:
-    return repr(value) if isinstance(value, str) else str(value).lower() if isinstance(value, bool) or value is None else repr(value)
+    if value is None:
+        return "null"
+    return str(value).lower() if isinstance(value, bool) else repr(value)
 
 
 def check_value(key: str, value: Any, setting: Setting) -> None:
@@ -252,6 +255,13 @@ def check_component(slot: str, node: Any, registry: Registry) -> None:
         spec.check_values(f"{slot} {component.name!r}", given)
 
 
+def missing_sections(config: Mapping[str, Any]) -> None:
+    """Refuse a config without a section every run needs (``~trainer`` deletes one)."""
+    missing = [section for section in REQUIRED if section not in config]
+    if missing:
+        raise ConfigError(f"the config has no {', '.join(missing)} section; a run needs {', '.join(REQUIRED)} (was one deleted with ~?)")
+
+
 def known_sections() -> tuple[str, ...]:
     return (*GROUPS, *TORCH_SECTIONS, "trainer", "data", "results", *CHECKED_ELSEWHERE)
 
@@ -265,11 +275,11 @@ def validate(config: Mapping[str, Any], registry: Registry, *, extra_sections: I
     for section in config:
         if section not in allowed:
             raise ConfigError(f"unknown config section {section}: {closest(section, allowed)}sections: {', '.join(sorted(allowed))}")
+    missing_sections(config)
+    for section, settings in (("trainer", TRAINER), ("data", DATA), ("results", RESULTS)):
+        check_section(section, config[section], settings)
     for slot in GROUPS:
         check_component(slot, config.get(slot), registry)
     for section in TORCH_SECTIONS:
         if section in config:
             check_torch_section(section, config[section])
-    for section, settings in (("trainer", TRAINER), ("data", DATA), ("results", RESULTS)):
-        if section in config:
-            check_section(section, config[section], settings)

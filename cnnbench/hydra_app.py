@@ -24,7 +24,6 @@ from typing import Any
 from hydra._internal.hydra import Hydra
 from hydra._internal.utils import _run_hydra, create_automatic_config_search_path, get_args_parser, run_and_report
 from hydra.core.global_hydra import GlobalHydra
-from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
 from hydra.types import RunMode, TaskFunction
 from omegaconf import DictConfig, OmegaConf
@@ -32,7 +31,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from cnnbench.configstore import CONFIG_MODULE, GROUPS
 from cnnbench.errors import CnnbenchError
-from cnnbench.overrides import check_group_overrides
+from cnnbench.overrides import check_group_overrides, parse_overrides
 
 CONFIG_PATH = f"pkg://{CONFIG_MODULE}"
 SHOW_FLAGS = ("help", "hydra_help", "cfg", "info", "shell_completion")
@@ -57,7 +56,7 @@ def hydra_parser(prog: str) -> argparse.ArgumentParser:
 
 
 def parse(argv: Sequence[str], prog: str) -> argparse.Namespace:
-    return hydra_parser(prog).parse_args(list(argv))
+    return hydra_parser(prog).parse_intermixed_args(list(argv))  # flags anywhere: `a=1 -m b=1,2`
 
 
 def shows_only(args: argparse.Namespace) -> bool:
@@ -156,12 +155,8 @@ def _unknown_override(hydra: Hydra, config_name: str, overrides: Sequence[str], 
 
 def sweep_values(overrides: Sequence[str]) -> list[tuple[str, list[Any]]]:
     """``key=a,b`` and ``key=range(..)`` overrides of a multirun as (key, values); intervals and globs are left out."""
-    try:
-        parsed = OverridesParser.create().parse_overrides(list(overrides))
-    except HydraException as error:
-        raise CnnbenchError(first_line(error)) from None
     found = []
-    for override in parsed:
+    for override in parse_overrides(overrides):
         if override.is_choice_sweep() or override.is_range_sweep():
             found.append((override.key_or_group, list(override.sweep_iterator())))
     return found

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import Override
 from hydra.errors import HydraException
 
 from cnnbench.errors import CnnbenchError, UnknownComponentError
@@ -22,12 +23,25 @@ def _values(override) -> list[str]:
     return [str(v) for v in value] if isinstance(value, list) else [str(value)]
 
 
+GRAMMAR = "https://hydra.cc/docs/advanced/override_grammar/basic/"
+
+
+def parse_overrides(overrides: Sequence[str]) -> list[Override]:
+    """Parse Hydra overrides; one that Hydra cannot read is named in a one-line error."""
+    parser = OverridesParser.create()
+    parsed = []
+    for text in overrides:
+        try:
+            parsed += parser.parse_overrides([text])
+        except HydraException as error:
+            reason = " ".join(str(error).split()).split(" See https://")[0]
+            raise CnnbenchError(f"cannot read override {text!r}: {reason} (the grammar: {GRAMMAR})") from None
+    return parsed
+
+
 def check_group_overrides(overrides: Sequence[str], groups: Iterable[str], options: Callable[[str], Iterable[str]]) -> None:
     """Raise :class:`UnknownComponentError` for a ``group=option`` override naming no option of ``group``."""
-    try:
-        parsed = OverridesParser.create().parse_overrides(list(overrides))
-    except HydraException as error:
-        raise CnnbenchError(" ".join(str(error).split())) from None
+    parsed = parse_overrides(overrides)
     groups = set(groups)
     for override in parsed:
         group = override.key_or_group

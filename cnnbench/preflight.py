@@ -14,7 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from cnnbench.atomic import clean_stale, probe_writable
-from cnnbench.config_schema import ConfigError, validate
+from cnnbench.config_schema import ConfigError, missing_sections, validate
 from cnnbench.configstore import GROUPS
 from cnnbench.errors import CnnbenchError
 from cnnbench.plugins import LoadedRegistry
@@ -26,6 +26,7 @@ OUTPUT_FOLDERS = ("runs", "checkpoints")
 def plain(cfg: DictConfig) -> dict[str, Any]:
     """``cfg`` resolved into plain containers, Hydra's own node left out; a broken interpolation is one line."""
     node = OmegaConf.masked_copy(cfg, [key for key in cfg if key != "hydra"]) if "hydra" in cfg else cfg
+    missing_sections(node)
     try:
         return OmegaConf.to_container(node, resolve=True)  # type: ignore[return-value]
     except OmegaConfBaseException as error:

@@ -44,7 +44,7 @@ def check_out(out: Path) -> None:
         shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
         raise CnnbenchError(f"--out {out} holds files a report does not write ({shown}); give a folder for the report alone, e.g. {out / 'report'}")
     try:
-        probe_writable(out.parent if not out.exists() else out, "--out")
+        probe_writable(out, "--out", create=False)
     except OSError as error:
         raise CnnbenchError(f"--out {out} cannot be written: {error.strerror or error}; give a folder you can write to") from None
 

@@ -15,14 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from hydra.core.global_hydra import GlobalHydra
-from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.errors import HydraException
 from omegaconf import OmegaConf
 from optuna.distributions import CategoricalDistribution
 
-from cnnbench.errors import CnnbenchError
 from cnnbench.config_schema import ConfigError, validate
 from cnnbench.hydra_app import check_groups
+from cnnbench.overrides import parse_overrides
 from cnnbench.preflight import check_run, check_writable, other_groups, plain
 from cnnbench.plugins import LoadedRegistry
 from cnnbench.sweep.compose import TrialConfigs
@@ -100,10 +98,7 @@ class SweepSettings:
 
 def study_name(preset: str | None, overrides: Sequence[str]) -> str:
     """The preset's name, plus a hash of the overrides that define the study: the same command, the same study."""
-    try:
-        parsed = OverridesParser.create().parse_overrides(list(overrides))
-    except HydraException as error:
-        raise CnnbenchError(str(error).strip().splitlines()[0]) from None
+    parsed = parse_overrides(overrides)
     defining = sorted(
         o.input_line
         for o in parsed

@@ -219,8 +219,6 @@ class Detection(Task):
         self.dataset, self.n_train, self.n_test, self.image_size = dataset, n_train, n_test, image_size
         self.crop_size, self.context_pad, self.proposals = crop_size, context_pad, proposals
         self.samples_per_image, self.fg_fraction, self.nms_iou = samples_per_image, fg_fraction, nms_iou
-        if eval_batch_size < 1:
-            raise ValueError(f"eval_batch_size must be >= 1, got {eval_batch_size}")
         self.data_seed, self.eval_batch_size = data_seed, eval_batch_size
 
     def load_data(self, root: Path, image_size: int | None, seed: int) -> TaskData:

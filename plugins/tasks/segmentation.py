@@ -109,8 +109,6 @@ class Segmentation(Task):
         for name, count in {"n_train": n_train, "n_test": n_test, "eval_batch_size": eval_batch_size}.items():
             require(isinstance(count, int) and count >= 1, f"{name} must be an integer >= 1, got {count!r}")
         self.dataset, self.n_train, self.n_test, self.image_size = dataset, n_train, n_test, image_size
-        if eval_batch_size < 1:
-            raise ValueError(f"eval_batch_size must be >= 1, got {eval_batch_size}")
         self.data_seed, self.eval_batch_size = data_seed, eval_batch_size
 
     def load_data(self, root: Path, image_size: int | None, seed: int) -> TaskData:
