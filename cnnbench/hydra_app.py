@@ -164,13 +164,17 @@ def sweep_values(overrides: Sequence[str]) -> list[tuple[str, list[Any]]]:
 
 def show(args: argparse.Namespace, config_name: str, task_name: str) -> int:
     """Hand a showing command (help, config, info, completion) to Hydra itself."""
+    _config_dir(args.config_dir)  # Hydra would say so in several lines
     parser = hydra_parser(f"cnnbench {task_name}")
-    sys.argv = ["cnnbench", *sys.argv[1:]]  # completion scripts name the program from argv[0]
+    argv = sys.argv
+    sys.argv = ["cnnbench", *argv[1:]]  # completion scripts name the program from argv[0]
     try:
         with _quiet_root_logging():
             _run_hydra(args=args, args_parser=parser, task_function=_noop, config_path=CONFIG_PATH, config_name=config_name)
     except SystemExit as exit_:
         return int(exit_.code or 0)
+    finally:
+        sys.argv = argv
     return 0
 
 

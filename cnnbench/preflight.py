@@ -36,10 +36,18 @@ def plain(cfg: DictConfig) -> dict[str, Any]:
 
 
 def other_groups(cfg: DictConfig) -> list[str]:
-    """Config groups beyond cnnbench's own (a ``logger`` group, say): their owners check them."""
-    if "hydra" not in cfg:
+    """Config groups beyond cnnbench's own (a ``logger`` group, say): their owners check them.
+
+    The groups come from ``cfg.hydra`` when the config has it, else from the running Hydra job.
+    """
+    from hydra.core.hydra_config import HydraConfig
+
+    if "hydra" in cfg:
+        chosen = OmegaConf.to_container(cfg.hydra.runtime.choices)
+    elif HydraConfig.initialized():
+        chosen = OmegaConf.to_container(HydraConfig.get().runtime.choices)
+    else:
         return []
-    chosen = OmegaConf.to_container(cfg.hydra.runtime.choices)
     own = {*GROUPS, "optimizer", "schedule", "trainer", "experiment", "sweep"}
     return [group for group in chosen if not group.startswith("hydra/") and group not in own]
 
