@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
+import math
 import os
 import sys
 from pathlib import Path
@@ -32,7 +33,7 @@ def _positive(kind: type) -> Any:
             value = kind(text)
         except ValueError:
             value = 0
-        if value <= 0:
+        if not 0 < value < math.inf:  # nan and inf too: a timing budget must be a finite number
             raise argparse.ArgumentTypeError(f"must be a positive {kind.__name__}, got {text!r}")
         return value
 
@@ -68,6 +69,7 @@ def main(args: argparse.Namespace) -> int:
     from cnnbench.bench.records import write_bench_record
     from cnnbench.bench.runner import Settings, bench_component
     from cnnbench.plugins import default_registry
+    from cnnbench.preflight import check_writable
     from cnnbench.training.device import select_device
 
     unknown = [kind for kind in args.kinds if kind not in KINDS]
@@ -96,6 +98,7 @@ def main(args: argparse.Namespace) -> int:
     ]
     if not components:
         raise BenchInputError(f"no {'/'.join(args.kinds or KINDS)} component matches --names {args.names!r}; see `cnnbench list`")
+    check_writable(args.results, "--results")  # now, not after timing everything
 
     from rich.console import Console
 

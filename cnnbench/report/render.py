@@ -12,6 +12,8 @@ import base64
 import html
 import json
 import math
+import re
+import shutil
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,9 +21,11 @@ from typing import Any
 
 import pandas as pd
 
+from cnnbench.atomic import write_bytes, write_text, writing
 from cnnbench.report.build import Report
 from cnnbench.report.claims import COMPETES, DILATION_CLAIM
 from cnnbench.report.inference import CORRECTION_NAMES, MIN_SEEDS
+from cnnbench.report.output import staged
 from cnnbench.report.plots import Plot
 from cnnbench.report.stats import SECTION_KEYS, fold, sections, text
 
@@ -302,8 +306,15 @@ def document(report: Report, plots: Sequence[Plot]) -> list[Block]:
     return blocks + [Heading(2, "Provenance"), table(provenance, ["what", "covers"], "provenance")]
 
 
+_MARKDOWN_PUNCTUATION = re.compile(r"[\\`*\[\]~|]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
+_AUTOLINK = re.compile(r"(?i)(://|\bwww\.)")
+
+
 def _markdown_cell(value: str) -> str:
-    return html.escape(value, quote=False).replace("|", "\\|").replace("\n", " ")
+    """``value`` as Markdown text: HTML escaped, and link, image, emphasis, code and table syntax made literal
+    (a record field such as ``[x](http://...)`` shows as written, never as a live link or image)."""
+    escaped = _MARKDOWN_PUNCTUATION.sub(lambda match: "\\" + match.group(), html.escape(value, quote=False))
+    return _AUTOLINK.sub(lambda match: match.group().replace("/", "\\/").replace(".", "\\."), escaped).replace("\n", " ")
 
 
 def markdown(blocks: Sequence[Block], image_dir: str = "plots") -> str:
@@ -366,7 +377,8 @@ def html_page(blocks: Sequence[Block]) -> str:
 
 
 def _csv(frame: pd.DataFrame, path: Path) -> Path:
-    frame.to_csv(path, index=False, float_format="%.10g", lineterminator="\n")
+    with writing(path, "w") as handle:
+        frame.to_csv(handle, index=False, float_format="%.10g", lineterminator="\n")
     return path
 
 
@@ -403,28 +415,22 @@ def tables(report: Report) -> dict[str, pd.DataFrame]:
 
 
 def write_report(report: Report, plots: Sequence[Plot], out: Path, formats: Iterable[str] = FORMATS) -> list[Path]:
-    """Write the chosen ``formats`` into ``out`` and return the paths written."""
+    """Write the chosen ``formats`` as one step into ``out`` (see :mod:`cnnbench.report.output`); return the paths."""
     formats = set(formats)
-    out.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
     blocks = document(report, plots) if formats & {"markdown", "html"} else []
-    if "markdown" in formats:
-        image_dir = out / "plots"
-        image_dir.mkdir(exist_ok=True)
-        for stale in image_dir.glob("*.png"):
-            stale.unlink()
-        for plot in plots:
-            (image_dir / f"{plot.name}.png").write_bytes(plot.png)
-            written.append(image_dir / f"{plot.name}.png")
-        written.append(out / "report.md")
-        written[-1].write_text(markdown(blocks), encoding="utf-8")
-    if "html" in formats:
-        written.append(out / "report.html")
-        written[-1].write_text(html_page(blocks), encoding="utf-8")
-    if "csv" in formats:
-        written += [_csv(frame, out / f"{name}.csv") for name, frame in tables(report).items()]
-    if "parquet" in formats:
-        for name, frame in {"records": report.frame, **tables(report)}.items():
-            _parquet_safe(frame).to_parquet(out / f"{name}.parquet", index=False)
-            written.append(out / f"{name}.parquet")
-    return written
+    written: list[Path] = []
+    with staged(out) as stage:
+        if "markdown" in formats:
+            shutil.rmtree(stage / "plots", ignore_errors=True)  # the previous report's plots, not this one's
+            written += [write_bytes(stage / "plots" / f"{plot.name}.png", plot.png) for plot in plots]
+            written.append(write_text(stage / "report.md", markdown(blocks)))
+        if "html" in formats:
+            written.append(write_text(stage / "report.html", html_page(blocks)))
+        if "csv" in formats:
+            written += [_csv(frame, stage / f"{name}.csv") for name, frame in tables(report).items()]
+        if "parquet" in formats:
+            for name, frame in {"records": report.frame, **tables(report)}.items():
+                with writing(stage / f"{name}.parquet") as handle:
+                    _parquet_safe(frame).to_parquet(handle, index=False)
+                written.append(stage / f"{name}.parquet")
+    return [out / path.relative_to(stage) for path in written]

@@ -23,6 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from cnnbench.data.splits import SplitSettings
+from cnnbench.atomic import writing
 from cnnbench.errors import CnnbenchError, IncompatibleConfigError, require
 from cnnbench.kinds import SLOTS
 from cnnbench.parts import Parts
@@ -258,11 +259,9 @@ def execute(
 
 
 def save_checkpoint(model: nn.Module, path: Path) -> Path:
-    """Save the weights atomically (temporary file, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{time.time_ns()}.tmp")
-    torch.save(model.state_dict(), tmp)
-    os.replace(tmp, path)
+    """Save the weights atomically (:func:`cnnbench.atomic.writing`): a kill never leaves half a checkpoint."""
+    with writing(path) as handle:
+        torch.save(model.state_dict(), handle)
     return path
 
 
