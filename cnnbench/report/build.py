@@ -95,7 +95,7 @@ def build_report(
     runs = frame[frame["record_type"] == "run"]
     goals = objectives(runs, metric, maximize)
     keys = _check_keys(keys, frame) if keys else default_keys(runs)
-    scored = scored_runs(frame, goals)
+    scored = scored_runs(frame[frame["study.name"].isna()], goals)  # sweep trials have their own section
     notes = []
     if "device" not in keys and scored["device"].nunique() > 1:
         notes.append("device is not a key: runs on different devices are pooled (see the devices column)")
