@@ -20,7 +20,9 @@ import pluggy
 
 from cnnbench import hookspecs
 from cnnbench.errors import PluginError
-from cnnbench.registry import KINDS, Component, Registry
+from cnnbench.kinds import HOOKS
+from cnnbench.registry import Component, Registry
+from cnnbench.spec import Spec, SpecError
 
 ENTRY_POINT_GROUP = "cnnbench"
 STRICT_ENV = "CNNBENCH_STRICT_PLUGINS"
@@ -80,10 +82,18 @@ def _env_allow_list() -> set[str] | None:
 
 
 def _stager(pending: list[Component], kind: str, source: PluginSource) -> hookspecs.Register:
-    """The ``register`` callable handed to one plugin's hook for one kind."""
+    """The ``register`` callable handed to one plugin's hook for one kind: it validates each spec at once."""
 
     def register(name: str, factory: Any, /, **defaults: Any) -> None:
-        pending.append(Component(kind, name, factory, defaults, source.name, source.distribution, source.version))
+        label = f"{kind} {name!r}"
+        if isinstance(factory, Spec):
+            if defaults:
+                raise SpecError(f"{label}: pass the defaults in the Spec, not also as keywords ({', '.join(defaults)})")
+            spec = factory
+        else:
+            spec = Spec(factory, defaults)
+        spec.validate(label)
+        pending.append(Component.from_spec(kind, name, spec, source.name, source.distribution, source.version))
 
     return register
 
@@ -94,7 +104,7 @@ def _register_plugin(pm: pluggy.PluginManager, registry: LoadedRegistry, module:
     staged: list[Component] = []
     try:
         pm.check_pending()
-        for kind, hook_name in KINDS.items():
+        for kind, hook_name in HOOKS.items():
             for impl in getattr(pm.hook, hook_name).get_hookimpls():
                 if impl.plugin is module:
                     impl.function(register=_stager(staged, kind, source))

@@ -7,7 +7,8 @@
 from __future__ import annotations
 
 import math
-from typing import ClassVar
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -18,6 +19,7 @@ from torch.autograd.function import once_differentiable
 from cnnbench import hookimpl
 from cnnbench.errors import require
 from cnnbench.hookspecs import Register
+from cnnbench.spec import Baseline, Op, Range, Spec
 
 
 def _per_position(logits: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -199,11 +201,47 @@ def smoothed_target_entropy(smoothing: float, classes: int) -> float:
     return -sum(count * q * math.log(q) for count, q in entries if q > 0)
 
 
+def _cross_entropy(case: Any, hp: Mapping[str, Any]) -> Op:
+    return Op(F.cross_entropy)
+
+
+def _multi_margin(case: Any, hp: Mapping[str, Any]) -> Op:
+    return Op(lambda z, y: F.multi_margin_loss(z, y, p=int(hp["p"]), margin=float(hp["margin"])))
+
+
+def _kl_div(case: Any, hp: Mapping[str, Any]) -> Op:
+    logits, labels = case.inputs
+    smoothing, classes = float(hp["smoothing"]), logits.shape[1]
+    target = F.one_hot(labels, classes).to(logits.dtype) * (1 - smoothing) + smoothing / classes
+    return Op(lambda z, y: F.kl_div(F.log_softmax(z, dim=1), target, reduction="batchmean"))
+
+
+def _cosine_embedding(case: Any, hp: Mapping[str, Any]) -> Op:
+    flags = case.inputs[2].to(case.inputs[0].dtype) * 2 - 1
+    return Op(lambda a, b, same: F.cosine_embedding_loss(a, b, flags))
+
+
+def _triplet_margin(case: Any, hp: Mapping[str, Any]) -> Op:
+    """One fixed triplet per anchor (a positive and a negative of its P x K batch): the loss without mining."""
+    labels = case.inputs[1]
+    count = len(labels)
+    index = torch.arange(count, device=labels.device)
+    positive = torch.where(labels.roll(-1) == labels, index.roll(-1), index.roll(1))
+    negative = (index + count // 2) % count
+    margin, p = float(hp.get("margin", hp.get("alpha", 1.0))), float(hp.get("p", 2))
+    return Op(lambda emb, y: F.triplet_margin_loss(emb, emb[positive], emb[negative], margin=margin, p=p))
+
+
 @hookimpl
 def cnnbench_register_losses(register: Register) -> None:
-    register("softmax", SoftmaxLoss)
-    register("hinge", HingeLoss, p=2, margin=1.0)
-    register("contrastive", ContrastiveLoss, margin=1.0)
-    register("triplet", TripletLoss, margin=1.0, p=2, mining="batch_hard")
-    register("triplet_facenet", FaceNetTripletLoss, alpha=0.2, mining="batch_hard")
-    register("kl_div", KLDivLoss, smoothing=0.1)
+    mining = Range(choices=tuple(MINING))
+    register("softmax", Spec(SoftmaxLoss, baseline=Baseline("cross_entropy", _cross_entropy)))
+    register(
+        "hinge",
+        Spec(HingeLoss, {"p": 2, "margin": 1.0}, {"p": Range(choices=(1, 2)), "margin": Range(0.0)}, baseline=Baseline("multi_margin_loss", _multi_margin, 1.2)),
+    )
+    register("contrastive", Spec(ContrastiveLoss, {"margin": 1.0}, {"margin": Range(0.0)}, baseline=Baseline("cosine_embedding_loss", _cosine_embedding)))
+    triplet = Baseline("triplet_margin_loss", _triplet_margin)
+    register("triplet", Spec(TripletLoss, {"margin": 1.0, "p": 2, "mining": "batch_hard"}, {"margin": Range(0.0), "mining": mining}, baseline=triplet))
+    register("triplet_facenet", Spec(FaceNetTripletLoss, {"alpha": 0.2, "mining": "batch_hard"}, {"alpha": Range(0.0), "mining": mining}, baseline=triplet))
+    register("kl_div", Spec(KLDivLoss, {"smoothing": 0.1}, {"smoothing": Range(0.0, 1.0)}, baseline=Baseline("kl_div(log_softmax)", _kl_div)))

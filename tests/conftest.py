@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 import torch
 
-from cnnbench.configstore import store_components
 from cnnbench.plugins import default_registry
 from cnnbench.registry import Registry
 
@@ -20,10 +19,8 @@ torch.set_num_threads(1)
 
 @pytest.fixture(scope="session")
 def registry() -> Registry:
-    """The installed plugins' registry, also fed to Hydra's ConfigStore."""
-    registry = default_registry()
-    store_components(registry)
-    return registry
+    """The installed plugins' registry."""
+    return default_registry()
 
 
 @pytest.fixture(autouse=True)

@@ -123,7 +123,7 @@ class NoExample(nn.Identity):
         ("activation", HiddenState, "state_dict", "some state is not in the state_dict"),
         ("activation", Float32Only, "float64", r"float64 inputs gave \['torch.float32'\] outputs"),
         ("activation", Cancelling, "bfloat16", "the bfloat16 output differs from float32"),
-        ("loss", NoInputKind, "forward", "class attribute input_kind must be one of logits, pairs, embeddings, got None"),
+        ("loss", NoInputKind, "forward", "input_kind must be one of logits, pairs, embeddings, got None"),
         ("layer", NoExample, "forward", r"must provide classmethod example\(\)"),
     ],
 )

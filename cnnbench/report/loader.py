@@ -22,8 +22,15 @@ import pandas as pd
 from cnnbench.errors import CnnbenchError
 from cnnbench.records import flatten_components
 
+try:
+    from cnnbench.records import upgrade
+except ImportError:  # until schema 2 lands in cnnbench.records
+    from cnnbench.report._upgrade import upgrade
+
 #: Record fields kept whole (a dict or list per row) instead of being flattened into columns.
-WHOLE_FIELDS = ("config", "curve")
+WHOLE_FIELDS = ("config", "curve", "identity")
+#: ``metrics.<split>`` of a schema-2 record -> the column prefix: test metrics are what leaderboards rank by
+SPLIT_PREFIXES = {"test": "metric.", "validation": "validation.", "train": "train."}
 #: Columns every frame has, with the value a record that lacks them (an older schema) gets.
 DEFAULTS: dict[str, Any] = {
     "schema": 0,
@@ -39,6 +46,9 @@ DEFAULTS: dict[str, Any] = {
     "finished_at": None,
     "study.name": None,
     "study.trial": None,
+    "config_id": None,
+    "data.fingerprint": None,
+    "selection.split": None,
     "source": None,
 }
 PYTEST_BENCHMARK = "pytest_benchmark"
@@ -73,16 +83,22 @@ def _flatten(prefix: str, node: dict[str, Any], into: dict[str, Any]) -> None:
 
 
 def flatten_record(record: dict[str, Any], source: str) -> dict[str, Any]:
-    """One record -> one flat row: ``components`` unprefixed, ``metrics`` as ``metric.<name>``, dicts dotted.
+    """One record -> one flat row: ``components`` unprefixed, the test metrics as ``metric.<name>``,
+    validation and train metrics as ``validation.<name>`` and ``train.<name>``, other dicts dotted.
 
-    Lists (a curve, per-class accuracy) and the ``config`` stay whole, one Python object per cell.
+    A run record of any schema is first upgraded to schema 2 (``cnnbench.records.upgrade``). Lists (a
+    curve, per-class accuracy), the ``config`` and the ``identity`` stay whole, one Python object per cell.
     """
+    record = upgrade(record)
     row: dict[str, Any] = {}
     for key, value in record.items():
         if key == "components":
             nested = {slot: node for slot, node in value.items() if type(node) is dict}
             row.update(flatten_components(nested))  # older records: {"name": ..., **hp} per slot
             row.update({slot: choice for slot, choice in value.items() if slot not in nested})
+        elif key == "metrics" and record.get("record_type", "run") == "run":
+            for split, prefix in SPLIT_PREFIXES.items():
+                row.update({prefix + name: metric for name, metric in (value.get(split) or {}).items()})
         elif key == "metrics":
             row.update({f"metric.{name}": metric for name, metric in value.items()})
         elif type(value) is dict and key not in WHOLE_FIELDS:
@@ -140,7 +156,7 @@ def _rows(document: Any, source: str) -> list[dict[str, Any]]:
             return [flatten_record(document, source)]
         if _is_pytest_benchmark(document) and document["benchmarks"]:
             return pytest_benchmark_rows(document, source)
-    except (AttributeError, TypeError) as error:  # e.g. "metrics" that is not an object
+    except (AttributeError, TypeError, ValueError) as error:  # e.g. "metrics" that is not an object
         raise NotARecord(f"malformed record ({type(error).__name__}: {error})") from None
     raise NotARecord("neither a cnnbench record (no run_id/record_type) nor a pytest-benchmark file with benchmarks")
 
@@ -207,6 +223,7 @@ def to_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("Int64")
     for column in ("started_at", "finished_at"):
         frame[column] = pd.to_datetime(frame[column], utc=True, errors="coerce", format="ISO8601")
+    frame["selected_on_test"] = frame["selection.split"] == "test"
     return frame.reset_index(drop=True)
 
 
@@ -228,14 +245,17 @@ def load(paths: str | Path | Iterable[str | Path] = "results") -> pd.DataFrame:
 
 
 def curves(frame: pd.DataFrame) -> pd.DataFrame:
-    """The per-epoch curves of ``frame``'s runs in long form: ``run_id``, ``epoch``, ``key``, ``value``."""
+    """The per-epoch curves of ``frame``'s runs in long form: ``run_id``, ``epoch``, ``key``, ``value``
+    (nested per-epoch metrics dotted: ``validation.accuracy``)."""
     rows = []
     if "curve" in frame:
         for run_id, curve in zip(frame["run_id"].tolist(), frame["curve"].tolist()):
             for number, epoch in enumerate(curve if isinstance(curve, list) else [], start=1):
+                flat: dict[str, Any] = {}
+                _flatten("", epoch, flat)  # schema 2 nests the validation metrics: ".validation.accuracy"
                 rows.extend(
-                    (run_id, epoch.get("epoch", number), key, float(value))
-                    for key, value in epoch.items()
-                    if key != "epoch" and type(value) in (int, float) and math.isfinite(value)
+                    (run_id, epoch.get("epoch", number), key[1:], float(value))
+                    for key, value in flat.items()
+                    if key != ".epoch" and type(value) in (int, float) and math.isfinite(value)
                 )
     return pd.DataFrame(rows, columns=["run_id", "epoch", "key", "value"])

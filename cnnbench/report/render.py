@@ -22,6 +22,7 @@ import pandas as pd
 from cnnbench.report.blocks import Block, Heading, Image, Paragraph, Plot, Table
 from cnnbench.report.build import Report
 from cnnbench.report.html import TITLE, html_page
+from cnnbench.report.inference import CORRECTION_NAMES, MIN_SEEDS
 from cnnbench.report.stats import SECTION_KEYS, fold, sections, text
 
 FORMATS = ("markdown", "html", "csv", "parquet")
@@ -64,12 +65,20 @@ COLUMNS: dict[str, tuple[str, Callable[[Any], str], bool]] = {
     "rank": ("rank", str, True),
     "trial": ("trial", str, True),
     "n": ("n", str, True),
-    "mean": ("mean", _number(".4f"), True),
+    "config_id": ("config", str, False),
+    "mean": ("test mean", _number(".4f"), True),
     "std": ("std", _number(".4f"), True),
+    "validation": ("validation mean", _number(".4f"), True),
+    "gap": ("gap train-val", _number("+.4f"), True),
     "train_s": ("train s", _number(".2f"), True),
-    "tie": ("tie", lambda tie: "tie" if tie else "", False),
+    "versus_leader": ("vs leader", str, False),
+    "p_leader": ("p vs leader", _p_value, True),
+    "selected_on_test": ("selected on test", lambda on_test: "yes" if on_test else "", False),
     "diff": ("difference", _number("+.4f"), True),
+    "p_better": ("P(better)", _number(".2f"), True),
     "p_value": ("p", _p_value, True),
+    "p_adjusted": ("p corrected", _p_value, True),
+    "seeds_to_decide": ("seeds to decide", lambda n: "" if pd.isna(n) else f"{int(n)}", True),
     "importance": ("importance", _number(".3f"), True),
     "value": ("value", _number(".4f"), True),
     "best": ("best so far", _number(".4f"), True),
@@ -129,8 +138,12 @@ def _leaderboard_blocks(report: Report) -> list[Block]:
         return blocks + [Paragraph("No completed run has a value of its metric.")]
     blocks.append(
         Paragraph(
-            f"One row per configuration: mean and standard deviation over seeds, {report.confidence:.0%} t-interval, "
-            "rank within the section; `tie` marks an entry whose interval overlaps the leader's."
+            "One row per configuration (config: the record's config_id, a hash of every setting that can change a result); "
+            "the columns are the settings that vary within the section. Ranked by the test metric: mean and standard deviation "
+            f"over seeds and a {report.confidence:.0%} percentile-bootstrap interval over seeds (none below {MIN_SEEDS} seeds); "
+            "the validation mean and the overfitting gap (train - validation) beside it. `vs leader` is a test against the "
+            f"section's leader (paired sign-flip test when the seeds match, else Welch's t-test), corrected over the section with "
+            f"{CORRECTION_NAMES[report.correction]}: `tie` when the corrected p is at least {1 - report.confidence:.2g}, `behind` when below."
         )
     )
     for title, rows in sections(report.leaderboard):
@@ -139,7 +152,9 @@ def _leaderboard_blocks(report: Report) -> list[Block]:
         varying, fixed = _split_constant(rows, keys + (["devices"] if "devices" in rows else []))
         direction = "higher is better" if rows["maximize"].iloc[0] else "lower is better"
         blocks += [Heading(3, f"{title} ({direction})")] + ([Paragraph(fixed)] if fixed else [])
-        columns = ["rank", *varying, "n", "seeds", "mean", "std", "ci", "tie", "train_s"]
+        measured = [c for c in ("validation", "gap") if rows[c].notna().any()]
+        flagged = ["selected_on_test"] if rows["selected_on_test"].any() else []
+        columns = ["rank", *varying, "config_id", "n", "seeds", "mean", "std", "ci", *measured, "versus_leader", "p_leader", *flagged, "train_s"]
         blocks.append(table(rows, columns, "leaderboard", report.confidence))
     return blocks
 
@@ -150,15 +165,31 @@ def _ablation_blocks(report: Report) -> list[Block]:
         return blocks + [Paragraph("No slot has runs of a choice and of its baseline in the same context.")]
     blocks.append(
         Paragraph(
-            "Each choice against its slot's baseline with the other keys fixed (the context): difference of means "
-            f"(choice - baseline), its {report.confidence:.0%} interval, and the p-value of a paired t-test when the seeds "
-            "match one to one, else Welch's t-test."
+            "Each choice against its slot's baseline with the other settings fixed (the context): the difference of test means "
+            f"(choice - baseline), its {report.confidence:.0%} percentile-bootstrap interval over seeds, P(better) (the chance the "
+            "choice beats the baseline: share of seeds when paired, of all pairs of runs otherwise), and the two-sided p-value of "
+            "an exact sign-flip test when the seeds match one to one (Monte Carlo above 13 seeds), else Welch's t-test. "
+            f"Multiple-comparison correction over each section's comparisons: {CORRECTION_NAMES[report.correction]}. "
+            f"The verdict reads the corrected p at {1 - report.confidence:.2g}; an inconclusive row gives the seeds per side that would "
+            f"decide it with power {report.power:.0%} if the observed difference and spread are the truth; below {MIN_SEEDS} seeds a side "
+            "there is no interval, test or verdict."
         )
     )
     for title, rows in sections(report.ablation):
         rows = rows.assign(n=rows["n_choice"].astype(str) + "/" + rows["n_baseline"].astype(str))
-        blocks += [Heading(3, title), table(rows, ["slot", "choice", "baseline", "context", "n", "test", "diff", "ci", "p_value", "verdict"], "ablation", report.confidence)]
+        columns = ["slot", "choice", "baseline", "context", "n", "test", "diff", "ci", "p_better", "p_value", "p_adjusted", "verdict", "seeds_to_decide"]
+        blocks += [Heading(3, title), table(rows, columns, "ablation", report.confidence)]
     return blocks
+
+
+def _repeat_blocks(report: Report) -> list[Block]:
+    if report.repeats.empty:
+        return []
+    intro = (
+        "Runs of the same configuration with the same seed are one sample, not several: the latest finished run of each "
+        "counts (`kept`), the others (`left_out`) are listed here and not used."
+    )
+    return [Heading(2, "Repeated runs"), Paragraph(intro), table(report.repeats, list(report.repeats.columns), "repeats")]
 
 
 def _study_blocks(report: Report, plots: dict[str, Plot], base: Path | None) -> list[Block]:
@@ -206,9 +237,10 @@ def document(report: Report, plots: Sequence[Plot], base: Path | None = None) ->
     folder the report is written to."""
     by_name = {plot.name: plot for plot in plots}
     goals = "; ".join(f"{task or 'no task'}: {goal.metric} ({'higher' if goal.maximize else 'lower'} is better)" for task, goal in sorted(report.objectives.items()))
-    intro = f"Metric per task: {goals or 'none'}. Configurations are keyed by {', '.join(report.keys)}."
+    shown = [k for k in report.keys if k not in SECTION_KEYS]
+    intro = f"Metric per task: {goals or 'none'}. Configurations are told apart by {len(shown)} settings: {', '.join(shown) or 'none'}."
     blocks: list[Block] = [Heading(1, TITLE), Paragraph(intro), *map(Paragraph, report.notes)]
-    blocks += _leaderboard_blocks(report) + _ablation_blocks(report)
+    blocks += _leaderboard_blocks(report) + _ablation_blocks(report) + _repeat_blocks(report)
     figures = [plot for plot in plots if not plot.name.startswith("study-")]
     if figures:
         blocks += [Heading(2, "Plots"), *map(Image, figures)]

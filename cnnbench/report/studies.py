@@ -78,9 +78,11 @@ def _value_column(records: pd.DataFrame, metric: str) -> str:
 
 
 def _last_reported(curve: object, metric: str) -> float:
-    """The last validation value of ``metric`` in a run's curve: what a pruned trial reached."""
+    """The last validation value of ``metric`` in a run's curve: what a pruned trial reached (a schema-1
+    record's curve has test values only, which its sweep pruned on)."""
     for epoch in reversed(curve if isinstance(curve, list) else []):
-        value = (epoch.get("validation") or {}).get(metric, epoch.get(metric)) if isinstance(epoch, dict) else None
+        scores = (epoch.get("validation") or epoch.get("test") or {}) if isinstance(epoch, dict) else {}  # test: a schema-1 sweep's
+        value = scores.get(metric)
         if isinstance(value, int | float) and np.isfinite(value):
             return float(value)
     return np.nan

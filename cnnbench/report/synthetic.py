@@ -2,7 +2,9 @@
 
 The report is a function of the records alone, so it is tested on records written through the same
 :func:`cnnbench.records.write_record` a training run uses, with accuracies built from stated effects
-(``ACTIVATION_EFFECT``, ``POOLING_EFFECT``) plus seeded noise, instead of on training itself.
+(``ACTIVATION_EFFECT``, ``POOLING_EFFECT``, the overfitting gap ``POOLING_GAP``) plus seeded noise,
+instead of on training itself. Records are schema 2 (train/validation/test metrics, ``identity`` and
+``config_id``) unless ``schema=1`` asks for the older shape, which was selected on test.
 """
 
 from __future__ import annotations
@@ -16,9 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from cnnbench.records import flatten_components, write_atomic, write_record
+from cnnbench.report._upgrade import config_id, upgrade  # derives the identity (records.upgrade leaves it None)
 
 ACTIVATION_EFFECT = {"relu": 0.0, "leaky_relu": 0.002, "prelu": 0.004, "elu": 0.001, "maxout": -0.003}
 POOLING_EFFECT = {"max": 0.0, "avg": -0.006, "lp": -0.002, "mixed": 0.001}
+#: train minus validation accuracy: mixed pooling overfits less than max pooling
+POOLING_GAP = {"max": 0.02, "avg": 0.015, "lp": 0.02, "mixed": 0.01}
+#: what a run reads for a dataset name: sha256 of its files, stood in by a name
+FINGERPRINTS = {"digits": "d1917e5f" * 8, "mnist": "a6f3b0c2" * 8}
 HYPERPARAMETERS = {"leaky_relu": {"negative_slope": 0.01}, "elu": {"alpha": 1.0}, "maxout": {"pieces": 2}, "lp": {"p": 3}, "mixed": {"lam": 0.5}}
 DEVICES = {"cpu": ("Intel Xeon (2 cores)", 1.0), "cuda": ("NVIDIA H100 80GB HBM3", 0.08)}
 START = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
@@ -35,11 +42,21 @@ def run_record(
     accuracy: float | None = None,
     epochs: int = 3,
     study: dict[str, Any] | None = None,
+    lr: float = 0.001,
+    hyperparameters: dict[str, Any] | None = None,
+    fingerprint: str | None = None,
+    schema: int = 2,
 ) -> dict[str, Any]:
-    """A completed classification run as ``cnnbench run`` records it; ``index`` makes its id and time unique."""
+    """A completed classification run as ``cnnbench run`` records it; ``index`` makes its id and time unique.
+
+    ``accuracy`` is the test accuracy; validation is near it, train above it by the pooling's gap.
+    ``hyperparameters`` override the components' defaults: ``{"pooling": {"lam": 0.3}}``.
+    """
     rng = random.Random(f"{dataset}/{device}/{activation}/{pooling}/{seed}/{index}")
     if accuracy is None:
         accuracy = 0.97 + ACTIVATION_EFFECT.get(activation, 0.0) + POOLING_EFFECT.get(pooling, 0.0) + rng.gauss(0, 0.002)
+    validation = min(1.0, accuracy + rng.gauss(0, 0.001))
+    train = min(1.0, validation + POOLING_GAP.get(pooling, 0.02) + rng.gauss(0, 0.001))
     device_name, time_scale = DEVICES[device]
     started = START + timedelta(minutes=index)
     loss_scale = 1.2 + 40 * (0.98 - accuracy)
@@ -51,6 +68,8 @@ def run_record(
         "model": {"name": "lenet5"},
         "loss": {"name": "softmax"},
     }
+    for slot, values in (hyperparameters or {}).items():
+        choices[slot].update(values)
     components = flatten_components(choices)
     record = {
         "record_type": "run",
@@ -81,13 +100,31 @@ def run_record(
         "config": {
             "task": {"name": "classification", "dataset": dataset},
             **{slot: dict(node) for slot, node in choices.items()},
-            "optimizer": {"name": "adam", "lr": 0.001},
+            "optimizer": {"name": "adam", "lr": lr},
             "trainer": {"seed": seed, "epochs": epochs, "device": device, "threads": 1},
             "results": {"dir": f"results-{device}"},
         },
     }
     if study is not None:
         record["study"] = study
+    if schema < 2:
+        return record
+    record = upgrade({**record, "schema": 1})  # the identity of the config, as a run derives it
+    fingerprint = fingerprint or FINGERPRINTS.get(dataset, dataset)
+    record["identity"]["data.fingerprint"] = fingerprint
+    record["identity"].update({"data.val_fraction": 0.1, "data.split_seed": 0})
+    sizes = {"train": 1293, "validation": 144, "test": 360}
+    record.update(
+        schema=2,
+        config_id=config_id(record["identity"]),
+        data={"dataset": dataset, "fingerprint": fingerprint, "val_fraction": 0.1, "split_seed": 0, "validation": "carved", "sizes": sizes},
+        selection={"rule": "final", "epoch": epochs, "split": "validation"},
+        objective={"metric": "accuracy", "maximize": True},
+    )
+    record["metrics"]["validation"] = {"accuracy": validation, "loss": round(2.5 * (1 - validation), 6)}
+    record["metrics"]["train"] = {"accuracy": train, "loss": round(2.5 * (1 - train), 6)}
+    for epoch in record["curve"]:
+        epoch.update(lr=lr, validation={"accuracy": epoch.pop("accuracy")})
     return record
 
 
@@ -113,10 +150,8 @@ def study_trials(name: str = "mixed-lam", trials: int = 12, start: int = 100_000
         rng = random.Random(f"{name}/{trial}")
         lam, lr = round(rng.uniform(0, 1), 3), round(10 ** rng.uniform(-4, -2), 6)
         accuracy = 0.975 - 0.02 * (lam - 0.7) ** 2 - 0.0005 * abs(math.log10(lr) + 3)
-        record = run_record(start + trial, pooling="mixed", seed=0, accuracy=accuracy, study={"name": name, "trial": trial})
-        record["components"]["pooling.lam"] = record["config"]["pooling"]["lam"] = lam
-        record["config"]["optimizer"]["lr"] = lr
-        records.append(record)
+        study = {"name": name, "trial": trial, "params": {"pooling.lam": lam, "optimizer.lr": lr}, "metric": "accuracy", "direction": "maximize"}
+        records.append(run_record(start + trial, pooling="mixed", seed=0, accuracy=accuracy, study=study, lr=lr, hyperparameters={"pooling": {"lam": lam}}))
     return records
 
 

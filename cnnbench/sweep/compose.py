@@ -13,13 +13,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from hydra import compose, initialize_config_module
+from hydra import compose
 from hydra.core.global_hydra import GlobalHydra
 from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
-from cnnbench.configstore import CONFIG_MODULE, store_components
+from cnnbench.configstore import composing
 from cnnbench.errors import CnnbenchError
 from cnnbench.registry import Registry
 
@@ -33,8 +33,7 @@ _ABSENT = object()
 @contextmanager
 def hydra_context(registry: Registry) -> Iterator[None]:
     """Hydra's global state for composing cnnbench configs, with every registered component as an option."""
-    store_components(registry)
-    with initialize_config_module(CONFIG_MODULE, version_base="1.3"):
+    with composing(registry):
         yield
 
 

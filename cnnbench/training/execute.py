@@ -24,6 +24,7 @@ from torch import nn
 
 from cnnbench.data.splits import SplitSettings
 from cnnbench.errors import CnnbenchError, IncompatibleConfigError, require
+from cnnbench.kinds import SLOTS
 from cnnbench.parts import Parts
 from cnnbench.plugins import LoadedRegistry
 from cnnbench.records import DataIdentity, Objective, RunRecord, config_identity, flatten_components, new_run_id, utc_now, write_record
@@ -32,7 +33,6 @@ from cnnbench.training import device as devices
 from cnnbench.training.loop import EpochCallback, FitResult, LoopSettings, RunPruned, fit
 from cnnbench.training.provenance import git_commit, host, versions
 
-SLOTS = ("convolution", "pooling", "activation")
 SELECTIONS = ("final", "best_val")
 
 
@@ -73,16 +73,16 @@ def plan(cfg: DictConfig, registry: LoadedRegistry) -> Plan:
     nodes.update({slot: _node(cfg[slot], "") for slot in SLOTS})
 
     model = registry.get("model", nodes["model"]["name"])
-    serves = tuple(getattr(model.factory, "tasks", ()))
+    serves = model.spec.tasks
     if task_name not in serves:
         raise IncompatibleConfigError(
             f"model {model.name!r} serves {', '.join(serves) or 'no task'}, not task {task_name!r}; "
-            f"models for {task_name}: {', '.join(m.name for m in registry.components('model') if task_name in getattr(m.factory, 'tasks', ()))}"
+            f"models for {task_name}: {', '.join(m.name for m in registry.components('model') if task_name in m.spec.tasks)}"
         )
     loss = registry.create("loss", nodes["loss"])
     kind = getattr(loss, "input_kind", "logits")
     if kind not in task.loss_inputs:
-        fitting = [c.name for c in registry.components("loss") if getattr(c.factory, "input_kind", "logits") in task.loss_inputs]
+        fitting = [c.name for c in registry.components("loss") if (c.spec.input_kind or "logits") in task.loss_inputs]
         raise IncompatibleConfigError(
             f"loss {nodes['loss']['name']!r} takes {kind}, but task {task_name!r} feeds {', '.join(task.loss_inputs)}; "
             f"losses for {task_name}: {', '.join(fitting)}"
@@ -102,8 +102,14 @@ def plan(cfg: DictConfig, registry: LoadedRegistry) -> Plan:
         progress=_progress_enabled(trainer.progress),
         objective=Objective(task.primary_metric, task.maximize),
         select=select,
+        patience=_patience(trainer.get("patience")),
     )
     return Plan(task_name, task, nodes, loss, settings, split)
+
+
+def _patience(value: Any) -> int | None:
+    require(value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 1), f"trainer.patience must be an integer >= 1 or null, got {value!r}")
+    return value
 
 
 def _progress_enabled(setting: Any) -> bool:
@@ -204,7 +210,7 @@ def execute(
         torch.set_num_threads(int(cfg.trainer.threads))
     seed_everything(plan_.settings.seed, bool(cfg.trainer.deterministic), plan_.settings.device)
     model_component = registry.get("model", plan_.nodes["model"]["name"])
-    data = plan_.task.load_data(Path(str(cfg.data.root)), getattr(model_component.factory, "input_size", None), plan_.settings.seed, plan_.split)
+    data = plan_.task.load_data(Path(str(cfg.data.root)), model_component.spec.input_size, plan_.settings.seed, plan_.split)
     model = build_model(registry, plan_, data).to(plan_.settings.device)
     loss = plan_.loss.to(plan_.settings.device)
     if plan_.settings.channels_last:

@@ -53,6 +53,7 @@ class LoopSettings:
     progress: bool = False
     objective: Objective = Objective("accuracy")
     select: str = "final"  # "final" | "best_val"
+    patience: int | None = None  # stop after this many epochs without a better validation objective
 
 
 @dataclass
@@ -65,6 +66,8 @@ class FitResult:
     images: int = 0
     selection: Selection | None = None
     metrics: dict[str, dict[str, Any]] = field(default_factory=lambda: {"train": {}, "validation": {}, "test": {}})
+    #: the best validation epoch so far and its objective
+    best: tuple[int, float] | None = None
     #: the selected epoch's full validation metrics and (for best_val) its weights, until the test is run
     _selected: tuple[int, dict[str, Any], dict[str, torch.Tensor] | None] | None = None
 
@@ -161,9 +164,12 @@ def fit(
             result.curve.append({"epoch": epoch, "train_loss": train_loss, "epoch_s": epoch_s, "lr": lr, "validation": _scalars(metrics)})
             _select(model, epoch, metrics, settings, result)
             progress.advance(epochs)
-            log.info("epoch %d/%d  train_loss %.4f  %s  (%.1f s)", epoch, settings.epochs, train_loss, _summary(metrics), epoch_s)
+            log.info("epoch %d/%d  train_loss %.4f  validation %s  (%.1f s)", epoch, settings.epochs, train_loss, _summary(metrics), epoch_s)
             if on_epoch is not None:
                 on_epoch(epoch, metrics)
+            if settings.patience and result.best is not None and epoch - result.best[0] >= settings.patience:
+                log.info("early stop after epoch %d: no better validation %s for %d epochs", epoch, settings.objective.metric, settings.patience)
+                break
     test(task, model, loss, data, settings, result)
     return result
 
@@ -184,15 +190,16 @@ def _evaluate(task: Task, model: nn.Module, loss: nn.Module, data: TaskData, set
 
 
 def _select(model: nn.Module, epoch: int, metrics: dict[str, Any], settings: LoopSettings, result: FitResult) -> None:
-    """Keep this epoch as the selection if the rule says so (``best_val``: the weights are copied)."""
-    if settings.select == "best_val":
-        value, best = metrics.get(settings.objective.metric), result._selected
-        if best is not None and not (isinstance(value, int | float) and settings.objective.better(value, best[1][settings.objective.metric])):
-            return
-        weights = {key: tensor.detach().clone() for key, tensor in model.state_dict().items()}
-        result._selected = (epoch, metrics, weights)
-    else:
+    """Track the best validation epoch, and keep this epoch as the selection if the rule says so
+    (``final``: every epoch replaces the last; ``best_val``: an improvement does, and its weights are copied)."""
+    value = metrics.get(settings.objective.metric)
+    improved = result.best is None or (isinstance(value, int | float) and settings.objective.better(value, result.best[1]))
+    if improved:
+        result.best = (epoch, value)
+    if settings.select == "final":
         result._selected = (epoch, metrics, None)
+    elif improved:
+        result._selected = (epoch, metrics, {key: tensor.detach().clone() for key, tensor in model.state_dict().items()})
 
 
 def test(task: Task, model: nn.Module, loss: nn.Module, data: TaskData, settings: LoopSettings, result: FitResult) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import torch
 from torch import nn
@@ -13,71 +13,7 @@ from cnnbench import hookimpl
 from cnnbench.data import DATASETS
 from cnnbench.data.labelled import labelled_splits
 from cnnbench.data.splits import SplitSettings
-from cnnbench.parts import Parts, flat_features
 from cnnbench.tasks import Split, Task, TaskData
-
-
-class LeNet5(nn.Module):
-    """LeNet-5 (LeCun et al. 1998): conv 5x5 - pool - conv 5x5 - pool - fc 120 - fc 84 - fc classes, on 32x32.
-
-    C3's partial connection table of the paper is replaced by a full connection, as in every modern
-    re-implementation; pooling and activation come from the config (the paper's were subsampling and tanh).
-    """
-
-    tasks: ClassVar[tuple[str, ...]] = ("classification",)
-    input_size: ClassVar[int] = 32
-
-    def __init__(self, parts: Parts, in_channels: int, num_classes: int, image_size: int) -> None:
-        super().__init__()
-        self.features = nn.Sequential(
-            parts.conv_block(in_channels, 6, 5),
-            parts.pool(6),
-            parts.conv_block(6, 16, 5),
-            parts.pool(16),
-            nn.Flatten(),
-        )
-        width = flat_features(self.features, in_channels, image_size)
-        self.classifier = nn.Sequential(parts.dense_block(width, 120), parts.dense_block(120, 84), nn.Linear(84, num_classes))
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.features(images))
-
-
-class AlexNetSmall(nn.Module):
-    """An AlexNet-style network (Krizhevsky et al. 2012) for 32x32 inputs: five convolutions, overlapping
-    3x3/2 pooling, dropout in two hidden fully connected layers."""
-
-    tasks: ClassVar[tuple[str, ...]] = ("classification",)
-    stochastic: ClassVar[bool] = True  # dropout
-    input_size: ClassVar[int] = 32
-
-    def __init__(self, parts: Parts, in_channels: int, num_classes: int, image_size: int, width: int = 64, dropout: float = 0.5) -> None:
-        super().__init__()
-        if width < 1 or not 0.0 <= dropout < 1.0:
-            raise ValueError(f"width must be >= 1 and dropout in [0, 1), got width={width}, dropout={dropout}")
-        w = width
-        self.features = nn.Sequential(
-            parts.conv_block(in_channels, w, 5, padding=2),
-            parts.pool(w, 3, 2),
-            parts.conv_block(w, 2 * w, 5, padding=2),
-            parts.pool(2 * w, 3, 2),
-            parts.conv_block(2 * w, 3 * w, 3, padding=1),
-            parts.conv_block(3 * w, 3 * w, 3, padding=1),
-            parts.conv_block(3 * w, 2 * w, 3, padding=1),
-            parts.pool(2 * w, 3, 2),
-            nn.Flatten(),
-        )
-        flat = flat_features(self.features, in_channels, image_size)
-        self.classifier = nn.Sequential(
-            nn.Dropout(dropout),
-            parts.dense_block(flat, 4 * w),
-            nn.Dropout(dropout),
-            parts.dense_block(4 * w, 4 * w),
-            nn.Linear(4 * w, num_classes),
-        )
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.features(images))
 
 
 class Classification(Task):
@@ -115,12 +51,6 @@ class Classification(Task):
             "loss": loss(logits, labels).item(),
             "per_class_accuracy": (correct / counts.clamp_min(1)).tolist(),
         }
-
-
-@hookimpl
-def cnnbench_register_models(register) -> None:
-    register("lenet5", LeNet5)
-    register("alexnet", AlexNetSmall, width=64, dropout=0.5)
 
 
 @hookimpl

@@ -4,7 +4,7 @@ loss, or a triplet network with mining in the batch); scored by verification on 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import torch
 from torch import nn
@@ -16,48 +16,10 @@ from cnnbench.data.labelled import labelled_splits
 from cnnbench.data.splits import SplitSettings
 from cnnbench.errors import require
 from cnnbench.hookspecs import Register
-from cnnbench.parts import Parts, flat_features
 from cnnbench.tasks import Split, Task, TaskData
 
 #: (first, second, same): indices of the two images of each pair, and whether they share a label
 Pairs = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
-
-
-class EmbeddingNet(nn.Module):
-    """conv 3x3 (32) - pool - conv 3x3 (64) - pool - fc 128 - fc D: an image to a D-dimensional embedding.
-
-    With ``normalize`` (the default) the embedding is L2-normalised, as in FaceNet: every image lies on the
-    unit sphere, distances are in [0, 2], and a loss margin has a fixed scale. A siamese network is this one
-    module applied to both images of a pair, so its two branches share their weights by construction.
-    ``num_classes`` is unused: the embedding size does not depend on the number of classes.
-    """
-
-    tasks: ClassVar[tuple[str, ...]] = ("metric_learning",)
-    input_size: ClassVar[int] = 28
-
-    def __init__(
-        self, parts: Parts, in_channels: int, num_classes: int, image_size: int, embedding_dim: int = 32, normalize: bool = True
-    ) -> None:
-        require(isinstance(embedding_dim, int) and embedding_dim >= 1, f"embedding_dim must be an integer >= 1, got {embedding_dim!r}")
-        super().__init__()
-        self.normalize = normalize
-        self.features = nn.Sequential(
-            parts.conv_block(in_channels, 32, 3, padding=1),
-            parts.pool(32),
-            parts.conv_block(32, 64, 3, padding=1),
-            parts.pool(64),
-            nn.Flatten(),
-        )
-        width = flat_features(self.features, in_channels, image_size)
-        self.head = nn.Sequential(parts.dense_block(width, 128), nn.Linear(128, embedding_dim))
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        embeddings = self.head(self.features(images))
-        return F.normalize(embeddings, dim=1) if self.normalize else embeddings
-
-    @classmethod
-    def example(cls) -> tuple[dict[str, Any], tuple[torch.Tensor, ...]]:
-        return {"in_channels": 1, "num_classes": 10, "image_size": 28}, (torch.randn(2, 1, 28, 28),)
 
 
 def random_partners(labels: torch.Tensor, anchors: torch.Tensor, same: bool, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -161,16 +123,18 @@ class MetricLearning(Task):
         run's seed), so every run is scored on the same pairs; the raw-pixel baseline is computed here once."""
         data = labelled_splits(self.dataset, root, image_size, split, self.limit)
         splits = {"train": data.train_sample, "validation": data.validation, "test": data.test}
-        for images in splits.values():
+        pairs = {}
+        for name, images in splits.items():
             generator = torch.Generator().manual_seed(self.pair_seed)
             anchors = torch.randperm(len(images["labels"]), generator=generator)[: self.test_pairs // 2]
-            images["pairs"] = balanced_pairs(images["labels"], anchors, generator)
+            pairs[name] = balanced_pairs(images["labels"], anchors, generator)
         pixels = {name: images["images"].flatten(1) for name, images in splits.items()}
-        threshold = fit_threshold(pair_distances(pixels["train"], splits["train"]["pairs"]), splits["train"]["pairs"][2])
+        threshold = fit_threshold(pair_distances(pixels["train"], pairs["train"]), pairs["train"][2])
+        scored = {}
         for name, images in splits.items():
-            baseline = embedding_metrics(pixels[name], images["labels"], images["pairs"], threshold)
-            images["baseline"] = {f"baseline_{metric}": value for metric, value in baseline.items()}
-        return TaskData(data.train, data.validation, data.test, data.train_sample, data.info)
+            baseline = embedding_metrics(pixels[name], images["labels"], pairs[name], threshold)
+            scored[name] = {**images, "pairs": pairs[name], "baseline": {f"baseline_{metric}": value for metric, value in baseline.items()}}
+        return TaskData(data.train, scored["validation"], scored["test"], scored["train"], data.info)
 
     def training_loss(self, model: nn.Module, loss: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Pair losses get the balanced pairs of the batch (embedded once, indexed twice); embedding losses
@@ -192,11 +156,6 @@ class MetricLearning(Task):
         threshold = fit_threshold(pair_distances(self._embed(model, reference["images"], device), reference_pairs), reference_pairs[2])
         embeddings = self._embed(model, scored["images"], device)
         return {**embedding_metrics(embeddings, scored["labels"], scored["pairs"], threshold), **scored["baseline"]}
-
-
-@hookimpl
-def cnnbench_register_models(register: Register) -> None:
-    register("embedding_net", EmbeddingNet, embedding_dim=32, normalize=True)
 
 
 @hookimpl

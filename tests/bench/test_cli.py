@@ -57,8 +57,8 @@ def test_a_third_party_component_is_timed_like_a_built_in(tmp_path: Path, monkey
     ("arguments", "message"),
     [
         (["bench", "--shape", "1,2,3"], "--shape must be four positive integers"),
-        (["bench", "poolings"], "unknown kind 'poolings'; kinds: pooling, activation"),
-        (["bench", "--names", "no_such_thing*", *FAST], "no pooling/activation/convolution/loss/layer component matches"),
+        (["bench", "poolings"], "unknown kind 'poolings'; kinds: convolution, pooling, activation"),
+        (["bench", "--names", "no_such_thing*", *FAST], "no convolution/pooling/activation/normalization/loss/layer component matches"),
         (["bench", "--device", "tpu"], "--device='tpu'"),
     ],
 )

@@ -121,7 +121,7 @@ def test_empty_and_missing_folders_are_one_line_errors(tmp_path: Path) -> None:
 def test_curves_come_out_in_long_form(write) -> None:
     frame = load(write([synthetic.run_record(0, epochs=4)]))
     long = curves(frame)
-    assert sorted(set(long["key"])) == ["accuracy", "epoch_s", "train_loss"]
+    assert sorted(set(long["key"])) == ["epoch_s", "lr", "train_loss", "validation.accuracy"]
     loss = long[long["key"] == "train_loss"].sort_values("epoch")
     assert list(loss["epoch"]) == [1, 2, 3, 4]
     assert loss["value"].is_monotonic_decreasing

@@ -55,7 +55,7 @@ def test_markdown_has_every_section(rendered: dict[str, Path]) -> None:
     text = rendered["report.md"].read_text()
     for heading in ("## Leaderboard", "### classification / digits / cpu: accuracy (higher is better)", "## Ablation", "## Plots", "## Sweeps", "## Component timings", "## Provenance"):
         assert f"\n{heading}\n" in text, heading
-    assert "| 1 | " in text and "| paired |" in text
+    assert "| 1 | " in text and "| sign-flip |" in text and "Holm (1979)" in text
     assert "| Devices | cpu (Intel Xeon (2 cores)) (" in text and "NVIDIA H100" in text
     assert "| torch | 2.13.0 (" in text and "| Git commits | 20a06e600000 (" in text
     assert "| Dates | 2025-03-01T09:00:00+00:00 to " in text
@@ -100,7 +100,7 @@ def test_every_string_is_escaped(tmp_path: Path, write) -> None:
 def test_csv_and_parquet_hold_the_tables(rendered: dict[str, Path]) -> None:
     paths = rendered
     board = pd.read_csv(paths["leaderboard.csv"])
-    assert {"task", "dataset", "device", "activation", "pooling", "n", "mean", "std", "ci_low", "ci_high", "rank", "tie"} <= set(board)
+    assert {"task", "dataset", "device", "activation", "pooling", "n", "mean", "std", "ci_low", "ci_high", "rank", "versus_leader", "validation", "gap", "config_id"} <= set(board)
     assert len(board) == 3 * 2 * 2  # the grid's configurations per device; the sweep's trials are in trials.csv
     assert len(pd.read_csv(paths["trials.csv"])) == 10
     parquet = pd.read_parquet(paths["leaderboard.parquet"])
@@ -108,4 +108,4 @@ def test_csv_and_parquet_hold_the_tables(rendered: dict[str, Path]) -> None:
     assert parquet["mean"].to_numpy() == pytest.approx(board["mean"].to_numpy(), rel=1e-9)
     records = pd.read_parquet(paths["records.parquet"])
     assert len(records) == 36 + 10 + 6 + 2
-    assert records["curve"].dropna().iloc[0].startswith('[{"accuracy"')  # lists are stored as JSON text
+    assert records["curve"].dropna().iloc[0].startswith('[{"epoch"')  # lists are stored as JSON text

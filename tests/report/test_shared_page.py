@@ -41,7 +41,8 @@ def sweep(name: str, trials: int, *, lr_digits: bool = True, pruned: tuple[int, 
     records = synthetic.study_trials(name, trials=trials)
     for record in records:
         if lr_digits:
-            record["config"]["optimizer"]["lr"] = record["config"]["optimizer"]["lr"] * (1 + 1e-9) + 1e-17
+            long = record["study"]["params"]["optimizer.lr"] * (1 + 1e-9) + 1e-17
+            record["config"]["optimizer"]["lr"] = record["study"]["params"]["optimizer.lr"] = long
         if record["study"]["trial"] in pruned:
             record["status"] = "pruned"
             record["curve"] = record["curve"][:2]
@@ -112,7 +113,7 @@ def test_two_parameters_get_every_figure_and_one_parameter_no_importance(page, w
     assert list(report.studies[0].importances) == ["pooling.lam", "optimizer.lr"]
     records = sweep("lam-only", 8, lr_digits=False)
     for record in records:
-        record["config"]["optimizer"]["lr"] = 0.001
+        record["config"]["optimizer"]["lr"] = record["study"]["params"]["optimizer.lr"] = 0.001
     (single,) = build_report(load(write(records))).studies
     assert single.params == ["pooling.lam"] and single.importances == {}  # one parameter would always score 1.0
     assert [plot.name.rsplit("-", 1)[1] for plot in study_figures(single, 1)] == ["history", "slice"]

@@ -12,7 +12,7 @@ from idx_files import write_idx_set
 from torch import nn
 
 from cnnbench.cli import main
-from cnnbench.configstore import compose_run_config, store_components
+from cnnbench.configstore import compose_run_config
 from cnnbench.data import load_images
 from cnnbench.plugins import default_registry
 from cnnbench.registry import Component
@@ -21,8 +21,8 @@ from cnnbench.training.execute import RunFailed, execute, plan
 FAST = ["task.limit=300", "trainer.batch_size=32", "trainer.progress=false"]
 
 
-def config(*overrides: str):
-    return compose_run_config([*FAST, *overrides])
+def config(*overrides: str, registry=None):
+    return compose_run_config([*FAST, *overrides], registry)
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +71,17 @@ def test_best_val_evaluates_test_on_the_best_validation_epoch(registry, tmp_path
         assert final.metrics["test"]["loss"] != record.metrics["test"]["loss"]
 
 
+def test_early_stopping_watches_validation(registry, tmp_path: Path) -> None:
+    full, _ = execute(config("trainer.epochs=12", "trainer.select=best_val", "optimizer.lr=0.01", f"results.dir={tmp_path}"), registry)
+    curve = [point["validation"]["accuracy"] for point in full.curve]
+    best = max(range(len(curve)), key=lambda i: (curve[i], -i)) + 1
+    stopped, _ = execute(config("trainer.epochs=12", "trainer.select=best_val", "trainer.patience=2", "optimizer.lr=0.01", f"results.dir={tmp_path}"), registry)
+    first_stall = next((e for e in range(1, 13) if e - max(range(1, e + 1), key=lambda i: (curve[i - 1], -i)) >= 2), 12)
+    assert len(stopped.curve) == first_stall and [p["validation"] for p in stopped.curve] == [p["validation"] for p in full.curve[:first_stall]]
+    assert first_stall < 12 and stopped.selection.epoch == max(range(1, first_stall + 1), key=lambda i: (curve[i - 1], -i))
+    assert stopped.metrics["validation"]["accuracy"] == curve[stopped.selection.epoch - 1] <= curve[best - 1]
+
+
 def test_the_split_follows_split_seed_not_the_run_seed(registry, tmp_path: Path) -> None:
     records, validation = {}, {}
     for name, overrides in {"a": ["trainer.seed=0"], "b": ["trainer.seed=1"], "c": ["data.split_seed=1"]}.items():
@@ -96,12 +107,8 @@ class NanWhenEvaluating(nn.Module):
 def test_a_non_finite_evaluation_is_a_failed_run_with_its_reason(tmp_path: Path) -> None:
     registry = default_registry().copy()
     registry.add(Component("activation", "nan_eval", NanWhenEvaluating, {}, "test", "test-dist"))
-    store_components(registry)
-    try:
-        with pytest.raises(RunFailed, match="validation evaluation is not finite: loss nan"):
-            execute(config("trainer.epochs=1", "activation=nan_eval", f"results.dir={tmp_path}"), registry)
-    finally:
-        store_components(default_registry())
+    with pytest.raises(RunFailed, match="validation evaluation is not finite: loss nan"):
+        execute(config("trainer.epochs=1", "activation=nan_eval", f"results.dir={tmp_path}", registry=registry), registry)
     [path] = (tmp_path / "runs").glob("*.json")
     record = json.loads(path.read_text())
     assert record["status"] == "failed" and "TrainingDiverged" in record["error"] and record["metrics"]["test"] == {}

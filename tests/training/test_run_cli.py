@@ -15,7 +15,7 @@ def test_run_writes_one_complete_record_and_keeps_hydra_output_under_results(tmp
     assert result.returncode == 0, result.stderr
     [record] = records(tmp_path / "results")
     assert record["status"] == "completed" and record["task"] == "classification" and record["dataset"] == "digits"
-    assert record["components"] == {"convolution": "conv", "pooling": "max", "activation": "relu", "loss": "softmax", "model": "lenet5"}
+    assert record["components"] == {"convolution": "conv", "pooling": "max", "activation": "relu", "normalization": "none", "loss": "softmax", "model": "lenet5"}
     for split in ("train", "validation", "test"):
         assert 0.0 <= record["metrics"][split]["accuracy"] <= 1.0 and len(record["metrics"][split]["per_class_accuracy"]) == 10
     assert [point["epoch"] for point in record["curve"]] == [1] and record["selection"] == {"rule": "final", "epoch": 1, "split": "validation"}

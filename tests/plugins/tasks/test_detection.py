@@ -13,7 +13,7 @@ from cnnbench_plugins.tasks._proposals import Proposals
 from cnnbench_plugins.tasks.detection import RCNNOutput, assign, detect, objective, sample
 from torch import nn
 
-from cnnbench.configstore import compose_run_config, store_components
+from cnnbench.configstore import compose_run_config
 from cnnbench.data.splits import SplitSettings
 from cnnbench.errors import IncompatibleConfigError, InvalidHyperparameterError
 from cnnbench.parts import Parts
@@ -24,7 +24,6 @@ SMALL = ["task.n_train=40", "task.n_test=20"]
 
 
 def config(*overrides: str):
-    store_components(default_registry())
     return compose_run_config(["trainer.progress=false", *overrides])
 
 

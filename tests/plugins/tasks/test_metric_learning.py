@@ -16,17 +16,15 @@ from cnnbench_plugins.tasks.metric_learning import (
     verification,
 )
 
-from cnnbench.configstore import compose_run_config, store_components
+from cnnbench.configstore import compose_run_config
 from cnnbench.errors import IncompatibleConfigError, InvalidHyperparameterError
 from cnnbench.parts import Parts
-from cnnbench.plugins import default_registry
 from cnnbench.training.execute import execute
 
 METRICS = {"verification_accuracy", "roc_auc", "recall_at_1"}
 
 
 def config(*overrides: str):
-    store_components(default_registry())
     return compose_run_config(["trainer.progress=false", *overrides])
 
 

@@ -11,19 +11,17 @@ from cnnbench_plugins.tasks.segmentation import confusion_matrix, segmentation_s
 from sklearn.metrics import confusion_matrix as sklearn_confusion_matrix
 from sklearn.metrics import jaccard_score
 
-from cnnbench.configstore import compose_run_config, store_components
+from cnnbench.configstore import compose_run_config
 from cnnbench.data import shapes
 from cnnbench.data.splits import SplitSettings
 from cnnbench.errors import IncompatibleConfigError, InvalidHyperparameterError
 from cnnbench.parts import Parts
-from cnnbench.plugins import default_registry
 from cnnbench.training.execute import execute
 
 METRICS = {"pixel_accuracy", "mean_iou", "per_class_iou", "loss", "baseline_pixel_accuracy", "baseline_mean_iou"}
 
 
 def config(*overrides: str):
-    store_components(default_registry())
     return compose_run_config(["trainer.progress=false", *overrides])
 
 
