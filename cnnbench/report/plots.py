@@ -26,8 +26,8 @@ from cnnbench.report.stats import (
     DEFAULT_BASELINE,
     SECTION_KEYS,
     as_text,
+    choice_label,
     describe,
-    fold,
     fold_keys,
     pareto_front,
     section_columns,
@@ -79,11 +79,13 @@ def choice_plot(report: Report, slot: str) -> Plot | None:
     choice (mean and interval over seeds): runs of different epochs, datasets, devices or other
     components are never pooled into one point; each family is its own series."""
     board = report.leaderboard
-    hyper = [k for k in report.keys if k.startswith(slot + ".")]
-    if board.empty or slot not in board:
+    name = slot if slot in report.keys else f"{slot}.name"  # a choice column, or the identity's ``<slot>.name``
+    hyper = [k for k in report.keys if k.startswith(slot + ".") and k != name]
+    if board.empty or name not in board:
         return None
-    context = [k for k in report.keys if k != slot and k not in hyper and k in board]
-    board = board.assign(choice=fold(board, [slot, *hyper])[slot].to_numpy())
+    context = [k for k in report.keys if k != name and k not in hyper and k in board]
+    chosen = as_text(board, [name, *hyper]).itertuples(index=False, name=None)
+    board = board.assign(choice=[choice_label(slot, choice, dict(zip(hyper, given))) for choice, *given in chosen])
     families = _families(board, slot, context)
     if not families:
         return None
@@ -100,7 +102,7 @@ def choice_plot(report: Report, slot: str) -> Plot | None:
         axes.errorbar(x, rows["mean"], yerr=error, fmt="o", capsize=4, label=describe(given, varying) or "all runs")
     axes.set_xticks(range(len(choices)), choices, rotation=20, ha="right", fontsize=8)
     axes.set_ylabel(" / ".join(sorted(board["metric"].unique())))
-    fixed = describe(settings[0], [k for k in fold_keys(context) if k not in varying and k not in SECTION_KEYS])
+    fixed = describe(settings[0], [k for k in fold_keys(context) if k not in varying and k not in SECTION_KEYS and "._" not in k])  # not Hydra's _target_
     title = f"by {slot}: mean and {report.confidence:.0%} interval over seeds, within families of configurations"
     axes.set_title("\n".join([title, *textwrap.wrap(f"fixed: {fixed}", 110)]) if fixed else title, fontsize=8.5)
     if len(families) > 1:
@@ -184,7 +186,7 @@ def figures(report: Report) -> list[Plot]:
     Names come from records, so ``$`` in them is text, not mathtext (``"a$\\x$"`` would not parse).
     """
     with rc_context({"text.parse_math": False}):
-        found = [choice_plot(report, slot) for slot in DEFAULT_BASELINE if slot in report.keys]
+        found = [choice_plot(report, slot) for slot in DEFAULT_BASELINE if {slot, f"{slot}.name"} & set(report.keys)]
         found.append(pareto_plot(report))
         found = [plot for plot in found if plot is not None] + curve_plots(report)
     return found + [plot for index, study in enumerate(report.studies, start=1) for plot in study_figures(study, index)]
