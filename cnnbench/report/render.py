@@ -81,6 +81,8 @@ COLUMNS: dict[str, tuple[str, Callable[[Any], str], bool]] = {
     "seeds_to_decide": ("seeds to decide", lambda n: "" if pd.isna(n) else f"{int(n)}", True),
     "importance": ("importance", _number(".3f"), True),
     "value": ("value", _number(".4f"), True),
+    "validation_value": ("validation", _number(".4f"), True),
+    "seed": ("seed", lambda seed: MISSING if pd.isna(seed) else str(int(seed)), True),
     "best": ("best so far", _number(".4f"), True),
     "reached": ("pruned at", _number(".4f"), True),
     "forward_ms": ("forward ms", _number(".4g"), True),
@@ -221,6 +223,17 @@ def _study_blocks(report: Report, plots: dict[str, Plot], base: Path | None) -> 
     return blocks
 
 
+def _run_blocks(report: Report, base: Path | None) -> list[Block]:
+    """Every run the leaderboards and ablations count, each linked to its record file."""
+    runs = report.runs
+    if runs.empty:
+        return []
+    runs = runs.sort_values(["task", "dataset", "device", "config_id", "seed", "run_id"], key=lambda c: c.astype(str)) if "config_id" in runs else runs
+    columns = ["run_id", *[c for c in ("task", "dataset", "device", "config_id", "seed", "metric", "value", "validation_value") if c in runs]]
+    intro = "Every run counted above, each linked to its record file: value is the selected weights' test metric, validation its validation metric."
+    return [Heading(2, "Runs"), Paragraph(intro), table(runs, columns, "runs", links={"run_id": record_links(runs["source"], base)})]
+
+
 def _timing_blocks(report: Report) -> list[Block]:
     blocks: list[Block] = []
     for title, frame in (
@@ -244,7 +257,7 @@ def document(report: Report, plots: Sequence[Plot], base: Path | None = None) ->
     figures = [plot for plot in plots if not plot.name.startswith("study-")]
     if figures:
         blocks += [Heading(2, "Plots"), *map(Image, figures)]
-    blocks += _study_blocks(report, by_name, base) + _timing_blocks(report)
+    blocks += _study_blocks(report, by_name, base) + _timing_blocks(report) + _run_blocks(report, base)
     provenance = pd.DataFrame(report.provenance, columns=["what", "covers"])
     return blocks + [Heading(2, "Provenance"), table(provenance, ["what", "covers"], "provenance")]
 

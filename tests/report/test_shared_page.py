@@ -68,11 +68,12 @@ def test_sweep_trials_stay_out_of_the_leaderboards_and_ablations(page) -> None:
     assert "trial-" not in text[:sweeps] and "lam-lr" not in text[:sweeps]
 
 
-def test_each_trial_links_to_its_record_file(page) -> None:
-    path, text, _ = page
+def test_each_run_and_trial_links_to_its_record_file(page) -> None:
+    path, text, report = page
     parser = Links()
     parser.feed(text)
-    assert len(parser.links) == 12
+    assert len(parser.links) == 12 + len(report.runs) == 12 + 12  # the trials, then the grid's runs
+    assert {run_id for _, run_id in parser.links[12:]} == set(report.runs["run_id"])
     for href, run_id in parser.links:
         target = (path.parent / href).resolve()
         assert target.is_file() and f'"run_id": "{run_id}"' in target.read_text()
