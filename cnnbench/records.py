@@ -262,16 +262,22 @@ def config_identity(
     """The configuration's id and the flat settings it hashes.
 
     ``config`` is the resolved run config; ``nodes`` the resolved component choices (so ``model: null``
-    and the task's default model are one configuration). The identity is every setting that can change a
+    and the task's default model are one configuration), named as in ``components`` (``pooling``,
+    ``pooling.lam``), which are the report's columns. The identity is every setting that can change a
     result, the data's ``fingerprint`` and the device type; it leaves out :data:`NOT_IDENTITY` (the seed,
     threads, progress, folders, the data's path and the device index).
     """
     identity: dict[str, Any] = {}
     _flat("", {key: value for key, value in config.items() if key not in nodes}, identity)
-    _flat("", {slot: dict(node) for slot, node in nodes.items()}, identity)
+    identity.update({key: _canonical(value) for key, value in flatten_components(nodes).items()})
     identity.update({"data.fingerprint": fingerprint, "device": device_type})
-    canonical = json.dumps(identity, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()[:16], dict(sorted(identity.items()))
+    return identity_hash(identity), dict(sorted(identity.items()))
+
+
+def identity_hash(identity: Mapping[str, Any]) -> str:
+    """16 hex characters of the sha256 of the identity's canonical JSON: the ``config_id``."""
+    canonical = json.dumps(dict(identity), sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
 # --- older schemas ---------------------------------------------------------------------------------------
@@ -282,11 +288,14 @@ def _finite(value: Any) -> bool:
 
 
 def upgrade(raw: Mapping[str, Any]) -> dict[str, Any]:
-    """Any record as schema :data:`SCHEMA_VERSION`; the input is left unchanged.
+    """Any record in the shape of schema :data:`SCHEMA_VERSION` (its ``schema`` still says what was written);
+    the input is left unchanged.
 
     Schema 1 (and unversioned) run records evaluated every epoch, and reported, on the test split: their
     metrics become ``metrics["test"]``, their selection is marked ``split: "test"`` and validation stays
-    empty, so a report can say which numbers were chosen on test. ``config_id`` is not invented for them.
+    empty, so a report can say which numbers were chosen on test. Their identity is derived from the
+    resolved config they kept (else their components, task and trainer) as :func:`config_identity` does for
+    a new run; the data, which they did not fingerprint, is identified by its name alone.
     """
     record = dict(raw)
     schema = int(record.get("schema") or 1)
@@ -303,12 +312,29 @@ def upgrade(raw: Mapping[str, Any]) -> dict[str, Any]:
         }
         for entry in curve
     ]
-    record.setdefault("config_id", None)
-    record.setdefault("identity", None)
+    config = record.get("config") if isinstance(record.get("config"), dict) else {}
+    if not config:
+        config = {"task": {"name": record.get("task"), "dataset": record.get("dataset")}, "trainer": record.get("trainer") or {}}
+    record["config_id"], record["identity"] = config_identity(
+        config, _nodes(record.get("components") or {}), f"unrecorded:{record.get('dataset')}", str(record.get("device", "unknown"))
+    )
+    record.setdefault("data", {"dataset": record.get("dataset"), "fingerprint": None})
     record.setdefault("memory_measured", "cpu-process-max-rss")
-    record["schema"] = SCHEMA_VERSION
-    record["upgraded_from"] = schema
-    return record
+    return record  # "schema" still says what was written
+
+
+def _nodes(components: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Flat components (``{"pooling": "mixed", "pooling.lam": 0.5}``, or older nested nodes) as config nodes."""
+    nodes: dict[str, dict[str, Any]] = {}
+    for key, value in components.items():
+        slot, _, hyperparameter = key.partition(".")
+        if isinstance(value, Mapping):
+            nodes[slot] = dict(value)
+        elif hyperparameter:
+            nodes.setdefault(slot, {})[hyperparameter] = value
+        else:
+            nodes.setdefault(slot, {})["name"] = value
+    return nodes
 
 
 # --- JSON Schema -----------------------------------------------------------------------------------------

@@ -20,12 +20,7 @@ from typing import Any
 import pandas as pd
 
 from cnnbench.errors import CnnbenchError
-from cnnbench.records import flatten_components
-
-try:
-    from cnnbench.records import upgrade
-except ImportError:  # until schema 2 lands in cnnbench.records
-    from cnnbench.report._upgrade import upgrade
+from cnnbench.records import flatten_components, upgrade
 
 #: Record fields kept whole (a dict or list per row) instead of being flattened into columns.
 WHOLE_FIELDS = ("config", "curve", "identity")

@@ -17,8 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from cnnbench.records import flatten_components, write_atomic, write_record
-from cnnbench.report._upgrade import config_id, upgrade  # derives the identity (records.upgrade leaves it None)
+from cnnbench.records import flatten_components, identity_hash, upgrade, write_atomic, write_record
 
 ACTIVATION_EFFECT = {"relu": 0.0, "leaky_relu": 0.002, "prelu": 0.004, "elu": 0.001, "maxout": -0.003}
 POOLING_EFFECT = {"max": 0.0, "avg": -0.006, "lp": -0.002, "mixed": 0.001}
@@ -72,6 +71,7 @@ def run_record(
         choices[slot].update(values)
     components = flatten_components(choices)
     record = {
+        "schema": schema,
         "record_type": "run",
         "run_id": f"{started:%Y%m%dT%H%M%S%fZ}-bench-{index:06d}",
         "status": "completed",
@@ -116,7 +116,7 @@ def run_record(
     sizes = {"train": 1293, "validation": 144, "test": 360}
     record.update(
         schema=2,
-        config_id=config_id(record["identity"]),
+        config_id=identity_hash(record["identity"]),
         data={"dataset": dataset, "fingerprint": fingerprint, "val_fraction": 0.1, "split_seed": 0, "validation": "carved", "sizes": sizes},
         selection={"rule": "final", "epoch": epochs, "split": "validation"},
         objective={"metric": "accuracy", "maximize": True},
@@ -124,7 +124,7 @@ def run_record(
     record["metrics"]["validation"] = {"accuracy": validation, "loss": round(2.5 * (1 - validation), 6)}
     record["metrics"]["train"] = {"accuracy": train, "loss": round(2.5 * (1 - train), 6)}
     for epoch in record["curve"]:
-        epoch.update(lr=lr, validation={"accuracy": epoch.pop("accuracy")})
+        epoch.update(lr=lr, validation=epoch.pop("test"))
     return record
 
 

@@ -26,8 +26,9 @@ def benchmark_json(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "--benchmark-enable", "--benchmark-min-rounds=3", "--benchmark-max-time=0.001", "--benchmark-warmup=off",
         f"--benchmark-json={out}", "--bench-shape=4,3,8,8", "--bench-threads=2",
     ]  # fmt: skip
-    alone = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}  # not an xdist worker: that disables timing
-    done = subprocess.run(command, cwd=ROOT, env=alone, capture_output=True, text=True, timeout=300)
+    # run under pytest-xdist, the worker's variables would make pytest-benchmark disable itself
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST_XDIST")}
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120, env=env)
     assert done.returncode == 0, done.stdout + done.stderr
     return out
 

@@ -71,7 +71,7 @@ def test_tensorboard_scalars_and_hparams_read_back_with_tensorboards_reader(logg
     content = events.PluginTagToContent("hparams")
     start = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_start_info"]).session_start_info
     assert start.hparams["optimizer.lr"].number_value == pytest.approx(record["identity"]["optimizer.lr"])
-    assert start.hparams["pooling.name"].string_value == record["components"]["pooling"]
+    assert start.hparams["pooling"].string_value == record["components"]["pooling"]
     experiment = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/experiment"]).experiment
     assert "test/accuracy" in {info.name.tag for info in experiment.metric_infos}
 
