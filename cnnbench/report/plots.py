@@ -64,14 +64,20 @@ def config_labels(board: pd.DataFrame, keys: Sequence[str]) -> pd.Series:
     return pd.Series(labels, index=board.index, dtype=object)
 
 
-def _families(board: pd.DataFrame, slot: str, context: Sequence[str]) -> list[pd.DataFrame]:
+def _families(board: pd.DataFrame, slot: str, context: Sequence[str]) -> tuple[list[pd.DataFrame], int]:
     """The leaderboard rows grouped into families, configurations equal in every ``context`` key (task,
     dataset, device, epochs, the other components ...), kept where the family tries two choices or more;
-    the families with the most choices first."""
+    the families with the most choices first, at most :data:`FAMILIES_SHOWN`, and how many there are."""
     family = pd.Series(list(as_text(board, context).itertuples(index=False, name=None)), index=board.index)
     groups = board.groupby(family, sort=True) if context else [((), board)]
     families = [rows for _, rows in groups if rows["choice"].nunique() > 1]
-    return sorted(families, key=lambda rows: -rows["choice"].nunique())[:FAMILIES_SHOWN]
+    return sorted(families, key=lambda rows: -rows["choice"].nunique())[:FAMILIES_SHOWN], len(families)
+
+
+def _bookkeeping(key: str) -> bool:
+    """Identity keys that tell configurations apart but mean nothing to a reader: Hydra's ``_target_`` and
+    ``_partial_``, the data's content hash."""
+    return "._" in key or key.endswith("fingerprint")
 
 
 def choice_plot(report: Report, slot: str) -> Plot | None:
@@ -86,7 +92,7 @@ def choice_plot(report: Report, slot: str) -> Plot | None:
     context = [k for k in report.keys if k != name and k not in hyper and k in board]
     chosen = as_text(board, [name, *hyper]).itertuples(index=False, name=None)
     board = board.assign(choice=[choice_label(slot, choice, dict(zip(hyper, given))) for choice, *given in chosen])
-    families = _families(board, slot, context)
+    families, total = _families(board, slot, context)
     if not families:
         return None
     settings = [dict(zip(context, as_text(rows.iloc[:1], context).iloc[0])) for rows in families]
@@ -102,8 +108,9 @@ def choice_plot(report: Report, slot: str) -> Plot | None:
         axes.errorbar(x, rows["mean"], yerr=error, fmt="o", capsize=4, label=describe(given, varying) or "all runs")
     axes.set_xticks(range(len(choices)), choices, rotation=20, ha="right", fontsize=8)
     axes.set_ylabel(" / ".join(sorted(board["metric"].unique())))
-    fixed = describe(settings[0], [k for k in fold_keys(context) if k not in varying and k not in SECTION_KEYS and "._" not in k])  # not Hydra's _target_
-    title = f"by {slot}: mean and {report.confidence:.0%} interval over seeds, within families of configurations"
+    fixed = describe(settings[0], [k for k in fold_keys(context) if k not in varying and not _bookkeeping(k)])
+    shown = f"{len(families)} of {total} families" if total > len(families) else "families"
+    title = f"by {slot}: mean and {report.confidence:.0%} interval over seeds, within {shown} of configurations"
     axes.set_title("\n".join([title, *textwrap.wrap(f"fixed: {fixed}", 110)]) if fixed else title, fontsize=8.5)
     if len(families) > 1:
         axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)

@@ -126,8 +126,8 @@ def test_by_choice_figures_never_pool_across_epochs_or_other_components(write) -
     report = build_report(load(write(records)))
     board = report.leaderboard.assign(choice=fold(report.leaderboard, ["activation"])["activation"].to_numpy())
     context = [k for k in report.keys if k != "activation" and not k.startswith("activation.") and k in board]
-    families = _families(board, "activation", context)
-    assert len(families) == 4  # pooling x epochs, each with both activations
+    families, total = _families(board, "activation", context)
+    assert len(families) == total == 4  # pooling x epochs, each with both activations
     for rows in families:
         assert rows["trainer.epochs"].nunique() == 1 and rows["pooling"].nunique() == 1
         assert sorted(rows["choice"]) == ["elu", "relu"]
