@@ -84,6 +84,15 @@ def test_hinge_matches_the_survey_formula(registry, p, margin):
     assert loss.item() == pytest.approx(survey_hinge(logits.detach(), target, p, margin))
 
 
+@pytest.mark.parametrize("p", [1, 2])
+def test_hinge_gradient_is_the_survey_formulas(registry, p):
+    """The loss forms its own gradient (one op per step at classifier shapes): it must be autograd's of the formula."""
+    logits, target = logits_and_target((9, 6), dtype=torch.float64)
+    (grad,) = torch.autograd.grad(build(registry, "hinge", p=p, margin=0.5)(logits, target), logits)
+    delta = F.one_hot(target, 6).to(logits.dtype) * 2 - 1
+    (expected,) = torch.autograd.grad(F.relu(0.5 - delta * logits).pow(p).sum() / 9, logits)
+    torch.testing.assert_close(grad, expected)
+
 def test_l1_hinge_is_a_sum_of_binary_svm_hinges_per_class(registry):
     """One-vs-all: the survey's L1-hinge is, class by class, scikit-learn's binary hinge loss."""
     logits, target = logits_and_target((12, 4))
