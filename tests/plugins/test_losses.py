@@ -333,3 +333,17 @@ def test_contract_scalar_finite_gradients_and_dtypes(registry, name, dtype):
     assert loss.dtype in (dtype, torch.promote_types(dtype, torch.float32))  # triplet distances: float32 at least
     loss.backward()
     assert args[0].grad.dtype == dtype and torch.isfinite(args[0].grad).all()
+
+
+def test_triplet_distances_of_a_large_batch_match_the_direct_kernel_with_finite_gradients(registry):
+    """From 26 rows up the Euclidean distances take cdist's matmul form; they must stay the direct kernel's."""
+    emb = torch.randn(64, 32)
+    emb[1] = emb[0]  # a duplicate: zero distance off the diagonal
+    emb.requires_grad_()
+    loss = build(registry, "triplet", mining="batch_hard")
+    direct = torch.cdist(emb, emb, compute_mode="donot_use_mm_for_euclid_dist")
+    off_diagonal = ~torch.eye(64, dtype=torch.bool)
+    torch.testing.assert_close(loss.distances(emb)[off_diagonal], direct[off_diagonal], atol=1e-3, rtol=1e-5)
+    labels = torch.arange(64) // 4
+    (grad,) = torch.autograd.grad(loss(emb, labels), emb)
+    assert torch.isfinite(grad).all()
