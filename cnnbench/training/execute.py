@@ -181,7 +181,7 @@ def execute(
     if study:
         record["study"] = dict(study)
     results_dir = Path(str(cfg.results.dir))
-    devices.reset_peak_memory(plan_.settings.device)
+    memory = devices.TrainingMemory(plan_.settings.device)
     result = FitResult()
     status, error = "completed", None
     try:
@@ -201,7 +201,8 @@ def execute(
             "eval_s": result.eval_s,
             "throughput": result.images / result.train_s if result.train_s else None,
         },
-        peak_memory_bytes=devices.peak_memory_bytes(plan_.settings.device),
+        peak_memory_bytes=memory.peak_bytes(),
+        memory_measured=memory.measured,
     )
     if cfg.results.checkpoint and status == "completed":
         save_checkpoint(model, results_dir / "checkpoints" / f"{record['run_id']}.pt")
