@@ -60,6 +60,9 @@ class Task(ABC):
     #: the metric sweeps optimise (on validation) and leaderboards rank by (on test), and whether higher is better
     primary_metric: ClassVar[str]
     maximize: ClassVar[bool] = True
+    #: the scalar metrics :meth:`evaluate` returns: a sweep's objective is checked against them before trial 0
+    #: (empty: not declared, checked on the first record instead)
+    metrics: ClassVar[tuple[str, ...]] = ()
 
     @abstractmethod
     def load_data(self, root: Path, image_size: int | None, seed: int, split: SplitSettings) -> TaskData:

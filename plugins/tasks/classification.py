@@ -24,10 +24,13 @@ class Classification(Task):
     loss_inputs = ("logits",)
     datasets = ANY_DATASET
     primary_metric = "accuracy"
+    metrics = ("accuracy", "loss")
 
     def __init__(self, dataset: str = "digits", limit: int | None = None, eval_batch_size: int = 1000) -> None:
         if limit is not None and limit < 1:
             raise ValueError(f"limit must be >= 1 or null, got {limit}")
+        if eval_batch_size < 1:
+            raise ValueError(f"eval_batch_size must be >= 1, got {eval_batch_size}")
         self.dataset, self.limit, self.eval_batch_size = dataset, limit, eval_batch_size
 
     def load_data(self, root: Path, image_size: int | None, seed: int, split: SplitSettings) -> TaskData:

@@ -108,6 +108,7 @@ class MetricLearning(Task):
     loss_inputs = ("pairs", "embeddings")
     datasets = ANY_DATASET
     primary_metric = "recall_at_1"
+    metrics = ("verification_accuracy", "roc_auc", "recall_at_1", "baseline_verification_accuracy", "baseline_roc_auc", "baseline_recall_at_1")
 
     def __init__(
         self, dataset: str = "digits", limit: int | None = None, test_pairs: int = 2000, pair_seed: int = 0, eval_batch_size: int = 1000
