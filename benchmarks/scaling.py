@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from cnnbench.configstore import compose_run_config, store_components
+from cnnbench.configstore import compose_run_config
 from cnnbench.plugins import default_registry
 from cnnbench.training.execute import execute
 
@@ -78,7 +78,6 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
 
-    store_components(default_registry())
     with tempfile.TemporaryDirectory() as tmp:
         run(min(args.sizes), args.batch_for_sizes, args, Path(tmp))  # warm-up: imports, first-call costs
         by_size = [run(size, args.batch_for_sizes, args, Path(tmp)) for size in args.sizes]

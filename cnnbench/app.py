@@ -11,7 +11,10 @@ import argparse
 import shutil
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cnnbench.records import RunRecord
 
 from cnnbench.errors import CnnbenchError
 
@@ -22,11 +25,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("overrides", nargs=argparse.REMAINDER, help="Hydra overrides and flags: `cnnbench run --help`")
 
 
-def summary_line(record: dict[str, Any], path: Any) -> str:
-    metrics = record["metrics"]
-    shown = metrics.get("test", metrics) if isinstance(metrics.get("test"), dict) else metrics
-    scalars = "  ".join(f"{k} {v:.4f}" for k, v in shown.items() if isinstance(v, int | float))
-    return f"{record['task']}/{record['dataset']} {record['model']}: {scalars}  [{record['timing']['train_s']:.1f} s]  record: {path}"
+def summary_line(record: RunRecord, path: Any) -> str:
+    """The run's validation and test values of its objective (and the test's other scalars), on one line."""
+    metric = record.objective.metric
+    validation = record.metrics["validation"].get(metric)
+    scalars = "  ".join(f"{k} {v:.4f}" for k, v in record.metrics["test"].items() if isinstance(v, int | float) and k != metric)
+    return (
+        f"{record.task}/{record.dataset} {record.model}: validation {metric} {validation:.4f}  test {metric} "
+        f"{record.metrics['test'][metric]:.4f}  (test {scalars}; epoch {record.selection.epoch}, {record.selection.rule})"
+        f"  [{record.timing['train_s']:.1f} s]  record: {path}"
+    )
 
 
 def _remove_job_folder(output_dir: str, results_dir: str) -> None:

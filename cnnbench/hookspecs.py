@@ -1,16 +1,27 @@
-"""The plugin contract: the pluggy markers and one hook per kind of component.
+"""The plugin contract: the pluggy markers and one ``register`` hook per kind of component.
 
-Every hook receives a ``register`` callable with the signature
-``register(name, factory, **defaults)``: ``factory`` builds the component from its keyword
-hyperparameters (plus the context its kind passes, such as a channel count) and ``defaults``
-are the tunable hyperparameters with their default values. See ``docs/plugins.md``.
+Every registration hook receives a ``register`` callable, ``register(name, factory, /, **defaults)`` or
+``register(name, Spec(...))``: ``factory`` builds the component from its keyword hyperparameters (plus the
+context its kind passes, such as a channel count) and ``defaults`` are the tunable hyperparameters with
+their default values; a :class:`cnnbench.spec.Spec` adds their ranges, flags and bench baseline. The hooks
+are made from the table of kinds (:mod:`cnnbench.kinds`), one each; see ``docs/plugins.md``.
+
+The run lifecycle hooks (``cnnbench_run_start``, ``cnnbench_epoch_end``, ``cnnbench_run_end``) let a plugin
+follow every run; the built-in experiment trackers use them.
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pluggy
+
+from cnnbench.kinds import KINDS, Kind
+
+if TYPE_CHECKING:
+    from cnnbench.records import RunRecord
 
 PROJECT = "cnnbench"
 
@@ -22,36 +33,54 @@ class Register(Protocol):
     def __call__(self, name: str, factory: Any, /, **defaults: Any) -> None: ...
 
 
-@hookspec
-def cnnbench_register_convolutions(register: Register) -> None:
-    """Register convolutions: ``factory(in_channels, out_channels, kernel_size, stride, padding, **hp)``."""
+def _registration_hook(kind: Kind) -> Callable[[Register], None]:
+    def hook(register: Register) -> None: ...
+
+    context = f"factory({', '.join(kind.context)}, **hp)" if kind.context else "factory(**hp)"
+    hook.__name__ = hook.__qualname__ = kind.hook
+    hook.__doc__ = f"Register {kind.name} components: ``{context}``. {kind.summary}"
+    return hookspec(hook)
+
+
+for _kind in KINDS.values():
+    globals()[_kind.hook] = _registration_hook(_kind)
+del _kind
+
+
+# --- Run lifecycle -------------------------------------------------------------------------------------
+# Called by every run (`cnnbench run`, each sweep trial) in the process that trains. ``record`` is the
+# run's :class:`~cnnbench.records.RunRecord`, one object for the whole run: at the start everything but
+# the results (run_id, config, identity, components, study for a sweep trial, ...); at the end the record
+# as written. The built-in experiment trackers (cnnbench/tracking/) are plugins of these hooks.
+# A hook that raises in ``cnnbench_run_start`` stops the run before training (a CnnbenchError is one
+# line for the user); one that raises in ``cnnbench_epoch_end`` fails the run, which is recorded.
 
 
 @hookspec
-def cnnbench_register_poolings(register: Register) -> None:
-    """Register poolings: ``factory(channels, kernel_size, stride, **hp)`` -> (N,C,H,W) to (N,C,H',W')."""
+def cnnbench_run_start(record: RunRecord) -> None:
+    """A run is about to train.
+
+    Args:
+        record: the run's record without results; ``record.config["logger"]`` holds the ``logger`` group's
+            choices (``{"csv": {"dir": ...}}``), ``record.study`` a sweep trial's study and trial number.
+    """
 
 
 @hookspec
-def cnnbench_register_layers(register: Register) -> None:
-    """Register other layers (fully connected, transposed convolution, SPP, RoI pooling, ...)."""
+def cnnbench_epoch_end(record: RunRecord, epoch: Mapping[str, Any]) -> None:
+    """An epoch of training and validation finished.
+
+    Args:
+        record: as given to :func:`cnnbench_run_start` (the same object).
+        epoch: the epoch's curve entry: ``{"epoch", "train_loss", "epoch_s", "lr", "validation": {...}}``.
+    """
 
 
 @hookspec
-def cnnbench_register_activations(register: Register) -> None:
-    """Register activations: ``factory(channels, **hp)``; the module may set ``in_channels``."""
+def cnnbench_run_end(record: RunRecord, path: Path) -> None:
+    """A run ended, completed, pruned or failed, and its record was written.
 
-
-@hookspec
-def cnnbench_register_losses(register: Register) -> None:
-    """Register losses: ``factory(**hp)``; the class attribute ``input_kind`` says what it consumes."""
-
-
-@hookspec
-def cnnbench_register_models(register: Register) -> None:
-    """Register networks: ``factory(parts, in_channels, num_classes, image_size, **hp)``; class attribute ``tasks``."""
-
-
-@hookspec
-def cnnbench_register_tasks(register: Register) -> None:
-    """Register tasks: ``factory(**hp)`` returns a :class:`cnnbench.tasks.Task`."""
+    Args:
+        record: the final record: ``status``, ``metrics`` (``train``, ``validation``, ``test``), ``curve``, ...
+        path: the record's file.
+    """

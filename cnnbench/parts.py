@@ -1,34 +1,51 @@
-"""The swappable parts a model is built from: the chosen convolution, pooling and activation.
+"""The swappable parts a model is built from: one chosen component of each slot kind (:data:`cnnbench.kinds.SLOTS`).
 
 A model factory receives a :class:`Parts` and asks it for blocks, so the same LeNet-5 is built with
-any registered convolution, pooling or activation, third-party ones included.
+any registered convolution, pooling, activation or normalization, third-party ones included.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import nn
 
+from cnnbench.errors import UnknownComponentError
+from cnnbench.kinds import KINDS, SLOTS
 from cnnbench.registry import Registry
 
 
-@dataclass
 class Parts:
-    """Builds blocks from the components chosen in the config (each a ``{"name": ..., **hp}`` node)."""
+    """Builds blocks from the components chosen in the config (each a ``{"name": ..., **hp}`` node).
 
-    registry: Registry
-    convolution: Mapping[str, Any] = field(default_factory=lambda: {"name": "conv"})
-    pooling: Mapping[str, Any] = field(default_factory=lambda: {"name": "max"})
-    activation: Mapping[str, Any] = field(default_factory=lambda: {"name": "relu"})
+    A slot left out is its kind's default (``conv``, ``max``, ``relu``, ``none``).
+
+    >>> from cnnbench.plugins import default_registry
+    >>> Parts(default_registry(), pooling={"name": "avg"}).pool(6)  # doctest: +SKIP
+    AvgPool2d(kernel_size=2, stride=2)
+    """
+
+    def __init__(self, registry: Registry, **choices: Mapping[str, Any] | str) -> None:
+        unknown = set(choices) - set(SLOTS)
+        if unknown:
+            raise UnknownComponentError("slot", sorted(unknown)[0], SLOTS)
+        self.registry = registry
+        self.choices = {
+            slot: {"name": choice} if isinstance(choice, str) else dict(choice)
+            for slot, choice in {**{slot: KINDS[slot].default for slot in SLOTS}, **choices}.items()
+        }
+
+    def build(self, kind: str, /, **context: Any) -> nn.Module:
+        """The chosen component of slot ``kind``, built with ``context`` (its kind's, see ``docs/plugins.md``)."""
+        if kind not in self.choices:
+            raise UnknownComponentError("slot", kind, SLOTS)
+        return self.registry.create(kind, self.choices[kind], **context)
 
     def conv(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, padding: int = 0) -> nn.Module:
-        return self.registry.create(
+        return self.build(
             "convolution",
-            self.convolution,
             in_channels=in_channels,
             out_channels=out_channels,
             kernel_size=kernel_size,
@@ -37,12 +54,10 @@ class Parts:
         )
 
     def pool(self, channels: int, kernel_size: int = 2, stride: int | None = None) -> nn.Module:
-        return self.registry.create(
-            "pooling", self.pooling, channels=channels, kernel_size=kernel_size, stride=stride or kernel_size
-        )
+        return self.build("pooling", channels=channels, kernel_size=kernel_size, stride=stride or kernel_size)
 
     def act(self, channels: int) -> nn.Module:
-        return self.registry.create("activation", self.activation, channels=channels)
+        return self.build("activation", channels=channels)
 
     def conv_block(
         self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, padding: int = 0

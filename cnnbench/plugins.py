@@ -23,7 +23,9 @@ import pluggy
 
 from cnnbench import hookspecs
 from cnnbench.errors import PluginError
-from cnnbench.registry import KINDS, Component, Registry
+from cnnbench.kinds import HOOKS
+from cnnbench.registry import Component, Registry
+from cnnbench.spec import Spec, SpecError
 
 ENTRY_POINT_GROUP = "cnnbench"
 STRICT_ENV = "CNNBENCH_STRICT_PLUGINS"
@@ -44,10 +46,22 @@ class PluginSource:
 
 @dataclass
 class LoadedRegistry(Registry):
-    """A registry plus what loading it found: the plugins that loaded and those that failed."""
+    """A registry plus what loading it found: the plugins that loaded and those that failed, and their
+    hooks (``hook.cnnbench_run_start(...)`` calls every loaded plugin's lifecycle hooks)."""
 
     plugins: list[PluginSource] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    manager: pluggy.PluginManager = field(default_factory=lambda: _manager())
+
+    @property
+    def hook(self) -> pluggy.HookRelay:
+        return self.manager.hook
+
+
+def _manager() -> pluggy.PluginManager:
+    manager = pluggy.PluginManager(hookspecs.PROJECT)
+    manager.add_hookspecs(hookspecs)
+    return manager
 
 
 def _source(entry_point: EntryPoint) -> PluginSource:
@@ -100,10 +114,18 @@ def _env_allow_list() -> set[str] | None:
 
 
 def _stager(pending: list[Component], kind: str, source: PluginSource) -> hookspecs.Register:
-    """The ``register`` callable handed to one plugin's hook for one kind."""
+    """The ``register`` callable handed to one plugin's hook for one kind: it validates each spec at once."""
 
     def register(name: str, factory: Any, /, **defaults: Any) -> None:
-        pending.append(Component(kind, name, factory, defaults, source.name, source.distribution, source.version))
+        label = f"{kind} {name!r}"
+        if isinstance(factory, Spec):
+            if defaults:
+                raise SpecError(f"{label}: pass the defaults in the Spec, not also as keywords ({', '.join(defaults)})")
+            spec = factory
+        else:
+            spec = Spec(factory, defaults)
+        spec.validate(label)
+        pending.append(Component.from_spec(kind, name, spec, source.name, source.distribution, source.version))
 
     return register
 
@@ -114,7 +136,7 @@ def _register_plugin(pm: pluggy.PluginManager, registry: LoadedRegistry, module:
     staged: list[Component] = []
     try:
         pm.check_pending()
-        for kind, hook_name in KINDS.items():
+        for kind, hook_name in HOOKS.items():
             for impl in getattr(pm.hook, hook_name).get_hookimpls():
                 if impl.plugin is module:
                     impl.function(register=_stager(staged, kind, source))
@@ -147,9 +169,8 @@ def load_registry(
     """
     strict = _env_flag(STRICT_ENV) if strict is None else strict
     allow_set = _env_allow_list() if allow is None else set(allow)
-    pm = pluggy.PluginManager(hookspecs.PROJECT)
-    pm.add_hookspecs(hookspecs)
     registry = LoadedRegistry()
+    pm = registry.manager
 
     def attempt(source: PluginSource, load: Any) -> None:
         try:

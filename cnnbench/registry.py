@@ -1,4 +1,4 @@
-"""The component registry: every layer, activation, loss, model and task, by kind and name.
+"""The component registry: every component of every kind (:mod:`cnnbench.kinds`), by kind and name.
 
 Plugins fill it through the hooks in :mod:`cnnbench.hookspecs`; everything else looks components up
 here by name, so a third-party component is usable wherever a built-in one is.
@@ -14,22 +14,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cnnbench.errors import DuplicateComponentError, InvalidHyperparameterError, UnknownComponentError
-
-#: kind -> the hook that registers it. The first six are also Hydra config groups.
-KINDS: dict[str, str] = {
-    "convolution": "cnnbench_register_convolutions",
-    "pooling": "cnnbench_register_poolings",
-    "activation": "cnnbench_register_activations",
-    "loss": "cnnbench_register_losses",
-    "model": "cnnbench_register_models",
-    "task": "cnnbench_register_tasks",
-    "layer": "cnnbench_register_layers",
-}
+from cnnbench.kinds import KINDS
+from cnnbench.spec import Spec
 
 
 @dataclass(frozen=True)
 class Component:
-    """One registered component: how to build it, its tunable defaults, and where it came from."""
+    """One registered component: how to build it, its tunable defaults, and where it came from.
+
+    ``spec`` holds what its plugin declared (ranges, flags, bench baseline); without one, it is read from
+    ``factory`` and ``defaults`` as a plain ``register(name, factory, **defaults)`` does.
+    """
 
     kind: str
     name: str
@@ -38,6 +33,20 @@ class Component:
     plugin: str = "?"
     distribution: str = "?"
     version: str = "?"
+    spec: Spec = None  # type: ignore[assignment]  # filled in __post_init__
+
+    def __post_init__(self) -> None:
+        if self.spec is None:
+            object.__setattr__(self, "spec", Spec(self.factory, self.defaults))
+
+    @classmethod
+    def from_spec(cls, kind: str, name: str, spec: Spec, plugin: str = "?", distribution: str = "?", version: str = "?") -> Component:
+        return cls(kind, name, spec.factory, spec.defaults, plugin, distribution, version, spec)
+
+    @property
+    def label(self) -> str:
+        """``"pooling 'lp'"``: how messages name it."""
+        return f"{self.kind} {self.name!r}"
 
     @property
     def summary(self) -> str:
@@ -48,8 +57,8 @@ class Component:
     def build(self, hyperparameters: Mapping[str, Any] | None = None, /, **context: Any) -> Any:
         """Build the component from ``hyperparameters`` (over its defaults) and the kind's ``context``.
 
-        A hyperparameter the component does not declare, or one its factory rejects with a
-        ``ValueError``, raises :class:`InvalidHyperparameterError` naming the component.
+        A hyperparameter the component does not declare, one its factory rejects with a ``ValueError``, or
+        one outside the range its spec declares raises :class:`InvalidHyperparameterError` naming the component.
         """
         given = {k: v for k, v in (hyperparameters or {}).items() if k != "name"}
         unknown = sorted(set(given) - set(self.defaults))
@@ -59,9 +68,12 @@ class Component:
                 f"{self.kind} {self.name!r} has no hyperparameter {', '.join(map(repr, unknown))}; it has: {allowed}"
             )
         try:
-            return self.factory(**context, **{**self.defaults, **given})
+            built = self.factory(**context, **{**self.defaults, **given})
         except ValueError as error:
             raise InvalidHyperparameterError(f"{self.kind} {self.name!r}: {error}") from None
+        # The factory's own check speaks first (it knows the exact rule); the declared range backs it up.
+        self.spec.check_values(self.label, given)
+        return built
 
 
 @dataclass

@@ -7,14 +7,18 @@ only validates the hyperparameters against the papers' ranges and adds what the 
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from cnnbench import hookimpl
+from cnnbench.bench.baselines import parameter
 from cnnbench.errors import require
 from cnnbench.hookspecs import Register
+from cnnbench.spec import Baseline, Op, Range, Spec
 
 PRELU_INIT = 0.25  # He et al. 2015, Sec. 2.1
 
@@ -93,14 +97,39 @@ def identity(channels: int) -> nn.Module:
     return nn.Identity()
 
 
+def _same_op(name: str, function: Callable[..., torch.Tensor], *names: str) -> Baseline:
+    """The baseline ``function(x, *hyperparameters named in names)``."""
+    return Baseline(name, lambda case, hp: Op(lambda x: function(x, *(hp[key] for key in names))))
+
+
+def _prelu(case: Any, hp: Mapping[str, Any]) -> Op:
+    weight = parameter(case.context["channels"], fill=PRELU_INIT, like=case.inputs[0])
+    return Op(lambda x: F.prelu(x, weight), (weight,))
+
+
+def _reshape_amax(case: Any, hp: Mapping[str, Any]) -> Op:
+    channels = case.context["channels"]
+    return Op(lambda x: x.reshape(x.shape[0], channels, -1, *x.shape[2:]).amax(dim=2))
+
+
+def _rrelu(case: Any, hp: Mapping[str, Any]) -> Op:
+    return Op(lambda x: F.rrelu(x, hp["lower"], hp["upper"], training=True))
+
+
 @hookimpl
 def cnnbench_register_activations(register: Register) -> None:
-    register("relu", relu)
-    register("leaky_relu", leaky_relu, negative_slope=0.01)
-    register("prelu", prelu)
-    register("rrelu", RReLU, lower=1 / 8, upper=1 / 3)
-    register("elu", elu, alpha=1.0)
-    register("maxout", Maxout, pieces=2)
-    register("tanh", tanh)
-    register("sigmoid", sigmoid)
-    register("identity", identity)
+    register("relu", Spec(relu, baseline=_same_op("relu", F.relu)))
+    register(
+        "leaky_relu",
+        Spec(leaky_relu, {"negative_slope": 0.01}, {"negative_slope": Range(0.0, 1.0)}, baseline=_same_op("leaky_relu", F.leaky_relu, "negative_slope")),
+    )
+    register("prelu", Spec(prelu, baseline=Baseline("prelu", _prelu)))
+    register(
+        "rrelu",
+        Spec(RReLU, {"lower": 1 / 8, "upper": 1 / 3}, {"lower": Range(0.0, 1.0), "upper": Range(0.0, 1.0)}, baseline=Baseline("rrelu", _rrelu)),
+    )
+    register("elu", Spec(elu, {"alpha": 1.0}, {"alpha": Range(0.0)}, baseline=_same_op("elu", F.elu, "alpha")))
+    register("maxout", Spec(Maxout, {"pieces": 2}, {"pieces": Range(2, integer=True)}, baseline=Baseline("reshape+amax", _reshape_amax, 1.2)))
+    register("tanh", Spec(tanh, baseline=_same_op("tanh", torch.tanh)))
+    register("sigmoid", Spec(sigmoid, baseline=_same_op("sigmoid", torch.sigmoid)))
+    register("identity", Spec(identity, comparable=False))

@@ -7,11 +7,17 @@ for ``conv`` keeps every feature map the size the model expects.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+import torch.nn.functional as F
 from torch import nn
 
 from cnnbench import hookimpl
+from cnnbench.bench.baselines import parameter
 from cnnbench.errors import require
 from cnnbench.hookspecs import Register
+from cnnbench.spec import Baseline, Op, Range, Spec
 
 
 def _validate(in_channels: int, out_channels: int, kernel_size: int, stride: int, padding: int) -> None:
@@ -41,7 +47,17 @@ def dilated(in_channels: int, out_channels: int, kernel_size: int, stride: int, 
     return nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding * dilation, dilation)
 
 
+def _conv2d(case: Any, hp: Mapping[str, Any]) -> Op:
+    """``F.conv2d`` with the case's context, dilated as the component is (its padding scaled the same way)."""
+    x, context = case.inputs[0], case.context
+    k, dilation = context["kernel_size"], int(hp.get("dilation", 1))
+    weight = parameter(context["out_channels"], context["in_channels"], k, k, like=x)
+    bias = parameter(context["out_channels"], like=x)
+    padding = context["padding"] * dilation
+    return Op(lambda x: F.conv2d(x, weight, bias, context["stride"], padding, dilation), (weight, bias))
+
+
 @hookimpl
 def cnnbench_register_convolutions(register: Register) -> None:
-    register("conv", conv)
-    register("dilated", dilated, dilation=2)
+    register("conv", Spec(conv, baseline=Baseline("conv2d", _conv2d)))
+    register("dilated", Spec(dilated, {"dilation": 2}, {"dilation": Range(1, integer=True)}, baseline=Baseline("conv2d(dilation)", _conv2d)))

@@ -1,23 +1,29 @@
-"""Built-in poolings (max, average, Lp, mixed, stochastic) and the pooling layers SPP and RoI pooling.
+"""Built-in poolings: max, average, Lp, mixed (fixed, random, learned) and stochastic.
 
 Every pooling keeps the pooling contract, ``factory(channels, kernel_size, stride, **hp)``: a square
 window without padding maps (N, C, H, W) to (N, C, o, o') with ``o = floor((H - kernel_size) / stride) + 1``.
 The formulas follow the survey (Gu et al., arXiv 1512.07108, section 3.2) and the papers cited per class.
+Each registration carries its bench baseline and the speed target of issue 6 (forward+backward ratio).
+SPP and RoI pooling are layers (``layers.py``): they do not keep this contract.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.autograd.function import once_differentiable
 
 from cnnbench import hookimpl
+from cnnbench.bench.baselines import parameter, window
 from cnnbench.errors import require
 from cnnbench.hookspecs import Register
+from cnnbench.spec import Baseline, Op, Range, Spec
 
 
 def _require_positive_int(name: str, value: Any) -> None:
@@ -155,6 +161,58 @@ class MixedLearnedPool2d(_Pool2d):
         return f"lam={self.lam.item():.4g}, {super().extra_repr()}"
 
 
+class _StochasticPick(torch.autograd.Function):
+    """One activation per window, drawn by inverse CDF with one uniform per window; backward as max pooling's.
+
+    The window's positions are walked in raster order with a running sum ``c_p`` of ``a = max(x, 0)``: the
+    pick is the first position whose ``c_p`` exceeds ``u * c_last`` (u ~ U[0, 1)), i.e. position ``l`` with
+    probability ``a_l / sum a``. Each step is a whole-tensor op on the (N, C, o, o') strided slice of one
+    window position, so nothing of size k*k*N*C*o*o' is copied, sorted or cumsum-ed, and the picked flat
+    indices drive ``max_pool2d``'s own backward kernel (which adds where windows overlap).
+    """
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, k: int, s: int) -> Tensor:
+        windows = x.unfold(2, k, s).unfold(3, k, s)
+        # Running sums in float32 at least, so that bfloat16's 8-bit mantissa does not bias the draw.
+        dtype = torch.promote_types(x.dtype, torch.float32)
+        # After a ReLU (the paper's setting) nothing needs clamping: one min on the CPU is cheaper than k*k
+        # clamps of strided slices (on CUDA the clamps are cheaper than the host sync that min would need).
+        signed = x.is_cuda or bool(x.min() < 0)
+        a = [windows[..., i // k, i % k] for i in range(k * k)]
+        a = [(slice_.clamp_min(0) if signed else slice_).to(dtype) for slice_ in a]
+        running = list(itertools.accumulate(a))
+        threshold = torch.rand(running[-1].shape, dtype=dtype, device=x.device).mul_(running[-1])
+        width = x.shape[-1]
+        offsets = [(i // k) * width + i % k for i in range(k * k)]
+        # Flat index into the (H * W) plane: the window's origin, moved one position on per running sum
+        # still <= threshold (they are non-decreasing). Float is exact for indices below 2**24 and is the
+        # fastest accumulator for a bool on CPU.
+        rows, cols = (torch.arange(size, device=x.device) for size in threshold.shape[-2:])
+        origin = ((rows[:, None] * width + cols) * s).to(torch.float32)
+        index = origin.expand(threshold.shape)
+        for p in range(k * k - 1):
+            # The first step allocates the (N, C, o, o') index, the others add into it.
+            step = offsets[p + 1] - offsets[p]
+            index = torch.add(index, running[p] <= threshold, alpha=step, out=index if p else None)
+        index = index.long()
+        # An all-zero window picks its last position, which may be negative: clamping gives the paper's 0.
+        picked = x.flatten(2).gather(2, index.flatten(2)).view(index.shape)
+        picked = picked.clamp_min(0) if signed else picked
+        ctx.save_for_backward(x, index, picked)
+        ctx.window, ctx.signed = (k, s), signed
+        return picked
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None]:
+        x, index, picked = ctx.saved_tensors
+        k, s = ctx.window
+        if ctx.signed:  # d max(x, 0)/dx is 0 where a negative x was picked (an all-non-positive window)
+            grad = grad * (picked > 0)
+        return torch.ops.aten.max_pool2d_with_indices_backward(grad, x, [k, k], [s, s], [0, 0], [1, 1], False, index), None, None
+
+
 class StochasticPool2d(_Pool2d):
     """Stochastic pooling of Zeiler & Fergus 2013: pick one activation per window, in proportion to its size.
 
@@ -167,135 +225,66 @@ class StochasticPool2d(_Pool2d):
     stochastic: ClassVar[bool] = True
 
     def forward(self, x: Tensor) -> Tensor:
-        return self._sample(x) if self.training else self._expectation(x.clamp_min(0))
+        if self.training:
+            return _StochasticPick.apply(x, self.kernel_size, self.stride)
+        return self._expectation(x.clamp_min(0))
 
     def _expectation(self, a: Tensor) -> Tensor:
         total = self.avg(a)
         # An all-zero window has sum a^2 = 0 too: dividing it by 1 gives 0 (and is cheaper than where).
         return self.avg(a * a) / (total + (total == 0))
 
-    def _sample(self, x: Tensor) -> Tensor:
-        k, s = self.kernel_size, self.stride
-        with torch.no_grad():
-            # (k*k, N, C, o, o'): the window position leads, so cumsum and compare run over whole slabs.
-            windows = x.clamp_min(0).unfold(2, k, s).unfold(3, k, s).permute(4, 5, 0, 1, 2, 3).flatten(0, 1)
-            cumulative = windows.cumsum(0)
-            # Inverse-CDF draw: the first position whose running sum exceeds u * total (the last if none).
-            threshold = torch.rand_like(cumulative[-1]) * cumulative[-1]
-            position = (cumulative[:-1] <= threshold).sum(0, dtype=torch.int32)
-            index = self._flat_index(position, x.shape[-1])
-        # Gathering from x itself keeps the backward a scatter into x, as in max pooling.
-        picked = x.flatten(2).gather(2, index.flatten(2)).view_as(threshold)
-        return picked.clamp_min(0)
 
-    def _flat_index(self, position: Tensor, width: int) -> Tensor:
-        """The index into a flattened (H * W) map of the picked ``position`` (0 to k*k - 1) of each window."""
-        k, s = self.kernel_size, self.stride
-        rows, cols = (torch.arange(size, device=position.device) for size in position.shape[-2:])
-        within = torch.arange(k, device=position.device)
-        within_window = (within[:, None] * width + within).flatten()
-        window_origin = (rows[:, None] * width + cols) * s
-        return within_window[position] + window_origin
+def _max_pool(case: Any, hp: Mapping[str, Any]) -> Op:
+    return Op(lambda x: F.max_pool2d(x, *window(case)))
 
 
-class SpatialPyramidPool(nn.Module):
-    """Spatial pyramid pooling (He et al. 2014, SPP-net): a fixed-length vector from a map of any size.
-
-    Each level l max-pools the map over an l x l grid; the levels' outputs are flattened and concatenated
-    to (N, channels * sum(l^2)). Bins are those of adaptive pooling (``floor(i*H/l)`` to ``ceil((i+1)*H/l)``),
-    which cover the whole map for every size, where SPP-net's ceil-window/floor-stride rule can miss edges.
-    """
-
-    def __init__(self, channels: int, levels: Sequence[int] = (1, 2, 4)) -> None:
-        super().__init__()
-        levels = tuple(levels)
-        require(
-            bool(levels) and all(isinstance(level, int) and level > 0 for level in levels),
-            f"levels must be a non-empty list of positive integers, got {list(levels)}",
-        )
-        self.channels, self.levels = channels, levels
-        self.out_features = channels * sum(level * level for level in levels)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return torch.cat([F.adaptive_max_pool2d(x, level).flatten(1) for level in self.levels], dim=1)
-
-    @classmethod
-    def example(cls) -> tuple[dict[str, Any], tuple[Tensor, ...]]:
-        return {"channels": 3}, (torch.randn(2, 3, 13, 9),)
-
-    def extra_repr(self) -> str:
-        return f"channels={self.channels}, levels={list(self.levels)}"
+def _avg_pool(case: Any, hp: Mapping[str, Any]) -> Op:
+    return Op(lambda x: F.avg_pool2d(x, *window(case)))
 
 
-def _round_half_away(values: Tensor) -> Tensor:
-    """C's ``round`` (halves away from zero), which Fast R-CNN uses; ``torch.round`` rounds halves to even."""
-    return values.sign() * (values.abs() + 0.5).floor()
+def _lp_pool(case: Any, hp: Mapping[str, Any]) -> Op:
+    return Op(lambda x: F.lp_pool2d(x, float(hp["p"]), *window(case)))
 
 
-class RoIPool(nn.Module):
-    """RoI max pooling (Girshick 2015, Fast R-CNN): each region becomes an ``output_size`` square of maxima.
+def _max_plus_avg_pool(case: Any, hp: Mapping[str, Any]) -> Op:
+    return Op(lambda x: F.max_pool2d(x, *window(case)) + F.avg_pool2d(x, *window(case)))
 
-    ``forward(features (N, C, H, W), rois (R, 5))`` with rows ``[batch_index, x1, y1, x2, y2]`` in image
-    coordinates, which ``spatial_scale`` (the backbone's 1 / stride, a building context rather than a
-    hyperparameter) maps onto the feature map, returns (R, C, output_size, output_size). As in Fast R-CNN's
-    layer, corners are rounded to cells, a region spans ``x2 - x1 + 1`` cells (at least 1), bin i covers
-    ``floor(i*L/P)`` to ``ceil((i+1)*L/P)`` of it clipped to the map, and a bin outside the map gives 0.
-    """
 
-    def __init__(self, output_size: int = 7, spatial_scale: float = 1.0) -> None:
-        super().__init__()
-        _require_positive_int("output_size", output_size)
-        require(spatial_scale > 0, f"spatial_scale must be > 0, got {spatial_scale}")
-        self.output_size, self.spatial_scale = output_size, float(spatial_scale)
+def _learned_mix_pool(case: Any, hp: Mapping[str, Any]) -> Op:
+    """``sigmoid(w) * max + (1 - sigmoid(w)) * avg`` with its own scalar w: the layer's formula, composed plainly."""
+    logit = parameter(1, fill=0.0, like=case.inputs[0])
 
-    def forward(self, features: Tensor, rois: Tensor) -> Tensor:
-        _, _, height, width = features.shape
-        corners = _round_half_away(rois[:, 1:] * self.spatial_scale).long()
-        rows, empty_rows = self._bins(corners[:, 1], corners[:, 3], height)
-        cols, empty_cols = self._bins(corners[:, 0], corners[:, 2], width)
-        batch = rois[:, 0].long()
-        # Every bin gathered as a fixed-size patch (short bins repeat an index, which leaves a max unchanged).
-        patches = features.permute(0, 2, 3, 1)[batch[:, None, None], rows[:, :, None], cols[:, None, :]]
-        size = self.output_size
-        pooled = patches.unflatten(2, (size, -1)).unflatten(1, (size, -1)).amax(dim=(2, 4))
-        empty = empty_rows[:, :, None] | empty_cols[:, None, :]
-        return pooled.masked_fill(empty[..., None], 0).permute(0, 3, 1, 2)
+    def mix(x: Tensor) -> Tensor:
+        share = torch.sigmoid(logit)
+        return share * F.max_pool2d(x, *window(case)) + (1 - share) * F.avg_pool2d(x, *window(case))
 
-    def _bins(self, start: Tensor, end: Tensor, extent: int) -> tuple[Tensor, Tensor]:
-        """Along one axis, each RoI's bin indices (R, P * K), K the longest bin, and which bins are empty (R, P)."""
-        size = self.output_size
-        length = (end - start + 1).clamp_min(1)[:, None]
-        bin_index = torch.arange(size, device=start.device)
-        low = (bin_index * length // size + start[:, None]).clamp(0, extent)
-        high = ((bin_index + 1) * length + size - 1) // size + start[:, None]
-        high = high.clamp(0, extent)
-        longest = max(1, int((high - low).max())) if high.numel() else 1
-        offsets = torch.arange(longest, device=start.device)
-        index = torch.minimum(low[..., None] + offsets, high[..., None] - 1).clamp(0, extent - 1)
-        return index.flatten(1), high <= low
+    return Op(mix, (logit,))
 
-    @classmethod
-    def example(cls) -> tuple[dict[str, Any], tuple[Tensor, ...]]:
-        features = torch.randn(2, 3, 12, 10)
-        rois = torch.tensor([[0, 0.0, 0.0, 19.0, 23.0], [1, 4.0, 2.0, 11.0, 9.0], [1, 6.0, 6.0, 6.0, 6.0]])
-        return {"spatial_scale": 0.5}, (features, rois)
 
-    def extra_repr(self) -> str:
-        return f"output_size={self.output_size}, spatial_scale={self.spatial_scale}"
+MAX_PLUS_AVG = "max_pool2d+avg_pool2d"
+UNIT = Range(0.0, 1.0)
 
 
 @hookimpl
 def cnnbench_register_poolings(register: Register) -> None:
-    register("max", MaxPool2d)
-    register("avg", AvgPool2d)
-    register("lp", LpPool2d, p=2.0)
-    register("mixed", MixedPool2d, lam=0.5)
-    register("mixed_random", MixedRandomPool2d, p_max=0.5)
-    register("mixed_learned", MixedLearnedPool2d, lam=0.5)
-    register("stochastic", StochasticPool2d)
-
-
-@hookimpl
-def cnnbench_register_layers(register: Register) -> None:
-    register("spp", SpatialPyramidPool, levels=[1, 2, 4])
-    register("roi_pool", RoIPool, output_size=7)
+    register("max", Spec(MaxPool2d, baseline=Baseline("max_pool2d", _max_pool)))
+    register("avg", Spec(AvgPool2d, baseline=Baseline("avg_pool2d", _avg_pool)))
+    register("lp", Spec(LpPool2d, {"p": 2.0}, {"p": Range(1.0)}, baseline=Baseline("lp_pool2d", _lp_pool, 1.15)))
+    register("mixed", Spec(MixedPool2d, {"lam": 0.5}, {"lam": UNIT}, baseline=Baseline(MAX_PLUS_AVG, _max_plus_avg_pool, 1.05)))
+    register(
+        "mixed_random",
+        Spec(MixedRandomPool2d, {"p_max": 0.5}, {"p_max": UNIT}, baseline=Baseline(MAX_PLUS_AVG, _max_plus_avg_pool, 1.15)),
+    )
+    register(
+        "mixed_learned",
+        Spec(
+            MixedLearnedPool2d,
+            {"lam": 0.5},
+            {"lam": UNIT},
+            # against max+avg it also times the sigmoid and the parameter's gradient (1.05-1.14x under load);
+            # against its own formula composed of built-ins, what its implementation adds (0.95-0.99x)
+            baseline=Baseline("sigmoid(w)*max+(1-sigmoid(w))*avg", _learned_mix_pool, 1.05),
+        ),
+    )
+    register("stochastic", Spec(StochasticPool2d, baseline=Baseline("max_pool2d", _max_pool, 1.3)))

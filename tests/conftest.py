@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from cnnbench.configstore import store_components
+from cnnbench.data import clear_cache
 from cnnbench.plugins import default_registry
 from cnnbench.registry import Registry
 
@@ -20,10 +20,8 @@ torch.set_num_threads(1)
 
 @pytest.fixture(scope="session")
 def registry() -> Registry:
-    """The installed plugins' registry, also fed to Hydra's ConfigStore."""
-    registry = default_registry()
-    store_components(registry)
-    return registry
+    """The installed plugins' registry."""
+    return default_registry()
 
 
 @pytest.fixture(autouse=True)
@@ -36,3 +34,9 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared data not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture(autouse=True)
+def _fresh_datasets() -> None:
+    """Tests rewrite files under one root; the process-wide dataset cache must not hand back the old ones."""
+    clear_cache()

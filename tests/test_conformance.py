@@ -10,6 +10,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from cnnbench.kinds import MODULE_KINDS
 from cnnbench.plugins import default_registry
 from cnnbench.registry import Component, Registry
 from cnnbench.tasks import Task, TaskData
@@ -28,8 +29,9 @@ def test_params_cover_every_component_and_check(registry: Registry) -> None:
     expected = [
         f"{c.kind}-{c.name}-{check}"
         for c in registry.components()
-        for check in (TASK_CHECKS if c.kind == "task" else MODULE_CHECKS)
+        for check in (TASK_CHECKS if c.kind == "task" else MODULE_CHECKS if c.kind in MODULE_KINDS else ())
     ]
+    assert not [p for p in conformance_params(registry) if p.values[0].kind == "dataset"]  # files, not modules
     assert ids == expected
     assert {p.values[0].kind for p in conformance_params(registry, kinds=["pooling", "loss"])} <= {"pooling", "loss"}
     assert conformance_params(registry, distribution="no-such-distribution") == []
@@ -123,7 +125,7 @@ class NoExample(nn.Identity):
         ("activation", HiddenState, "state_dict", "some state is not in the state_dict"),
         ("activation", Float32Only, "float64", r"float64 inputs gave \['torch.float32'\] outputs"),
         ("activation", Cancelling, "bfloat16", "the bfloat16 output differs from float32"),
-        ("loss", NoInputKind, "forward", "class attribute input_kind must be one of logits, pairs, embeddings, got None"),
+        ("loss", NoInputKind, "forward", "input_kind must be one of logits, pairs, embeddings, got None"),
         ("layer", NoExample, "forward", r"must provide classmethod example\(\)"),
     ],
 )

@@ -11,10 +11,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_module
 from omegaconf import OmegaConf
 
-from cnnbench.configstore import store_components
+from cnnbench.configstore import compose_run_config
 from cnnbench.plugins import LoadedRegistry, default_registry, load_registry
 from cnnbench.testing import MODULE_CHECKS, check_component
 
@@ -63,14 +62,9 @@ def test_swish_is_discovered_from_its_distribution_and_conforms(swish_registry: 
 
 
 def test_swish_is_a_hydra_option_with_a_tunable_beta(swish_registry: LoadedRegistry) -> None:
-    store_components(swish_registry)
-    try:
-        with initialize_config_module(config_module="cnnbench_conf", version_base="1.3"):
-            cfg = compose(config_name="config", overrides=["activation=swish", "activation.beta=2"])
-        assert OmegaConf.to_container(cfg.activation) == {"name": "swish", "beta": 2}
-        assert swish_registry.create("activation", cfg.activation, channels=3).beta == 2
-    finally:
-        store_components(default_registry())
+    cfg = compose_run_config(["activation=swish", "activation.beta=2"], swish_registry)
+    assert OmegaConf.to_container(cfg.activation) == {"name": "swish", "beta": 2}
+    assert swish_registry.create("activation", cfg.activation, channels=3).beta == 2
 
 
 def _with_site(site: Path) -> dict[str, str]:

@@ -1,4 +1,5 @@
 """Component timing against PyTorch built-ins (`cnnbench bench`); see ``docs/performance.md``."""
 
-#: the kinds ``cnnbench bench`` times (models and tasks are whole runs: ``benchmarks/overhead.py``, ``scaling.py``)
-KINDS = ("pooling", "activation", "convolution", "loss", "layer")
+from cnnbench.kinds import BENCH_KINDS as KINDS
+
+__all__ = ["KINDS"]

@@ -24,7 +24,8 @@ EPILOG = """examples:
   cnnbench bench                                 every component, both default shapes
   cnnbench bench pooling --names 'mixed*'        the mixed poolings only
   cnnbench bench activation loss --shape 256,32,16,16 --repeats 9
-  cnnbench bench --device cuda --dtype bfloat16  on the GPU (timing synchronised)"""
+  cnnbench bench --device cuda --dtype bfloat16  on the GPU (timing synchronised)
+  cnnbench bench loss --training-shapes          each loss on 16-128 x 10 logits or 64-128-wide embeddings"""
 
 
 def _positive(kind: type) -> Any:
@@ -46,6 +47,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("kinds", nargs="*", metavar="KIND", help=f"kinds to time: {', '.join(KINDS)} (default: all)")
     parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N (default: auto)")
     parser.add_argument("--shape", action="append", metavar="N,C,H,W", help=f"input map, repeatable (default: {' and '.join(DEFAULT_SHAPES)})")
+    parser.add_argument("--training-shapes", action="store_true", help="each component at the shapes training gives it (LeNet-5 and AlexNet-style maps; 16-128 x 10 logits; 64-128-wide embeddings) instead of --shape")
     parser.add_argument("--dtype", choices=DTYPES, default="float32", help="dtype of inputs and parameters (default: float32)")
     parser.add_argument("--repeats", type=_positive(int), default=5, metavar="R", help="interleaved repeats; figures are medians (default: 5)")
     parser.add_argument("--min-time", type=_positive(float), default=0.05, metavar="S", help="seconds each callable is timed per repeat (default: 0.05)")
@@ -65,7 +67,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     import torch
 
-    from cnnbench.bench.inputs import BenchInputError, parse_shape
+    from cnnbench.bench.inputs import BenchInputError, parse_shape, training_shapes
     from cnnbench.bench.records import write_bench_record
     from cnnbench.bench.runner import Settings, bench_component
     from cnnbench.plugins import default_registry
@@ -75,6 +77,8 @@ def main(args: argparse.Namespace) -> int:
     unknown = [kind for kind in args.kinds if kind not in KINDS]
     if unknown:
         raise BenchInputError(f"unknown kind {', '.join(map(repr, unknown))}; kinds: {', '.join(KINDS)}")
+    if args.training_shapes and args.shape:
+        raise BenchInputError("--training-shapes replaces --shape; give one of them")
     shapes = [parse_shape(text) for text in args.shape or DEFAULT_SHAPES]
     settings = Settings(
         device=select_device(args.device, option="--device"),
@@ -104,12 +108,15 @@ def main(args: argparse.Namespace) -> int:
 
     console, progress = Console(width=None if sys.stdout.isatty() else 160), Console(stderr=True)
     results = []
-    for shape in shapes:
-        for component in components:
-            with progress.status(f"{component.kind} {component.name} on {','.join(map(str, shape))}"):
-                result = bench_component(component, shape, settings)
-            write_bench_record(result, settings, registry, args.results)
-            results.append(result)
+    if args.training_shapes:
+        runs = [(shape, component) for component in components for shape in training_shapes(component)]
+    else:
+        runs = [(shape, component) for shape in shapes for component in components]
+    for shape, component in runs:
+        with progress.status(f"{component.kind} {component.name} on {','.join(map(str, shape))}"):
+            result = bench_component(component, shape, settings)
+        write_bench_record(result, settings, registry, args.results)
+        results.append(result)
     console.print(results_table(results, settings))
     console.print(f"{len(results)} records written to {args.results / 'runs'}")
     for result in results:

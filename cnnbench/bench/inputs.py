@@ -8,6 +8,7 @@ really sees there:
 * activation: ``randn(N, C, H, W)``; a widening activation (maxout) is built so that its *input* has C
   channels;
 * convolution: ``randn(N, C, H, W)``, C to C channels, 3x3, stride 1, "same" padding 1;
+* a kind built with ``channels`` that keeps the map's shape (normalization): ``randn(N, C, H, W)``;
 * loss: ``logits`` losses score the N·H·W positions as samples of C classes (a per-pixel classifier,
   flattened to (N·H·W, C)); ``pairs`` and ``embeddings`` losses get N embeddings of C dimensions (the
   map averaged over space), with P x K labels as in Hermans et al. (K = 4 images per class);
@@ -24,8 +25,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from cnnbench.bench import KINDS
 from cnnbench.errors import CnnbenchError
+from cnnbench.kinds import BENCH_KINDS, KINDS
 from cnnbench.registry import Component
 
 Shape = tuple[int, int, int, int]
@@ -68,10 +69,10 @@ def shape_text(shape: Shape) -> str:
 
 def make_case(component: Component, shape: Shape, dtype: torch.dtype, device: torch.device, seed: int = 0) -> Case:
     """The case for ``component`` on ``shape``: random inputs (from ``seed``) in ``dtype`` on ``device``."""
-    if component.kind not in KINDS:
-        raise BenchInputError(f"cannot time a {component.kind}; kinds: {', '.join(KINDS)}")
+    if component.kind not in BENCH_KINDS:
+        raise BenchInputError(f"cannot time a {component.kind}; kinds: {', '.join(BENCH_KINDS)}")
     generator = torch.Generator().manual_seed(seed)
-    case = _MAKERS[component.kind](component, shape, generator)
+    case = KINDS[component.kind].bench_maker()(component, shape, generator)
     inputs = tuple(_placed(value, dtype, device) for value in case.inputs)
     return Case(case.shape, case.context, inputs, case.grad_inputs)
 
@@ -90,14 +91,14 @@ def _require_map(component: Component, shape: Shape, least: int) -> None:
         raise BenchInputError(f"{component.kind} {component.name!r} needs H and W >= {least}, got {shape_text(shape)}")
 
 
-def _pooling(component: Component, shape: Shape, generator: torch.Generator) -> Case:
+def pooling_case(component: Component, shape: Shape, generator: torch.Generator) -> Case:
     _require_map(component, shape, POOL_WINDOW)
     c = shape[1]
     context = {"channels": c, "kernel_size": POOL_WINDOW, "stride": POOL_WINDOW}
     return Case(shape, context, (_normal(shape, generator).relu(),))
 
 
-def _activation(component: Component, shape: Shape, generator: torch.Generator) -> Case:
+def activation_case(component: Component, shape: Shape, generator: torch.Generator) -> Case:
     """A widening activation (maxout: ``in_channels = channels * pieces``) is built to read the map's C channels."""
     c = shape[1]
     pieces = max(1, getattr(component.build(channels=c), "in_channels", c) // c)
@@ -106,15 +107,20 @@ def _activation(component: Component, shape: Shape, generator: torch.Generator) 
     return Case(shape, {"channels": c // pieces}, (_normal(shape, generator),))
 
 
-def _convolution(component: Component, shape: Shape, generator: torch.Generator) -> Case:
+def convolution_case(component: Component, shape: Shape, generator: torch.Generator) -> Case:
     c = shape[1]
     context = {"in_channels": c, "out_channels": c, "kernel_size": CONV_KERNEL, "stride": 1, "padding": CONV_KERNEL // 2}
     return Case(shape, context, (_normal(shape, generator),))
 
 
-def _loss(component: Component, shape: Shape, generator: torch.Generator) -> Case:
+def feature_map_case(component: Component, shape: Shape, generator: torch.Generator) -> Case:
+    """A kind built with ``channels`` that maps (N, C, H, W) to the same shape."""
+    return Case(shape, {"channels": shape[1]}, (_normal(shape, generator),))
+
+
+def loss_case(component: Component, shape: Shape, generator: torch.Generator) -> Case:
     n, c, h, w = shape
-    kind = getattr(component.factory, "input_kind", "logits")
+    kind = component.spec.input_kind or "logits"
     if kind == "logits":
         if c < 2:
             raise BenchInputError(f"loss {component.name!r} needs C >= 2 classes, got C={c}")
@@ -157,7 +163,7 @@ LAYER_CASES: dict[str, Callable[[Shape, torch.Generator], Case]] = {
 }
 
 
-def _layer(component: Component, shape: Shape, generator: torch.Generator) -> Case:
+def layer_case(component: Component, shape: Shape, generator: torch.Generator) -> Case:
     if component.name in LAYER_CASES:
         _require_map(component, shape, 4)  # linear reads the map after two 2x2 poolings; RoIs span 2 cells or more
         return LAYER_CASES[component.name](shape, generator)
@@ -169,12 +175,23 @@ def _layer(component: Component, shape: Shape, generator: torch.Generator) -> Ca
     floating = tuple(i for i, value in enumerate(inputs) if value.is_floating_point())
     first = tuple(inputs[0].shape) + (1,) * (4 - inputs[0].dim())
     return Case(first[:4], dict(context), inputs, grad_inputs=floating)  # type: ignore[arg-type]
+#: maps met in training at the trainer's default batch of 16: LeNet-5 on 32x32 (conv1 and conv2 outputs, the
+#: pooled map) and the AlexNet-style model (width 64) on CIFAR-10 (conv1, conv2 and conv5 outputs)
+NETWORK_MAPS: tuple[Shape, ...] = ((16, 6, 28, 28), (16, 16, 10, 10), (16, 64, 32, 32), (16, 128, 15, 15), (16, 128, 7, 7))
+#: classifier logits (batch 16 to 128, 10 classes), as (N, K, 1, 1)
+CLASSIFIER_LOGITS: tuple[Shape, ...] = ((16, 10, 1, 1), (64, 10, 1, 1), (128, 10, 1, 1))
+#: metric-learning batches (16 to 128 images, embeddings 64 and 128 wide), as (N, D, 1, 1)
+EMBEDDING_BATCHES: tuple[Shape, ...] = ((16, 64, 1, 1), (128, 64, 1, 1), (128, 128, 1, 1))
 
 
-_MAKERS: dict[str, Callable[[Component, Shape, torch.Generator], Case]] = {
-    "pooling": _pooling,
-    "activation": _activation,
-    "convolution": _convolution,
-    "loss": _loss,
-    "layer": _layer,
-}
+def training_shapes(component: Component) -> tuple[Shape, ...]:
+    """The shapes ``component`` meets when a task trains with it (``cnnbench bench --training-shapes``).
+
+    The default shapes (128,64,32,32 and 128,6,28,28) say how fast a component's kernel is; these say what
+    it costs a training step: a loss sees a batch of logits or embeddings, not a per-pixel map.
+    """
+    if component.kind != "loss":
+        return NETWORK_MAPS
+    if (component.spec.input_kind or "logits") == "logits":
+        return CLASSIFIER_LOGITS
+    return EMBEDDING_BATCHES

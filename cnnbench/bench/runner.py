@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-from cnnbench.bench.baselines import BASELINES, Baseline, baseline_for
+from cnnbench.bench.baselines import Baseline, baseline_for
 from cnnbench.bench.inputs import Case, Shape, make_case
 from cnnbench.bench.timing import Clock, Samples, Subject, forward, forward_backward, paired
 from cnnbench.records import utc_now
@@ -88,14 +87,9 @@ def _release(device: torch.device) -> None:
         torch.cuda.empty_cache()
 
 
-def bench_component(
-    component: Component,
-    shape: Shape,
-    settings: Settings,
-    table: Mapping[tuple[str, str], Baseline] = BASELINES,
-) -> Result:
-    """Time ``component`` (forward, forward+backward) on ``shape`` beside its baseline from ``table``."""
-    result = Result(component, shape, baseline_for(component, table), utc_now())
+def bench_component(component: Component, shape: Shape, settings: Settings) -> Result:
+    """Time ``component`` (forward, forward+backward) on ``shape`` beside its baseline (:func:`baseline_for`)."""
+    result = Result(component, shape, baseline_for(component), utc_now())
     notes: list[str] = []
     batch = shape[0]
     while True:

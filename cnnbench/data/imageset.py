@@ -60,8 +60,8 @@ def resize(images: torch.Tensor, size: int, *, mode: Literal["scale", "pad"] = "
     return F.pad(images, (left, size - width - left, top, size - height - top))
 
 
-def standardize(train: torch.Tensor, test: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Scale both splits with the training split's per-channel mean and standard deviation."""
+def standardize(train: torch.Tensor, *others: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Scale every split with the training split's per-channel mean and standard deviation."""
     mean = train.mean(dim=(0, 2, 3), keepdim=True)
     std = train.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-6)
-    return (train - mean) / std, (test - mean) / std
+    return tuple((images - mean) / std for images in (train, *others))

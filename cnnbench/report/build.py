@@ -11,13 +11,18 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from cnnbench.report.aggregate import aggregates
+from cnnbench.report.claims import claims_table, receptive_fields
+from cnnbench.report.inference import CORRECTIONS
 from cnnbench.report.loader import NoRecordsError
 from cnnbench.report.provenance import provenance
 from cnnbench.report.stats import (
+    DEFAULT_BASELINE,
     Objective,
     ReportInputError,
     ablation,
     bench_table,
+    deduplicate,
     default_keys,
     leaderboard,
     objectives,
@@ -46,7 +51,14 @@ class Report:
     pytest_benchmark: pd.DataFrame
     studies: list[Study]
     provenance: list[tuple[str, str]]
+    repeats: pd.DataFrame = field(default_factory=pd.DataFrame)
+    aggregates: pd.DataFrame = field(default_factory=pd.DataFrame)
+    profiles: pd.DataFrame = field(default_factory=pd.DataFrame)
+    claims: pd.DataFrame = field(default_factory=pd.DataFrame)
+    receptive_fields: list[int] = field(default_factory=list)
     confidence: float = 0.95
+    correction: str = "holm"
+    power: float = 0.8
     notes: list[str] = field(default_factory=list)
 
 
@@ -89,27 +101,60 @@ def build_report(
     keys: Sequence[str] | None = None,
     baseline: str | None = None,
     confidence: float = 0.95,
+    correction: str = "holm",
+    power: float = 0.8,
     skipped: Sequence[tuple[str, str]] = (),
 ) -> Report:
-    """Compute the leaderboard, ablation, timing tables, studies and provenance of ``frame``."""
-    runs = frame[frame["record_type"] == "run"]
-    goals = objectives(runs, metric, maximize)
-    keys = _check_keys(keys, frame) if keys else default_keys(runs)
-    scored = scored_runs(frame, goals)
-    notes = []
-    if "device" not in keys and scored["device"].nunique() > 1:
-        notes.append("device is not a key: runs on different devices are pooled (see the devices column)")
+    """Compute the leaderboard, ablation, timing tables, studies and provenance of ``frame``.
+
+    ``correction`` (``holm``, ``bh`` or ``none``) adjusts the p-values of each section's comparisons
+    together; ``power`` is the chance an inconclusive comparison's suggested seed count would decide it.
+    """
+    if correction not in CORRECTIONS:
+        raise ReportInputError(f"unknown --correction {correction!r}; choose from {', '.join(CORRECTIONS)}")
+    if not 0 < power < 1:
+        raise ReportInputError(f"--power must be between 0 and 1 (e.g. 0.8), got {power}")
+    goals = objectives(frame[frame["record_type"] == "run"], metric, maximize)
+    scored, repeats = deduplicate(scored_runs(frame[frame["study.name"].isna()], goals))  # sweep trials: their own section
+    keys = _check_keys(keys, scored if not scored.empty else frame) if keys else default_keys(scored)
+    board = leaderboard(scored, keys, confidence, correction)
+    across, profiles = aggregates(scored, keys, list(DEFAULT_BASELINE), confidence)
+    claims = claims_table(scored, keys, confidence=confidence, correction=correction, power=power)
     return Report(
         frame=frame,
         keys=keys,
         objectives=goals,
         runs=scored,
-        leaderboard=leaderboard(scored, keys, confidence),
-        ablation=ablation(scored, keys, parse_baseline(baseline), confidence),
+        leaderboard=board,
+        ablation=ablation(scored, keys, parse_baseline(baseline), confidence, correction, power),
         bench=bench_table(frame),
         pytest_benchmark=pytest_benchmark_table(frame),
         studies=studies(frame, goals),
         provenance=provenance(frame, list(skipped)),
+        repeats=repeats,
+        aggregates=across,
+        profiles=profiles,
+        claims=claims,
+        receptive_fields=receptive_fields() if not claims.empty else [],
         confidence=confidence,
-        notes=notes,
+        correction=correction,
+        power=power,
+        notes=_notes(scored, keys, board, repeats),
     )
+
+
+def _notes(scored: pd.DataFrame, keys: Sequence[str], board: pd.DataFrame, repeats: pd.DataFrame) -> list[str]:
+    """What a reader must know before trusting the tables: pooling, repeats, selection on test."""
+    notes = []
+    if "device" not in keys and scored["device"].nunique() > 1:
+        notes.append("device is not a key: runs on different devices are pooled (see the devices column)")
+    pooled = int(board["config_id"].str.contains(",").sum()) if not board.empty else 0
+    if pooled:
+        notes.append(f"--by leaves out settings that differ: {pooled} rows pool several configurations (see their config_id)")
+    if not repeats.empty:
+        extra = int(repeats["runs"].sum() - len(repeats))
+        notes.append(f"{extra} repeated runs (same configuration and seed) were left out: the latest finished run of each counts once (see Repeated runs)")
+    on_test = int(scored["selected_on_test"].fillna(False).astype(bool).sum()) if "selected_on_test" in scored else 0
+    if on_test:
+        notes.append(f"{on_test} runs are older records (schema 1) selected on the test split: their test numbers are optimistic")
+    return notes

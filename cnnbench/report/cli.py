@@ -25,11 +25,17 @@ def _formats(value: str) -> list[str]:
     return chosen
 
 
-def _confidence(value: str) -> float:
-    level = float(value)
-    if not 0 < level < 1:
-        raise argparse.ArgumentTypeError(f"confidence must be between 0 and 1 (e.g. 0.95), got {value}")
-    return level
+def _fraction(option: str, example: str):
+    """A parser of a level strictly between 0 and 1 (a confidence, a power)."""
+
+    def parse(value: str) -> float:
+        level = float(value)
+        if not 0 < level < 1:
+            raise argparse.ArgumentTypeError(f"{option} must be between 0 and 1 (e.g. {example}), got {value}")
+        return level
+
+    parse.__name__ = option  # argparse names it in "invalid power value: 'x'"
+    return parse
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -45,7 +51,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     for option, what in (("task", "tasks"), ("dataset", "datasets"), ("device", "devices"), ("study", "sweep studies")):
         parser.add_argument(f"--{option}", type=_names, metavar="NAMES", help=f"keep only these {what} (comma list)")
     parser.add_argument("--baseline", metavar="SPEC", help="ablation baselines, e.g. activation=elu,pooling=avg (default: activation=relu,pooling=max,convolution=conv,loss=softmax)")
-    parser.add_argument("--confidence", type=_confidence, default=0.95, help="confidence level of the intervals (default: 0.95)")
+    parser.add_argument("--confidence", type=_fraction("confidence", "0.95"), default=0.95, help="confidence level of the intervals; 1 - it is the level of the tests (default: 0.95)")
+    parser.add_argument("--correction", choices=("holm", "bh", "none"), default="holm", help="multiple-comparison correction over each section's comparisons: holm (family-wise), bh (false discovery rate) or none (default: holm)")
+    parser.add_argument("--power", type=_fraction("power", "0.8"), default=0.8, help="power at which an inconclusive comparison's seeds to decide are computed (default: 0.8)")
     parser.add_argument("--format", type=_formats, default=list(FORMAT_CHOICES), metavar="LIST", help=f"comma list of {', '.join(FORMAT_CHOICES)} (default: all)")
 
 
@@ -69,6 +77,8 @@ def main(args: argparse.Namespace) -> int:
         keys=args.by,
         baseline=args.baseline,
         confidence=args.confidence,
+        correction=args.correction,
+        power=args.power,
         skipped=loaded.skipped,
     )
     for note in report.notes:

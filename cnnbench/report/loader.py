@@ -20,10 +20,12 @@ from typing import Any
 import pandas as pd
 
 from cnnbench.errors import CnnbenchError
-from cnnbench.records import flatten_components
+from cnnbench.records import flatten_components, upgrade
 
 #: Record fields kept whole (a dict or list per row) instead of being flattened into columns.
-WHOLE_FIELDS = ("config", "curve")
+WHOLE_FIELDS = ("config", "curve", "identity")
+#: ``metrics.<split>`` of a schema-2 record -> the column prefix: test metrics are what leaderboards rank by
+SPLIT_PREFIXES = {"test": "metric.", "validation": "validation.", "train": "train."}
 #: Columns every frame has, with the value a record that lacks them (an older schema) gets.
 DEFAULTS: dict[str, Any] = {
     "schema": 0,
@@ -39,6 +41,9 @@ DEFAULTS: dict[str, Any] = {
     "finished_at": None,
     "study.name": None,
     "study.trial": None,
+    "config_id": None,
+    "data.fingerprint": None,
+    "selection.split": None,
     "source": None,
 }
 PYTEST_BENCHMARK = "pytest_benchmark"
@@ -73,16 +78,23 @@ def _flatten(prefix: str, node: dict[str, Any], into: dict[str, Any]) -> None:
 
 
 def flatten_record(record: dict[str, Any], source: str) -> dict[str, Any]:
-    """One record -> one flat row: ``components`` unprefixed, ``metrics`` as ``metric.<name>``, dicts dotted.
+    """One record -> one flat row: ``components`` unprefixed, the test metrics as ``metric.<name>``,
+    validation and train metrics as ``validation.<name>`` and ``train.<name>``, other dicts dotted.
 
-    Lists (a curve, per-class accuracy) and the ``config`` stay whole, one Python object per cell.
+    A run record of any schema is first upgraded to schema 2's shape (``cnnbench.records.upgrade``, which
+    also derives the configuration of a record from before schema 2). Lists (a
+    curve, per-class accuracy), the ``config`` and the ``identity`` stay whole, one Python object per cell.
     """
+    record = upgrade(record)
     row: dict[str, Any] = {}
     for key, value in record.items():
         if key == "components":
             nested = {slot: node for slot, node in value.items() if type(node) is dict}
             row.update(flatten_components(nested))  # older records: {"name": ..., **hp} per slot
             row.update({slot: choice for slot, choice in value.items() if slot not in nested})
+        elif key == "metrics" and record.get("record_type", "run") == "run":
+            for split, prefix in SPLIT_PREFIXES.items():
+                row.update({prefix + name: metric for name, metric in (value.get(split) or {}).items()})
         elif key == "metrics":
             row.update({f"metric.{name}": metric for name, metric in value.items()})
         elif type(value) is dict and key not in WHOLE_FIELDS:
@@ -121,18 +133,26 @@ def _is_pytest_benchmark(document: Any) -> bool:
     return isinstance(document, dict) and isinstance(document.get("benchmarks"), list) and "machine_info" in document
 
 
+def _is_sweep_summary(document: Any) -> bool:
+    """``<results>/sweeps/<study>/summary.json``, the sweep's own digest of trials whose records are read anyway."""
+    return isinstance(document, dict) and {"study", "objectives", "trials", "best"} <= document.keys() and "run_id" not in document
+
+
 def _is_record(document: Any) -> bool:
     return isinstance(document, dict) and ("run_id" in document or "record_type" in document) and "benchmarks" not in document
 
 
 def _rows(document: Any, source: str) -> list[dict[str, Any]]:
-    """The rows of one parsed file, at least one; :class:`NotARecord` says why there are none."""
+    """The rows of one parsed file; none for a file the report knows to pass over, else at least one
+    (:class:`NotARecord` says why there are none)."""
+    if _is_sweep_summary(document):
+        return []
     try:
         if _is_record(document):
             return [flatten_record(document, source)]
         if _is_pytest_benchmark(document) and document["benchmarks"]:
             return pytest_benchmark_rows(document, source)
-    except (AttributeError, TypeError) as error:  # e.g. "metrics" that is not an object
+    except (AttributeError, TypeError, ValueError) as error:  # e.g. "metrics" that is not an object
         raise NotARecord(f"malformed record ({type(error).__name__}: {error})") from None
     raise NotARecord("neither a cnnbench record (no run_id/record_type) nor a pytest-benchmark file with benchmarks")
 
@@ -167,6 +187,8 @@ def read_records(paths: str | Path | Iterable[str | Path]) -> Loaded:
         except NotARecord as error:
             loaded.skipped.append((source, str(error)))
             continue
+        if not rows:
+            continue
         run_id = rows[0].get("run_id") if rows[0].get("record_type") != PYTEST_BENCHMARK else None
         if run_id is not None and run_id in seen:
             loaded.skipped.append((source, f"duplicate of run {run_id} already read from {seen[run_id]}"))
@@ -177,8 +199,8 @@ def read_records(paths: str | Path | Iterable[str | Path]) -> Loaded:
         where = ", ".join(map(str, paths)) or "(no folder given)"
         found = "no *.json files"
         if files:
-            source, reason = loaded.skipped[0]
-            found = f"{len(files)} JSON file{'s' * (len(files) != 1)}, none of them a readable record ({source}: {reason})"
+            example = " ({}: {})".format(*loaded.skipped[0]) if loaded.skipped else ""
+            found = f"{len(files)} JSON file{'s' * (len(files) != 1)}, none of them a readable record{example}"
         raise NoRecordsError(f"no run records in {where}: {found}; write some with `cnnbench run` or `cnnbench bench`")
     return loaded
 
@@ -197,6 +219,7 @@ def to_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("Int64")
     for column in ("started_at", "finished_at"):
         frame[column] = pd.to_datetime(frame[column], utc=True, errors="coerce", format="ISO8601")
+    frame["selected_on_test"] = frame["selection.split"] == "test"
     return frame.reset_index(drop=True)
 
 
@@ -218,14 +241,17 @@ def load(paths: str | Path | Iterable[str | Path] = "results") -> pd.DataFrame:
 
 
 def curves(frame: pd.DataFrame) -> pd.DataFrame:
-    """The per-epoch curves of ``frame``'s runs in long form: ``run_id``, ``epoch``, ``key``, ``value``."""
+    """The per-epoch curves of ``frame``'s runs in long form: ``run_id``, ``epoch``, ``key``, ``value``
+    (nested per-epoch metrics dotted: ``validation.accuracy``)."""
     rows = []
     if "curve" in frame:
         for run_id, curve in zip(frame["run_id"].tolist(), frame["curve"].tolist()):
             for number, epoch in enumerate(curve if isinstance(curve, list) else [], start=1):
+                flat: dict[str, Any] = {}
+                _flatten("", epoch, flat)  # schema 2 nests the validation metrics: ".validation.accuracy"
                 rows.extend(
-                    (run_id, epoch.get("epoch", number), key, float(value))
-                    for key, value in epoch.items()
-                    if key != "epoch" and type(value) in (int, float) and math.isfinite(value)
+                    (run_id, epoch.get("epoch", number), key[1:], float(value))
+                    for key, value in flat.items()
+                    if key != ".epoch" and type(value) in (int, float) and math.isfinite(value)
                 )
     return pd.DataFrame(rows, columns=["run_id", "epoch", "key", "value"])

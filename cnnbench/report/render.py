@@ -8,55 +8,29 @@ HTML-escaped: record contents are data, and a component named ``<script>`` shows
 
 from __future__ import annotations
 
-import base64
 import html
 import json
 import math
+import os
 import re
 import shutil
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from cnnbench.atomic import write_bytes, write_text, writing
+from cnnbench.report.blocks import Block, Heading, Image, Paragraph, Plot, Table
 from cnnbench.report.build import Report
+from cnnbench.report.claims import COMPETES, DILATION_CLAIM
+from cnnbench.report.html import TITLE, html_page
+from cnnbench.report.inference import CORRECTION_NAMES, MIN_SEEDS
 from cnnbench.report.output import staged
-from cnnbench.report.plots import Plot
 from cnnbench.report.stats import SECTION_KEYS, fold, sections, text
 
 FORMATS = ("markdown", "html", "csv", "parquet")
 MISSING = "–"
-TITLE = "cnnbench report"
-
-
-@dataclass(frozen=True)
-class Heading:
-    level: int
-    text: str
-
-
-@dataclass(frozen=True)
-class Paragraph:
-    text: str
-
-
-@dataclass(frozen=True)
-class Table:
-    header: list[str]
-    rows: list[list[str]]
-    numeric: list[bool]
-    css: str = ""
-
-
-@dataclass(frozen=True)
-class Image:
-    plot: Plot
-
-
-Block = Heading | Paragraph | Table | Image
 
 
 def _number(spec: str) -> Callable[[Any], str]:
@@ -77,23 +51,44 @@ def _interval(spec: str) -> Callable[[Any, Any], str]:
     return format_
 
 
+#: a number written with more digits than a reader can use (``0.30000000000000004``, a sampled learning rate)
+_LONG_NUMBER = re.compile(r"(?<![\w.])-?\d+\.\d{5,}(?:e[-+]?\d+)?(?![\w.])")
+
+
+def short_numbers(value: str) -> str:
+    """``value`` with every over-long number in it rounded to four significant digits."""
+    return _LONG_NUMBER.sub(lambda found: f"{float(found.group()):.4g}" if abs(float(found.group())) < 1e4 else f"{float(found.group()):.0f}", value)
+
+
 def _text(value: Any) -> str:
-    return text(value) or MISSING
+    return short_numbers(text(value)) or MISSING
 
 
 #: column -> (header, formatter, numeric)
 COLUMNS: dict[str, tuple[str, Callable[[Any], str], bool]] = {
     "rank": ("rank", str, True),
+    "trial": ("trial", str, True),
     "n": ("n", str, True),
-    "mean": ("mean", _number(".4f"), True),
+    "config_id": ("config", str, False),
+    "mean": ("test mean", _number(".4f"), True),
     "std": ("std", _number(".4f"), True),
+    "validation": ("validation mean", _number(".4f"), True),
+    "gap": ("gap train-val", lambda gap: gap if isinstance(gap, str) else _number("+.4f")(gap), True),
+    "p_adjusted": ("p corrected", _p_value, True),
     "train_s": ("train s", _number(".2f"), True),
-    "tie": ("tie", lambda tie: "tie" if tie else "", False),
+    "versus_leader": ("vs leader", str, False),
+    "p_leader": ("p vs leader", _p_value, True),
+    "selected_on_test": ("selected on test", lambda on_test: "yes" if on_test else "", False),
     "diff": ("difference", _number("+.4f"), True),
+    "p_better": ("P(better)", _number(".2f"), True),
     "p_value": ("p", _p_value, True),
+    "seeds_to_decide": ("seeds to decide", lambda n: "" if pd.isna(n) else f"{int(n)}", True),
     "importance": ("importance", _number(".3f"), True),
     "value": ("value", _number(".4f"), True),
+    "validation_value": ("validation", _number(".4f"), True),
+    "seed": ("seed", lambda seed: MISSING if pd.isna(seed) else str(int(seed)), True),
     "best": ("best so far", _number(".4f"), True),
+    "reached": ("pruned at", _number(".4f"), True),
     "forward_ms": ("forward ms", _number(".4g"), True),
     "forward_backward_ms": ("fwd+bwd ms", _number(".4g"), True),
     "baseline_forward_ms": ("baseline fwd ms", _number(".4g"), True),
@@ -105,8 +100,11 @@ COLUMNS: dict[str, tuple[str, Callable[[Any], str], bool]] = {
 }
 
 
-def table(frame: pd.DataFrame, columns: Sequence[str], css: str = "", confidence: float = 0.95) -> Table:
-    """A display table: known columns formatted, ``ci_low``/``ci_high`` joined into one interval column."""
+def table(
+    frame: pd.DataFrame, columns: Sequence[str], css: str = "", confidence: float = 0.95, links: Mapping[str, Sequence[str | None]] | None = None
+) -> Table:
+    """A display table: known columns formatted, ``ci_low``/``ci_high`` joined into one interval column;
+    ``links`` gives a column's cells a target each (see :func:`record_links`)."""
     header, cells, numeric = [], [], []
     for column in columns:
         if column == "ci":
@@ -119,7 +117,13 @@ def table(frame: pd.DataFrame, columns: Sequence[str], css: str = "", confidence
         header.append(name)
         cells.append([format_(value) for value in frame[column]])
         numeric.append(is_numeric)
-    return Table(header, [list(row) for row in zip(*cells)], numeric, css)
+    targets = {list(columns).index(column): list(found) for column, found in (links or {}).items()}
+    return Table(header, [list(row) for row in zip(*cells)], numeric, css, targets)
+
+
+def record_links(sources: Iterable[Any], base: Path | None) -> list[str | None]:
+    """Each record file as a link from the report's folder ``base`` (the results folder travels with it)."""
+    return [None if not isinstance(source, str) else source if base is None else os.path.relpath(source, base) for source in sources]
 
 
 def _split_constant(frame: pd.DataFrame, keys: Sequence[str]) -> tuple[list[str], str]:
@@ -140,8 +144,12 @@ def _leaderboard_blocks(report: Report) -> list[Block]:
         return blocks + [Paragraph("No completed run has a value of its metric.")]
     blocks.append(
         Paragraph(
-            f"One row per configuration: mean and standard deviation over seeds, {report.confidence:.0%} t-interval, "
-            "rank within the section; `tie` marks an entry whose interval overlaps the leader's."
+            "One row per configuration (config: the record's config_id, a hash of every setting that can change a result); "
+            "the columns are the settings that vary within the section. Ranked by the test metric: mean and standard deviation "
+            f"over seeds and a {report.confidence:.0%} percentile-bootstrap interval over seeds (none below {MIN_SEEDS} seeds); "
+            "the validation mean and the overfitting gap (train - validation) beside it. `vs leader` is a test against the "
+            f"section's leader (paired sign-flip test when the seeds match, else Welch's t-test), corrected over the section with "
+            f"{CORRECTION_NAMES[report.correction]}: `tie` when the corrected p is at least {1 - report.confidence:.2g}, `behind` when below."
         )
     )
     for title, rows in sections(report.leaderboard):
@@ -150,7 +158,9 @@ def _leaderboard_blocks(report: Report) -> list[Block]:
         varying, fixed = _split_constant(rows, keys + (["devices"] if "devices" in rows else []))
         direction = "higher is better" if rows["maximize"].iloc[0] else "lower is better"
         blocks += [Heading(3, f"{title} ({direction})")] + ([Paragraph(fixed)] if fixed else [])
-        columns = ["rank", *varying, "n", "seeds", "mean", "std", "ci", "tie", "train_s"]
+        measured = [c for c in ("validation", "gap") if rows[c].notna().any()]
+        flagged = ["selected_on_test"] if rows["selected_on_test"].any() else []
+        columns = ["rank", *varying, "config_id", "n", "seeds", "mean", "std", "ci", *measured, "versus_leader", "p_leader", *flagged, "train_s"]
         blocks.append(table(rows, columns, "leaderboard", report.confidence))
     return blocks
 
@@ -161,36 +171,125 @@ def _ablation_blocks(report: Report) -> list[Block]:
         return blocks + [Paragraph("No slot has runs of a choice and of its baseline in the same context.")]
     blocks.append(
         Paragraph(
-            "Each choice against its slot's baseline with the other keys fixed (the context): difference of means "
-            f"(choice - baseline), its {report.confidence:.0%} interval, and the p-value of a paired t-test when the seeds "
-            "match one to one, else Welch's t-test."
+            "Each choice against its slot's baseline with the other settings fixed (the context): the difference of test means "
+            f"(choice - baseline), its {report.confidence:.0%} percentile-bootstrap interval over seeds, P(better) (the chance the "
+            "choice beats the baseline: share of seeds when paired, of all pairs of runs otherwise), and the two-sided p-value of "
+            "an exact sign-flip test when the seeds match one to one (Monte Carlo above 13 seeds), else Welch's t-test. "
+            f"Multiple-comparison correction over each section's comparisons: {CORRECTION_NAMES[report.correction]}. "
+            f"The verdict reads the corrected p at {1 - report.confidence:.2g}; an inconclusive row gives the seeds per side that would "
+            f"decide it with power {report.power:.0%} if the observed difference and spread are the truth; below {MIN_SEEDS} seeds a side "
+            "there is no interval, test or verdict."
         )
     )
     for title, rows in sections(report.ablation):
         rows = rows.assign(n=rows["n_choice"].astype(str) + "/" + rows["n_baseline"].astype(str))
-        blocks += [Heading(3, title), table(rows, ["slot", "choice", "baseline", "context", "n", "test", "diff", "ci", "p_value", "verdict"], "ablation", report.confidence)]
+        columns = ["slot", "choice", "baseline", "context", "n", "test", "diff", "ci", "p_better", "p_value", "p_adjusted", "verdict", "seeds_to_decide"]
+        blocks += [Heading(3, title), table(rows, columns, "ablation", report.confidence)]
     return blocks
 
 
-def _study_blocks(report: Report, plots: dict[str, Plot]) -> list[Block]:
+def _aggregate_blocks(report: Report) -> list[Block]:
+    if report.aggregates.empty:
+        return []
+    intro = (
+        "Each choice across the sections (tasks, datasets, devices) of one metric, the other settings pooled, as rliable "
+        "(Agarwal et al. 2021) aggregates: the interquartile mean (IQM, the mean of the middle half of all runs) and the "
+        "performance profile (the share of runs that beat a threshold tau; here tau is the median of all compared runs, "
+        f"profiles.csv has the whole curve), with {report.confidence:.0%} stratified-bootstrap intervals (runs resampled within "
+        "each section). Scores are raw metric values: compare only metrics on one scale across datasets."
+    )
+    blocks: list[Block] = [Heading(2, "Across sections"), Paragraph(intro)]
+    for (metric, slot), rows in report.aggregates.groupby(["metric", "slot"], sort=True):
+        rows = rows.assign(
+            iqm_ci=[_interval(".4f")(lo, hi) for lo, hi in zip(rows["iqm_low"], rows["iqm_high"])],
+            above_ci=[_interval(".3f")(lo, hi) for lo, hi in zip(rows["above_low"], rows["above_high"])],
+        )
+        tau = rows["tau"].iloc[0]
+        frame = pd.DataFrame(
+            {"choice": rows["choice"], "sections": rows["sections"].astype(str), "runs": rows["runs"].astype(str), "IQM": rows["iqm"].map("{:.4f}".format),
+             f"{report.confidence:.0%} CI": rows["iqm_ci"], f"share > {tau:.4f}": rows["above"].map("{:.3f}".format), f"{report.confidence:.0%} CI ": rows["above_ci"]}
+        )
+        blocks += [Heading(3, f"{metric} by {slot}"), table(frame, list(frame.columns), "aggregates")]
+    return blocks
+
+
+def _claim_blocks(report: Report) -> list[Block]:
+    """The survey's claims (``experiment=survey_claims``), each with the comparison that tests it."""
+    if report.claims.empty:
+        return []
+    intro = (
+        "Each claim of the survey (Gu et al., arXiv:1512.07108) with the comparison that tests it on the test split (or on the "
+        "overfitting gap, train - validation accuracy, lower is better): the difference (choice - baseline) with its "
+        f"{report.confidence:.0%} bootstrap interval, P(better) (the share of seeds on which the choice beats the baseline, "
+        f"when paired), and the p-value corrected over all claims ({CORRECTION_NAMES[report.correction]}). "
+        f"'Improves' claims are tested against no difference, 'alternative' and 'competes' claims against being worse by "
+        f"{COMPETES:g} or more. Supported or contradicted when the corrected p is below {1 - report.confidence:.2g}; an inconclusive "
+        f"claim gives the seeds per side that would decide it with power {report.power:.0%}."
+    )
+    rows = report.claims.assign(
+        n=report.claims["n_choice"].astype(str) + "/" + report.claims["n_baseline"].astype(str),
+        gap=[
+            f"{choice:.4f} vs {baseline:.4f}" if "gap" in comparison and pd.notna(choice) else ""
+            for comparison, choice, baseline in zip(report.claims["comparison"], report.claims["gap_choice"], report.claims["gap_baseline"])
+        ],
+    )
+    columns = ["claim", "comparison", "context", "n", "test", "diff", "ci", "p_better", "p_adjusted", "gap", "verdict", "seeds_to_decide"]
+    blocks: list[Block] = [Heading(2, "Survey claims"), Paragraph(intro), table(rows, columns, "claims", report.confidence)]
+    if report.receptive_fields:
+        sides = ", ".join(map(str, report.receptive_fields))
+        verdict = "supported" if report.receptive_fields == [3, 7, 15] else "contradicted"
+        blocks.append(Paragraph(f"{DILATION_CLAIM} Measured from the input gradient of one output pixel of 3x3 convolutions with dilations 1, 2, 4: {sides}; {verdict} (arithmetic, not a trained comparison)."))
+    return blocks
+
+
+def _repeat_blocks(report: Report) -> list[Block]:
+    if report.repeats.empty:
+        return []
+    intro = (
+        "Runs of the same configuration with the same seed are one sample, not several: the latest finished run of each "
+        "counts (`kept`), the others (`left_out`) are listed here and not used."
+    )
+    return [Heading(2, "Repeated runs"), Paragraph(intro), table(report.repeats, list(report.repeats.columns), "repeats")]
+
+
+def _study_blocks(report: Report, plots: dict[str, Plot], base: Path | None) -> list[Block]:
+    """The sweeps, apart from the leaderboards and ablations: per study its trials, each linked to its
+    record, the importances, and Optuna's figures."""
     if not report.studies:
         return []
-    blocks: list[Block] = [Heading(2, "Sweeps")]
+    blocks: list[Block] = [
+        Heading(2, "Sweeps"),
+        Paragraph("Each study's trials, valued by the validation objective the sweep optimised; a pruned trial shows the value it had reached when it was stopped."),
+    ]
     for index, study in enumerate(report.studies, start=1):
         trials = study.trials
         done = trials[trials["state"] == "completed"]
         states = ", ".join(f"{state} {count}" for state, count in sorted(trials["state"].value_counts().items()))
-        summary = f"{len(trials)} trials ({states}); objective {study.objective.metric}, {'maximised' if study.objective.maximize else 'minimised'}."
+        summary = f"{len(trials)} trials ({states}); objective {study.objective.metric} on validation, {'maximised' if study.objective.maximize else 'minimised'}."
         if not done.empty:
             best = done.loc[done["value"].idxmax() if study.objective.maximize else done["value"].idxmin()]
-            settings = ", ".join(f"{p}={text(best[p])}" for p in study.params)
+            settings = ", ".join(f"{p}={_text(best[p])}" for p in study.params)
             summary += f" Best: {best['value']:.4f} at trial {int(best['trial'])}" + (f" ({settings})." if settings else ".")
-        blocks += [Heading(3, f"Study {study.name}"), Paragraph(summary)]
+        records = trials["records"].map(lambda paths: paths[0] if paths else None)
+        shown = trials.assign(record=trials["run_id"])
+        columns = ["trial", "state", "value", "best", *study.params, *(["reached"] if shown["reached"].notna().any() else []), "record"]
+        blocks += [Heading(3, f"Study {study.name}"), Paragraph(summary), table(shown, columns, "trials", links={"record": record_links(records, base)})]
         if study.importances:
             frame = pd.DataFrame({"parameter": list(study.importances), "importance": list(study.importances.values())})
             blocks.append(table(frame, ["parameter", "importance"], "importances"))
-        blocks += [Image(plots[name]) for name in (f"study-{index}-history", f"study-{index}-importance") if name in plots]
+        blocks += [Image(plot) for name, plot in plots.items() if name.startswith(f"study-{index}-")]
     return blocks
+
+
+def _run_blocks(report: Report, base: Path | None) -> list[Block]:
+    """Every run the leaderboards and ablations count, each linked to its record file."""
+    runs = report.runs
+    if runs.empty:
+        return []
+    runs = runs.sort_values(["task", "dataset", "device", "config_id", "seed", "run_id"], key=lambda c: c.astype(str)) if "config_id" in runs else runs
+    columns = ["run_id", *[c for c in ("task", "dataset", "device", "config_id", "seed", "metric", "value", "validation_value") if c in runs]]
+    intro = "Every run counted above, each linked to its record file: value is the selected weights' test metric, validation its validation metric."
+    return [Heading(2, "Runs"), Paragraph(intro), table(runs, columns, "runs", links={"run_id": record_links(runs["source"], base)})]
 
 
 def _timing_blocks(report: Report) -> list[Block]:
@@ -204,17 +303,19 @@ def _timing_blocks(report: Report) -> list[Block]:
     return [Heading(2, "Component timings"), *blocks] if blocks else []
 
 
-def document(report: Report, plots: Sequence[Plot]) -> list[Block]:
-    """The report as blocks, in reading order."""
+def document(report: Report, plots: Sequence[Plot], base: Path | None = None) -> list[Block]:
+    """The report as blocks, in reading order; links to record files are relative to ``base``, the
+    folder the report is written to."""
     by_name = {plot.name: plot for plot in plots}
     goals = "; ".join(f"{task or 'no task'}: {goal.metric} ({'higher' if goal.maximize else 'lower'} is better)" for task, goal in sorted(report.objectives.items()))
-    intro = f"Metric per task: {goals or 'none'}. Configurations are keyed by {', '.join(report.keys)}."
+    shown = [k for k in report.keys if k not in SECTION_KEYS]
+    intro = f"Metric per task: {goals or 'none'}. Configurations are told apart by {len(shown)} settings: {', '.join(shown) or 'none'}."
     blocks: list[Block] = [Heading(1, TITLE), Paragraph(intro), *map(Paragraph, report.notes)]
-    blocks += _leaderboard_blocks(report) + _ablation_blocks(report)
+    blocks += _claim_blocks(report) + _leaderboard_blocks(report) + _ablation_blocks(report) + _aggregate_blocks(report) + _repeat_blocks(report)
     figures = [plot for plot in plots if not plot.name.startswith("study-")]
     if figures:
         blocks += [Heading(2, "Plots"), *map(Image, figures)]
-    blocks += _study_blocks(report, by_name) + _timing_blocks(report)
+    blocks += _study_blocks(report, by_name, base) + _timing_blocks(report) + _run_blocks(report, base)
     provenance = pd.DataFrame(report.provenance, columns=["what", "covers"])
     return blocks + [Heading(2, "Provenance"), table(provenance, ["what", "covers"], "provenance")]
 
@@ -231,7 +332,8 @@ def _markdown_cell(value: str) -> str:
 
 
 def markdown(blocks: Sequence[Block], image_dir: str = "plots") -> str:
-    """GitHub-flavoured Markdown, plots referenced as ``<image_dir>/<name>.png``."""
+    """GitHub-flavoured Markdown, plots referenced as ``<image_dir>/<name>.png``. Links to record files are
+    the HTML page's: the Markdown depends on the records only, not on where their files lie."""
     out = []
     for block in blocks:
         if isinstance(block, Heading):
@@ -246,47 +348,6 @@ def markdown(blocks: Sequence[Block], image_dir: str = "plots") -> str:
         else:
             out.append(f"![{_markdown_cell(block.plot.title)}]({image_dir}/{block.plot.name}.png)")
     return "\n\n".join(out) + "\n"
-
-
-STYLE = """
-body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto; max-width: 1200px; color: #1f2328; padding: 0 1rem; }
-h1 { border-bottom: 2px solid #d0d7de; padding-bottom: .3rem; }
-h2 { border-bottom: 1px solid #d0d7de; padding-bottom: .2rem; margin-top: 2.2rem; }
-table { border-collapse: collapse; margin: .8rem 0 1.4rem; font-size: .85rem; }
-th, td { border: 1px solid #d0d7de; padding: .25rem .55rem; text-align: left; }
-th { background: #f6f8fa; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
-tr:nth-child(even) td { background: #fbfcfd; }
-table.leaderboard tr:first-child td { font-weight: 600; }
-figure { margin: 1rem 0; }
-figure img { max-width: 100%; border: 1px solid #d0d7de; }
-figcaption { font-size: .85rem; color: #57606a; }
-"""
-
-
-def html_page(blocks: Sequence[Block]) -> str:
-    """One self-contained page: inline CSS, plots embedded as base64 PNG, every string escaped."""
-    body = []
-    for block in blocks:
-        if isinstance(block, Heading):
-            body.append(f"<h{block.level}>{html.escape(block.text)}</h{block.level}>")
-        elif isinstance(block, Paragraph):
-            body.append(f"<p>{html.escape(block.text)}</p>")
-        elif isinstance(block, Table):
-            head = "".join(f"<th>{html.escape(cell)}</th>" for cell in block.header)
-            opening = ['<td class="num">' if numeric else "<td>" for numeric in block.numeric]
-            rows = "".join(
-                "<tr>" + "".join(f"{td}{html.escape(cell)}</td>" for td, cell in zip(opening, row)) + "</tr>\n" for row in block.rows
-            )
-            body.append(f'<table class="{html.escape(block.css)}">\n<thead><tr>{head}</tr></thead>\n<tbody>\n{rows}</tbody>\n</table>')
-        else:
-            data = base64.b64encode(block.plot.png).decode("ascii")
-            title = html.escape(block.plot.title)
-            body.append(f'<figure id="{html.escape(block.plot.name)}"><img alt="{title}" src="data:image/png;base64,{data}"><figcaption>{title}</figcaption></figure>')
-    return (
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{html.escape(TITLE)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n" + "\n".join(body) + "\n</body>\n</html>\n"
-    )
 
 
 def _csv(frame: pd.DataFrame, path: Path) -> Path:
@@ -312,10 +373,14 @@ def _parquet_safe(frame: pd.DataFrame) -> pd.DataFrame:
 
 def tables(report: Report) -> dict[str, pd.DataFrame]:
     """The report's tables by file stem; empty ones are left out."""
-    trials = [study.trials.assign(study=study.name) for study in report.studies]
+    trials = [study.trials.drop(columns="records").assign(study=study.name) for study in report.studies]  # run_id, not where its file lies
     found = {
         "leaderboard": report.leaderboard,
         "ablation": report.ablation,
+        "aggregates": report.aggregates,
+        "profiles": report.profiles,
+        "repeats": report.repeats,
+        "claims": report.claims,
         "bench": report.bench,
         "pytest_benchmark": report.pytest_benchmark,
         "trials": pd.concat(trials, ignore_index=True) if trials else pd.DataFrame(),
@@ -326,7 +391,7 @@ def tables(report: Report) -> dict[str, pd.DataFrame]:
 def write_report(report: Report, plots: Sequence[Plot], out: Path, formats: Iterable[str] = FORMATS) -> list[Path]:
     """Write the chosen ``formats`` as one step into ``out`` (see :mod:`cnnbench.report.output`); return the paths."""
     formats = set(formats)
-    blocks = document(report, plots) if formats & {"markdown", "html"} else []
+    blocks = document(report, plots, out) if formats & {"markdown", "html"} else []
     written: list[Path] = []
     with staged(out) as stage:
         if "markdown" in formats:

@@ -1,12 +1,15 @@
-"""The statistics of a report: which metric, the leaderboard across seeds, the ablation tests, timings.
+"""The tables of a report: which metric, the leaderboard of configurations, the ablation, timings.
 
-Configurations are compared within a *section* (task, dataset, device, metric) only: a CPU run and a
-GPU run are never averaged together unless the caller drops ``device`` from the keys, and then the
-leaderboard names the devices it pooled.
+Configurations are compared within a *section* (task, dataset and the data's fingerprint, device,
+metric) only: a CPU run and a GPU run, or two different folders of IDX files that are both "idx", are
+never averaged together, unless the caller drops ``device`` from the keys, and then the leaderboard
+names the devices it pooled. A configuration is a record's ``identity`` (``config_id``); a repeated
+(configuration, seed) is one sample. The tests themselves live in :mod:`cnnbench.report.inference`.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections import defaultdict
@@ -16,19 +19,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import special
 
 from cnnbench.errors import CnnbenchError
-from cnnbench.registry import KINDS
+from cnnbench.kinds import COMPONENT_ROOTS, DEFAULT_BASELINE
+from cnnbench.report.inference import Sample, adjust, compare_all, family_level, mean_intervals, seeds_to_decide, verdicts
 from cnnbench.report.loader import PYTEST_BENCHMARK
 
-SECTION_KEYS = ("task", "dataset", "device")
-#: roots of the columns that come from a record's ``components`` (``"pooling"``, ``"pooling.lam"``, ...)
-COMPONENT_ROOTS = tuple(kind for kind in KINDS if kind != "task")
-#: the slots an ablation varies, and the choice each is compared against by default
-DEFAULT_BASELINE = {"activation": "relu", "pooling": "max", "convolution": "conv", "loss": "softmax"}
-#: training settings that change what a run measures (unlike ``trainer.seed``, ``threads`` or ``progress``)
-TRAINER_KEYS = ("trainer.epochs", "trainer.batch_size", "trainer.precision", "trainer.channels_last", "trainer.compile")
+SECTION_KEYS = ("task", "dataset", "data.fingerprint", "device")
+#: identity keys a section already holds (under its own column names)
+IDENTITY_IN_SECTION = frozenset({"task", "task.name", "dataset", "task.dataset", "data.fingerprint", "device"})
 METRIC_PREFIX = "metric."
 _MINIMIZED = re.compile(r"(loss|error|err$|_s$|seconds|time|latency|_ms$|memory|bytes|params)", re.IGNORECASE)
 
@@ -73,12 +72,57 @@ def component_columns(frame: pd.DataFrame) -> list[str]:
     return sorted(found, key=lambda c: (order[c.split(".")[0]], c != c.split(".")[0], c))
 
 
+def _identity_cell(value: Any) -> Any:
+    """An identity value as a frame cell: lists and dicts as canonical JSON text, so they group."""
+    return json.dumps(value, sort_keys=True) if isinstance(value, (list, dict)) else value
+
+
+def _identity_column(key: str) -> str:
+    """The column an identity setting fills. Identities name a component ``pooling`` like its column;
+    the first schema-2 records (before 3 Dec 2026, 12:03) named it ``pooling.name``, and still load."""
+    root, _, leaf = key.rpartition(".")
+    return root if leaf == "name" and root in COMPONENT_ROOTS else key
+
+
+def _identities(runs: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
+    """Each run's configuration code and one row per configuration of its identity settings."""
+    codes, _ = pd.factorize(runs["config_id"].astype(object), use_na_sentinel=True)
+    positions = pd.Series(np.arange(len(runs))).groupby(codes).first()
+    cells = runs["identity"].to_numpy()
+    table = pd.DataFrame.from_records(
+        [
+            {_identity_column(key): _identity_cell(value) for key, value in (cells[at] if isinstance(cells[at], dict) else {}).items() if key not in IDENTITY_IN_SECTION}
+            for code, at in positions.items()
+            if code >= 0
+        ]
+    )
+    return codes, table
+
+
+def identity_keys(runs: pd.DataFrame) -> list[str]:
+    """The settings of the runs' identities, components first (in registry kind order), then by name."""
+    _, table = _identities(runs)
+    found = [c for c in table.columns if table[c].notna().any() and not c.endswith("._partial_")]  # Hydra's, never a setting
+    components = component_columns(pd.DataFrame(columns=found))
+    return components + sorted(set(found) - set(components))
+
+
+def with_identity(runs: pd.DataFrame) -> pd.DataFrame:
+    """``runs`` with one column per identity setting (``optimizer.lr``, ``pooling.lam``, ...), taken
+    from each record's ``identity``: the one place that says what makes a configuration."""
+    if runs.empty:
+        return runs
+    codes, table = _identities(runs)
+    expanded = pd.concat([table, pd.DataFrame(index=[len(table)], columns=table.columns)])  # code -1: no identity
+    expanded = expanded.iloc[np.where(codes >= 0, codes, len(table))].set_axis(runs.index)
+    return runs.assign(**{column: expanded[column] for column in table.columns})
+
+
 def default_keys(runs: pd.DataFrame) -> list[str]:
-    """Task, dataset, device, the components, the training settings that change results, and the sweep
-    trial: runs that differ in any of these (15 epochs against 1, two trials with different learning
-    rates) are different configurations. Columns no run has are left out."""
-    candidates = component_columns(runs) + [c for c in (*TRAINER_KEYS, "study.name", "study.trial") if c in runs]
-    return list(SECTION_KEYS) + [c for c in candidates if runs[c].notna().any()]
+    """The section (task, dataset, fingerprint, device) and every identity setting: runs that differ
+    in any of these (15 epochs against 1, two learning rates, two folders of files) are different
+    configurations, and the seed, threads or output folder make no difference."""
+    return list(SECTION_KEYS) + (identity_keys(runs) if "identity" in runs and not runs.empty else [])
 
 
 def metric_names(frame: pd.DataFrame) -> list[str]:
@@ -120,33 +164,53 @@ def objectives(runs: pd.DataFrame, metric: str | None = None, maximize: bool | N
         if name is None:
             continue
         direction = maximize
-        if direction is None:
-            recorded = _recorded(group, "objective.maximize")
-            direction = recorded == "True" if recorded is not None else not minimized_by_name(name)
+        if direction is None:  # the recorded direction is the recorded metric's, not another's
+            recorded_direction = _recorded(group, "objective.maximize") if name == recorded else None
+            direction = recorded_direction == "True" if recorded_direction is not None else not minimized_by_name(name)
         chosen[task] = Objective(name, direction)
     return chosen
 
 
+def _metric_values(runs: pd.DataFrame, prefix: str) -> pd.Series:
+    """Each run's value of its own metric under ``prefix`` (``metric.``, ``validation.``, ``train.``)."""
+    value = pd.Series(np.nan, index=runs.index)
+    for name in runs["metric"].dropna().unique():
+        rows = runs["metric"] == name
+        if prefix + name in runs:
+            value[rows] = pd.to_numeric(runs.loc[rows, prefix + name], errors="coerce")
+    return value.astype(float)
+
+
 def scored_runs(frame: pd.DataFrame, goals: Mapping[str, Objective]) -> pd.DataFrame:
-    """Completed runs with a finite value of their task's metric, with ``metric``, ``maximize`` and ``value``."""
+    """Completed runs with a finite test value of their task's metric: ``metric``, ``maximize``,
+    ``value`` (test), ``validation_value``, ``gap`` (train - validation, the overfitting gap) and one
+    column per identity setting. Repeats are still in; :func:`deduplicate` takes them out."""
     runs = frame[(frame["record_type"] == "run") & (frame["status"] == "completed")].copy()
     tasks = texts(runs["task"])
     runs["metric"] = tasks.map({task: goal.metric for task, goal in goals.items()})
     runs["maximize"] = tasks.map({task: goal.maximize for task, goal in goals.items()})
-    value = pd.Series(np.nan, index=runs.index)
-    for name in runs["metric"].dropna().unique():
-        rows = runs["metric"] == name
-        value[rows] = pd.to_numeric(runs.loc[rows, METRIC_PREFIX + name], errors="coerce")
-    runs["value"] = value.astype(float)
-    return runs[np.isfinite(runs["value"])]
+    runs["value"] = _metric_values(runs, METRIC_PREFIX)
+    runs["validation_value"] = _metric_values(runs, "validation.")
+    runs["gap"] = _metric_values(runs, "train.") - runs["validation_value"]
+    return with_identity(runs[np.isfinite(runs["value"])])
 
 
-def t_half_width(std: Any, n: Any, confidence: float) -> Any:
-    """Half the width of the t-distribution confidence interval of a mean (NaN for n < 2)."""
-    n = np.asarray(n, dtype=float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        df = np.where(n >= 2, n - 1, np.nan)
-        return special.stdtrit(df, (1 + confidence) / 2) * np.asarray(std, dtype=float) / np.sqrt(n)
+REPEAT_COLUMNS = ["task", "dataset", "device", "config_id", "seed", "runs", "kept", "left_out"]
+
+
+def deduplicate(runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One run per (configuration, seed), the latest finished (then the greatest run id), and the
+    table of the repeats left out: a re-run of an identical seed is the same sample again, and counting
+    it twice would shrink the intervals and could flip a verdict. Runs without a seed are all kept."""
+    ordered = runs.assign(_seed=texts(runs["seed"])).sort_values(["finished_at", "run_id"], na_position="first", kind="stable")
+    seeded = ordered[ordered["_seed"] != ""]
+    repeated = seeded[seeded.duplicated(["config_id", "_seed"], keep=False)]
+    rows = []
+    for (config, seed), group in repeated.groupby(["config_id", "_seed"], sort=True):
+        last = group.iloc[-1]
+        rows.append([text(last["task"]), text(last["dataset"]), text(last["device"]), config, seed, len(group), last["run_id"], ", ".join(group["run_id"].iloc[:-1])])
+    dropped = seeded.index[seeded.duplicated(["config_id", "_seed"], keep="last")]
+    return runs.drop(index=dropped), pd.DataFrame(rows, columns=REPEAT_COLUMNS)
 
 
 def seed_ranges(seeds: Collection[str]) -> str:
@@ -167,53 +231,103 @@ def section_columns(keys: Collection[str]) -> list[str]:
 
 
 def sections(table: pd.DataFrame) -> Iterator[tuple[str, pd.DataFrame]]:
-    """``("classification / digits / cpu: accuracy", rows)`` for each section of a leaderboard or ablation."""
-    for values, rows in table.groupby(section_columns(table.columns), sort=True):
-        *where, metric = values
-        yield f"{' / '.join(v for v in where if v) or 'all'}: {metric}", rows
+    """``("classification / digits / cpu: accuracy", rows)`` for each section of a leaderboard or ablation.
+
+    A dataset whose name covers several sets of files (two folders of IDX files) is told apart by the
+    first 8 characters of its fingerprint: ``idx (data 3f2a1b0c)``.
+    """
+    columns = section_columns(table.columns)
+    ambiguous = set()
+    if {"dataset", "data.fingerprint"} <= set(columns):
+        prints = table.groupby("dataset")["data.fingerprint"].nunique()
+        ambiguous = set(prints[prints > 1].index)
+    for values, rows in table.groupby(columns, sort=True):
+        where = dict(zip(columns, values))
+        if where.get("dataset") in ambiguous and where.get("data.fingerprint"):
+            where["dataset"] = f"{where['dataset']} (data {where['data.fingerprint'][:8]})"
+        where.pop("data.fingerprint", None)
+        metric = where.pop("metric")
+        yield f"{' / '.join(v for v in where.values() if v) or 'all'}: {metric}", rows
 
 
-def leaderboard(runs: pd.DataFrame, keys: Sequence[str], confidence: float = 0.95) -> pd.DataFrame:
-    """One row per configuration of ``scored_runs``: n, seeds, mean, std, CI, rank and tie with the leader.
+def _samples(table: pd.DataFrame, group_columns: list[str], rows: pd.DataFrame) -> list[Sample]:
+    """The (seeds, values) of each row of ``rows``, a table grouped from ``table`` by ``group_columns``."""
+    positions = table.groupby(group_columns, sort=False).indices
+    seeds, values = table["seed"].to_numpy(), table["value"].to_numpy()
+    found = []
+    for key in rows[group_columns].itertuples(index=False, name=None):
+        at = positions[key if len(key) > 1 else key[0]]
+        found.append(Sample(tuple(seeds[at]), values[at]))
+    return found
 
-    Ranks count within a section (task, dataset, device, metric); ``tie`` marks an entry whose interval
-    overlaps the leader's (an interval that needs two seeds to exist is taken as the mean alone).
+
+def _joined(values: pd.Series) -> str:
+    return ",".join(sorted(set(map(text, values))))
+
+
+def leaderboard(runs: pd.DataFrame, keys: Sequence[str], confidence: float = 0.95, correction: str = "holm") -> pd.DataFrame:
+    """One row per configuration of ``scored_runs``: n, seeds, test mean, std, bootstrap interval, the
+    validation mean and overfitting gap beside it, rank, and how it stands against the section's leader.
+
+    Ranks count within a section. ``versus_leader`` is decided by a test, not by overlapping intervals:
+    each configuration against the leader (paired sign-flip test when the seeds match, else Welch),
+    corrected for the section's comparisons (``correction``): ``tie`` when the corrected p-value is at
+    least 1 - confidence, ``behind`` when below, ``too few seeds`` below 3 runs on either side.
     """
     keys = list(keys)
-    table = as_text(runs, keys + ["metric"])
+    group = keys + ["metric"]
+    table = as_text(runs, group)
     table["maximize"] = runs["maximize"].astype(bool)
     table["value"] = runs["value"]
     table["seed"] = texts(runs["seed"])
+    for column in ("validation_value", "gap", "config_id", "selected_on_test"):
+        table[column] = runs[column] if column in runs else np.nan
     table["train_s"] = pd.to_numeric(runs["timing.train_s"], errors="coerce") if "timing.train_s" in runs else np.nan
-    extra = {} if "device" in keys else {"devices": ("device", lambda d: ",".join(sorted(set(map(text, d)))))}
+    extra = {} if "device" in keys else {"devices": ("device", _joined)}
     if extra:
         table["device"] = runs["device"]
     board = (
-        table.groupby(keys + ["metric"], sort=True, dropna=False)
+        table.groupby(group, sort=True, dropna=False)
         .agg(
             maximize=("maximize", "first"),
+            config_id=("config_id", _joined),
             n=("value", "size"),
             seeds=("seed", seed_ranges),
             mean=("value", "mean"),
             std=("value", "std"),
+            validation=("validation_value", "mean"),
+            gap=("gap", "mean"),
+            selected_on_test=("selected_on_test", lambda on_test: bool(on_test.fillna(False).astype(bool).any())),
             train_s=("train_s", "mean"),
             **extra,
         )
         .reset_index()
     )
-    half = t_half_width(board["std"], board["n"], confidence)
-    board["ci_low"], board["ci_high"] = board["mean"] - half, board["mean"] + half
+    samples = _samples(table, group, board)
+    board["ci_low"], board["ci_high"] = mean_intervals([sample.values for sample in samples], confidence)
     section = section_columns(keys)
     board["score"] = np.where(board["maximize"], board["mean"], -board["mean"])
     board = board.sort_values(section + ["score"] + keys, ascending=[True] * len(section) + [False] + [True] * len(keys), kind="stable")
     board["rank"] = board.groupby(section, sort=False)["score"].rank(method="min", ascending=False).astype(int)
-    low, high = board["ci_low"].fillna(board["mean"]), board["ci_high"].fillna(board["mean"])
-    leader = board.groupby(section, sort=False).cumcount() == 0
-    leader_low = low.where(leader).groupby([board[k] for k in section]).transform("first")
-    leader_high = high.where(leader).groupby([board[k] for k in section]).transform("first")
-    board["tie"] = ~leader & (high >= leader_low) & (low <= leader_high)
-    columns = keys + list(extra) + ["metric", "maximize", "n", "seeds", "mean", "std", "ci_low", "ci_high", "rank", "tie", "train_s"]
+    _versus_leader(board, [samples[i] for i in board.index], section, 1 - confidence, correction, confidence)
+    columns = keys + list(extra) + ["config_id", "metric", "maximize", "n", "seeds", "mean", "std", "ci_low", "ci_high"]
+    columns += ["validation", "gap", "rank", "p_leader", "versus_leader", "selected_on_test", "train_s"]
     return board[columns].reset_index(drop=True)
+
+
+def _versus_leader(board: pd.DataFrame, samples: list[Sample], section: list[str], alpha: float, correction: str, confidence: float) -> None:
+    """Add ``p_leader`` (corrected within the section) and ``versus_leader`` to a ranked ``board``."""
+    leader_at = board.groupby(section, sort=False).cumcount().to_numpy() == 0
+    leaders = np.maximum.accumulate(np.where(leader_at, np.arange(len(board)), 0))  # rows are in section order
+    tested = compare_all(samples, [samples[i] for i in leaders], board["maximize"].tolist(), confidence, intervals=False)
+    tested.loc[leader_at, ["test", "p_value"]] = ["leader", np.nan]
+    adjusted = pd.Series(np.nan, index=board.index)
+    for _, rows in tested.set_axis(board.index).groupby([board[c] for c in section], sort=False):
+        adjusted[rows.index] = adjust(rows["p_value"].to_numpy(), correction)
+    board["p_leader"] = adjusted
+    board["versus_leader"] = np.select(
+        [leader_at, (tested["test"] == "none").to_numpy(), (adjusted < alpha).to_numpy()], ["leader", "too few seeds", "behind"], "tie"
+    )
 
 
 def parse_baseline(spec: str | None) -> dict[str, dict[str, str]]:
@@ -270,56 +384,26 @@ def varying_keys(table: pd.DataFrame, keys: Sequence[str], section: Sequence[str
     return {key for key, hyper in fold_keys(keys).items() if varies & {key, *hyper}}
 
 
-def compare(choice: pd.Series, baseline: pd.Series, confidence: float = 0.95) -> dict[str, Any]:
-    """Difference of means (choice - baseline), its t interval and two-sided p-value.
-
-    Both series are indexed by seed. When the seeds match one to one the runs are paired (same data
-    order and initialisation per seed) and the paired t-test applies; otherwise Welch's t-test with the
-    Welch-Satterthwaite degrees of freedom. The closed forms are those of ``scipy.stats.ttest_rel`` and
-    ``ttest_ind(equal_var=False)`` (the tests check them against scipy) without their per-call overhead,
-    which a report of hundreds of comparisons would feel.
-    """
-    values, base = choice.to_numpy(dtype=float), baseline.to_numpy(dtype=float)
-    n_choice, n_baseline = len(values), len(base)
-    result = {"n_choice": n_choice, "n_baseline": n_baseline, "test": "none", "diff": values.mean() - base.mean()}
-    result.update(ci_low=math.nan, ci_high=math.nan, p_value=math.nan)
-    paired = n_choice >= 2 and choice.index.is_unique and baseline.index.is_unique and "" not in choice.index
-    paired = paired and set(choice.index) == set(baseline.index)
-    if paired:
-        by_seed = dict(zip(baseline.index, base))
-        differences = values - np.array([by_seed[seed] for seed in choice.index])
-        diff, se, df = differences.mean(), differences.std(ddof=1) / math.sqrt(n_choice), n_choice - 1
-        result.update(test="paired", diff=diff)
-    elif n_choice >= 2 and n_baseline >= 2:
-        var_choice, var_baseline = values.var(ddof=1) / n_choice, base.var(ddof=1) / n_baseline
-        spread = var_choice**2 / (n_choice - 1) + var_baseline**2 / (n_baseline - 1)
-        diff, se = result["diff"], math.sqrt(var_choice + var_baseline)
-        df = (var_choice + var_baseline) ** 2 / spread if spread > 0 else 1.0  # scipy's convention for zero spread
-        result.update(test="welch")
-    else:
-        return result
-    with np.errstate(divide="ignore", invalid="ignore"):  # zero spread: t is infinite (or undefined), as in scipy
-        t = np.float64(diff) / np.float64(se)
-    half = float(special.stdtrit(df, (1 + confidence) / 2)) * se
-    result.update(ci_low=diff - half, ci_high=diff + half, p_value=float(2 * special.stdtr(df, -abs(t))))
-    return result
-
-
-def _verdict(row: Mapping[str, Any], alpha: float) -> str:
-    if math.isnan(row["p_value"]):
-        return "untested"
-    if row["p_value"] >= alpha:
-        return "n.s."
-    return "better" if (row["diff"] > 0) == row["maximize"] else "worse"
+ABLATION_COLUMNS = [
+    "slot", "choice", "baseline", "context", "n_choice", "n_baseline", "test", "diff", "ci_low", "ci_high",
+    "p_better", "p_value", "p_adjusted", "verdict", "seeds_to_decide",
+]
 
 
 def ablation(
-    runs: pd.DataFrame, keys: Sequence[str], baseline: Mapping[str, Mapping[str, str]] | None = None, confidence: float = 0.95
+    runs: pd.DataFrame,
+    keys: Sequence[str],
+    baseline: Mapping[str, Mapping[str, str]] | None = None,
+    confidence: float = 0.95,
+    correction: str = "holm",
+    power: float = 0.8,
 ) -> pd.DataFrame:
     """Each choice of each slot against the slot's baseline, with every other key held fixed.
 
     A comparison happens only within a *context* (one value of every other key) that has runs of
     both; ``context`` names the keys that vary within the section, so each row says what was fixed.
+    The p-values of a section are corrected together (``correction``); ``verdict`` is read from the
+    corrected p-value, and an inconclusive row says how many seeds a side would decide it at ``power``.
     """
     baseline = baseline if baseline is not None else parse_baseline(None)
     keys = list(keys)
@@ -332,7 +416,7 @@ def ablation(
     for config, seed, value, higher in zip(table.itertuples(index=False, name=None), texts(runs["seed"]), runs["value"], runs["maximize"]):
         configs[config].append((seed, value))
         directions[config] = bool(higher)
-    rows = []
+    rows, choices, baselines = [], [], []
     for slot, pins in baseline.items():
         if slot not in keys:
             continue
@@ -353,22 +437,41 @@ def ablation(
             maximize[fixed] = directions[config]
         base_label = ", ".join(f"{c}={v}" for c, v in pins.items())
         for fixed in sorted(contexts):
-            choices = contexts[fixed]
-            base = choices.pop(None, None)
+            found = contexts[fixed]
+            base = found.pop(None, None)
             if base is None:
                 continue
             described = describe(dict(zip(fixed_keys, fixed)), varying)
             head = dict(zip(section, fixed), slot=slot, baseline=base_label, context=described, maximize=maximize[fixed])
-            for label in sorted(choices):
-                rows.append({**head, "choice": label, **compare(_by_seed(choices[label]), _by_seed(base), confidence)})
-    columns = section + ["slot", "choice", "baseline", "context", "n_choice", "n_baseline", "test", "diff", "ci_low", "ci_high", "p_value"]
-    frame = pd.DataFrame(rows, columns=columns + ["maximize"])
-    frame["verdict"] = [_verdict(row, 1 - confidence) for row in frame.to_dict("records")]
-    return frame[columns + ["verdict"]]
+            for label in sorted(found):
+                rows.append({**head, "choice": label})
+                choices.append(_sample(found[label]))
+                baselines.append(_sample(base))
+    frame = pd.DataFrame(rows, columns=section + ["slot", "choice", "baseline", "context", "maximize"])
+    tested = compare_all(choices, baselines, frame["maximize"].tolist(), confidence)
+    frame = pd.concat([frame, tested.drop(columns="spread")], axis=1)
+    decide(frame, tested["spread"], section, 1 - confidence, correction, power)
+    return frame[section + ABLATION_COLUMNS]
 
 
-def _by_seed(pairs: Sequence[tuple[str, float]]) -> pd.Series:
-    return pd.Series([value for _, value in pairs], index=[seed for seed, _ in pairs], dtype=float)
+def decide(frame: pd.DataFrame, spread: pd.Series, family: Sequence[str], alpha: float, correction: str, power: float) -> None:
+    """Add ``p_adjusted`` (corrected over each family of rows), ``verdict`` and ``seeds_to_decide``
+    (for an inconclusive row: seeds a side at the level its family's first correction step needs)."""
+    frame["p_adjusted"] = np.nan
+    frame["seeds_to_decide"] = np.nan
+    for _, rows in frame.groupby(list(family), sort=False) if len(frame) else []:
+        p = rows["p_value"].to_numpy()
+        frame.loc[rows.index, "p_adjusted"] = adjust(p, correction)
+        level = family_level(alpha, int(np.isfinite(p).sum()), correction)
+        for i in rows.index:
+            if np.isfinite(frame.at[i, "p_value"]):
+                frame.at[i, "seeds_to_decide"] = seeds_to_decide(frame.at[i, "diff"], spread[i], level, power, frame.at[i, "test"] == "sign-flip")
+    frame["verdict"] = verdicts(frame, alpha, frame["maximize"].tolist())
+    frame.loc[frame["verdict"] != "inconclusive", "seeds_to_decide"] = np.nan
+
+
+def _sample(pairs: Sequence[tuple[str, float]]) -> Sample:
+    return Sample(tuple(seed for seed, _ in pairs), np.array([value for _, value in pairs], dtype=float))
 
 
 def pareto_front(cost: np.ndarray, value: np.ndarray, maximize: bool = True) -> np.ndarray:
@@ -385,6 +488,10 @@ def pareto_front(cost: np.ndarray, value: np.ndarray, maximize: bool = True) -> 
 BENCH_KEYS = ("kind", "name", "baseline", "target", "device", "dtype", "shape", "compile", "threads", "clock")
 BENCH_VALUES = ("forward_ms", "forward_backward_ms", "baseline_forward_ms", "baseline_forward_backward_ms", "ratio_forward", "ratio_forward_backward")
 PYTEST_KEYS = ("group", "name", "device")
+#: what a component/baseline pair of ``benchmarks/test_components.py`` is keyed by (``extra_info``)
+PYTEST_RATIO_KEYS = ("kind", "component", "baseline", "device", "dtype", "shape", "threads")
+#: ``extra_info["role"]`` -> the timing column it fills
+PYTEST_ROLES = {"component": "forward_backward_ms", "baseline": "baseline_forward_backward_ms"}
 
 
 def _medians(rows: pd.DataFrame, keys: Sequence[str], values: Mapping[str, pd.Series]) -> pd.DataFrame:
@@ -406,10 +513,30 @@ def bench_table(frame: pd.DataFrame) -> pd.DataFrame:
     return _medians(rows, BENCH_KEYS, values)
 
 
+def _pytest_ratios(rows: pd.DataFrame) -> pd.DataFrame:
+    """Component/baseline rows of ``benchmarks/test_components.py``: the ratio of the two medians timed in the
+    same file (one process, one machine state), then the median over files, per thread count."""
+    keys = [k for k in PYTEST_RATIO_KEYS if k in rows]
+    timed = as_text(rows, [*keys, "source"]).assign(
+        role=rows["role"].map(PYTEST_ROLES).to_numpy(), median=pd.to_numeric(rows["stats.median"], errors="coerce").to_numpy() * 1e3
+    )
+    wide = timed.pivot_table(index=[*keys, "source"], columns="role", values="median", aggfunc="median").reset_index()
+    wide = wide.reindex(columns=[*keys, "source", *PYTEST_ROLES.values()])
+    wide["ratio_forward_backward"] = wide["forward_backward_ms"] / wide["baseline_forward_backward_ms"]
+    values = {name: wide[name] for name in (*PYTEST_ROLES.values(), "ratio_forward_backward")}
+    return _medians(wide, keys, values)
+
+
 def pytest_benchmark_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """pytest-benchmark results: the median over files of each benchmark's median and IQR, in ms."""
+    """pytest-benchmark results in ms, the median over files: the component suite's component/baseline
+    ratios keyed by threads, and any other benchmark's median and IQR."""
     rows = frame[frame["record_type"] == PYTEST_BENCHMARK]
     if rows.empty:
         return rows.iloc[:0, :0]
-    values = {name + "_ms": rows[f"stats.{name}"] * 1e3 for name in ("median", "iqr") if f"stats.{name}" in rows}
-    return _medians(rows, PYTEST_KEYS, values)
+    paired = rows["role"].isin(list(PYTEST_ROLES)) if "role" in rows else pd.Series(False, index=rows.index)
+    tables = [_pytest_ratios(rows[paired])] if paired.any() else []
+    other = rows[~paired]
+    if not other.empty:
+        values = {name + "_ms": other[f"stats.{name}"] * 1e3 for name in ("median", "iqr") if f"stats.{name}" in other}
+        tables.append(_medians(other, PYTEST_KEYS, values))
+    return pd.concat(tables, ignore_index=True)

@@ -2,7 +2,9 @@
 
 The report is a function of the records alone, so it is tested on records written through the same
 :func:`cnnbench.records.write_record` a training run uses, with accuracies built from stated effects
-(``ACTIVATION_EFFECT``, ``POOLING_EFFECT``) plus seeded noise, instead of on training itself.
+(``ACTIVATION_EFFECT``, ``POOLING_EFFECT``, the overfitting gap ``POOLING_GAP``) plus seeded noise,
+instead of on training itself. Records are schema 2 (train/validation/test metrics, ``identity`` and
+``config_id``) unless ``schema=1`` asks for the older shape, which was selected on test.
 """
 
 from __future__ import annotations
@@ -15,10 +17,29 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from cnnbench.records import flatten_components, write_atomic, write_record
+from cnnbench.records import config_identity, flatten_components, upgrade, write_atomic, write_record
 
 ACTIVATION_EFFECT = {"relu": 0.0, "leaky_relu": 0.002, "prelu": 0.004, "elu": 0.001, "maxout": -0.003}
 POOLING_EFFECT = {"max": 0.0, "avg": -0.006, "lp": -0.002, "mixed": 0.001}
+#: train minus validation accuracy: mixed pooling overfits less than max pooling
+POOLING_GAP = {"max": 0.02, "avg": 0.015, "lp": 0.02, "mixed": 0.01, "mixed_random": 0.01}
+#: each task's model and primary metric
+TASKS = {"classification": ("lenet5", "accuracy"), "metric_learning": ("embedding_net", "recall_at_1")}
+#: the arms of experiment=survey_claims (conf/survey/): task, activation, pooling, loss, and the effect on the metric
+SURVEY_ARMS = {
+    "baseline": ("classification", "relu", "max", "softmax", 0.0),
+    "avg_pool": ("classification", "relu", "avg", "softmax", -0.006),
+    "mixed_pool": ("classification", "relu", "mixed_random", "softmax", 0.001),
+    "leaky_relu": ("classification", "leaky_relu", "max", "softmax", 0.0),
+    "prelu": ("classification", "prelu", "max", "softmax", 0.004),
+    "elu": ("classification", "elu", "max", "softmax", -0.001),
+    "maxout": ("classification", "maxout", "max", "softmax", -0.03),
+    "l2_hinge": ("classification", "relu", "max", "hinge", -0.002),
+    "contrastive": ("metric_learning", "relu", "max", "contrastive", 0.0),
+    "triplet": ("metric_learning", "relu", "max", "triplet", 0.03),
+}
+#: what a run reads for a dataset name: sha256 of its files, stood in by a name
+FINGERPRINTS = {"digits": "d1917e5f" * 8, "mnist": "a6f3b0c2" * 8}
 HYPERPARAMETERS = {"leaky_relu": {"negative_slope": 0.01}, "elu": {"alpha": 1.0}, "maxout": {"pieces": 2}, "lp": {"p": 3}, "mixed": {"lam": 0.5}}
 DEVICES = {"cpu": ("Intel Xeon (2 cores)", 1.0), "cuda": ("NVIDIA H100 80GB HBM3", 0.08)}
 START = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
@@ -29,17 +50,31 @@ def run_record(
     *,
     activation: str = "relu",
     pooling: str = "max",
+    loss: str = "softmax",
+    task: str = "classification",
     seed: int = 0,
     device: str = "cpu",
     dataset: str = "digits",
     accuracy: float | None = None,
     epochs: int = 3,
     study: dict[str, Any] | None = None,
+    lr: float = 0.001,
+    hyperparameters: dict[str, Any] | None = None,
+    fingerprint: str | None = None,
+    schema: int = 2,
 ) -> dict[str, Any]:
-    """A completed classification run as ``cnnbench run`` records it; ``index`` makes its id and time unique."""
-    rng = random.Random(f"{dataset}/{device}/{activation}/{pooling}/{seed}/{index}")
+    """A completed run as ``cnnbench run`` records it; ``index`` makes its id and time unique.
+
+    ``accuracy`` is the test value of the task's metric (accuracy, or recall@1 for metric learning);
+    validation is near it, train above it by the pooling's gap.
+    ``hyperparameters`` override the components' defaults: ``{"pooling": {"lam": 0.3}}``.
+    """
+    rng = random.Random(f"{dataset}/{device}/{activation}/{pooling}/{loss}/{seed}/{index}")
+    model, metric = TASKS[task]
     if accuracy is None:
         accuracy = 0.97 + ACTIVATION_EFFECT.get(activation, 0.0) + POOLING_EFFECT.get(pooling, 0.0) + rng.gauss(0, 0.002)
+    validation = min(1.0, accuracy + rng.gauss(0, 0.001))
+    train = min(1.0, validation + POOLING_GAP.get(pooling, 0.02) + rng.gauss(0, 0.001))
     device_name, time_scale = DEVICES[device]
     started = START + timedelta(minutes=index)
     loss_scale = 1.2 + 40 * (0.98 - accuracy)
@@ -48,25 +83,28 @@ def run_record(
         "convolution": {"name": "conv"},
         "pooling": {"name": pooling, **HYPERPARAMETERS.get(pooling, {})},
         "activation": {"name": activation, **HYPERPARAMETERS.get(activation, {})},
-        "model": {"name": "lenet5"},
-        "loss": {"name": "softmax"},
+        "model": {"name": model},
+        "loss": {"name": loss},
     }
+    for slot, values in (hyperparameters or {}).items():
+        choices[slot].update(values)
     components = flatten_components(choices)
     record = {
+        "schema": schema,
         "record_type": "run",
         "run_id": f"{started:%Y%m%dT%H%M%S%fZ}-bench-{index:06d}",
         "status": "completed",
         "error": None,
         "started_at": started.isoformat(timespec="milliseconds"),
         "finished_at": (started + timedelta(seconds=train_s + 1)).isoformat(timespec="milliseconds"),
-        "task": "classification",
+        "task": task,
         "dataset": dataset,
-        "model": "lenet5",
+        "model": model,
         "components": components,
         "seed": seed,
-        "metrics": {"accuracy": accuracy, "loss": round(2.5 * (1 - accuracy), 6), "per_class_accuracy": [accuracy] * 10},
+        "metrics": {metric: accuracy, "loss": round(2.5 * (1 - accuracy), 6), "per_class_accuracy": [accuracy] * 10},
         "curve": [
-            {"epoch": e, "train_loss": round(loss_scale / e, 5), "accuracy": round(accuracy - 0.05 / e**1.5, 5), "epoch_s": train_s / epochs}
+            {"epoch": e, "train_loss": round(loss_scale / e, 5), metric: round(accuracy - 0.05 / e**1.5, 5), "epoch_s": train_s / epochs}
             for e in range(1, epochs + 1)
         ],
         "timing": {"train_s": train_s, "eval_s": round(train_s / 20, 4), "throughput": round(1437 * epochs / train_s, 2)},
@@ -79,15 +117,34 @@ def run_record(
         "git_commit": "20a06e6" + "0" * 33,
         "host": f"host-{device}",
         "config": {
-            "task": {"name": "classification", "dataset": dataset},
+            "task": {"name": task, "dataset": dataset},
             **{slot: dict(node) for slot, node in choices.items()},
-            "optimizer": {"name": "adam", "lr": 0.001},
+            "optimizer": {"name": "adam", "lr": lr},
             "trainer": {"seed": seed, "epochs": epochs, "device": device, "threads": 1},
             "results": {"dir": f"results-{device}"},
         },
     }
     if study is not None:
         record["study"] = study
+    if schema < 2:
+        return {**record, "schema": schema}
+    record = upgrade({**record, "schema": 1})  # schema 2's shape; what schema 1 lacked is filled in below
+    fingerprint = fingerprint or FINGERPRINTS.get(dataset, dataset)
+    record["config"]["data"] = {"val_fraction": 0.1, "split_seed": 0, "root": "data"}
+    nodes = {slot: record["config"].pop(slot) for slot in choices}
+    record["config_id"], record["identity"] = config_identity(record["config"], nodes, fingerprint, device)
+    record["config"].update(nodes)
+    sizes = {"train": 1293, "validation": 144, "test": 360}
+    record.update(
+        schema=2,
+        data={"dataset": dataset, "fingerprint": fingerprint, "val_fraction": 0.1, "split_seed": 0, "validation": "carved", "sizes": sizes},
+        selection={"rule": "final", "epoch": epochs, "split": "validation"},
+        objective={"metric": metric, "maximize": True},
+    )
+    record["metrics"]["validation"] = {metric: validation, "loss": round(2.5 * (1 - validation), 6)}
+    record["metrics"]["train"] = {metric: train, "loss": round(2.5 * (1 - train), 6)}
+    for epoch in record["curve"]:
+        epoch.update(lr=lr, validation=epoch.pop("test"))
     return record
 
 
@@ -105,6 +162,18 @@ def grid(
     ]
 
 
+def survey_records(seeds: Iterable[int] = range(10), start: int = 300_000) -> list[dict[str, Any]]:
+    """The records of ``experiment=survey_claims`` with the effects of :data:`SURVEY_ARMS`."""
+    combos = [(arm, seed) for arm in SURVEY_ARMS for seed in seeds]
+    records = []
+    for i, (arm, seed) in enumerate(combos):
+        task, activation, pooling, loss, effect = SURVEY_ARMS[arm]
+        noise = random.Random(f"survey/{arm}/{seed}").gauss(0, 0.002)
+        value = 0.96 + effect + 0.004 * math.sin(seed) + noise  # a seed effect shared by every arm
+        records.append(run_record(start + i, task=task, activation=activation, pooling=pooling, loss=loss, seed=seed, accuracy=value, epochs=10))
+    return records
+
+
 def study_trials(name: str = "mixed-lam", trials: int = 12, start: int = 100_000) -> list[dict[str, Any]]:
     """A sweep over the mixed-pooling lambda and the learning rate: accuracy peaks at lam = 0.7 and
     depends on the learning rate much less."""
@@ -113,10 +182,8 @@ def study_trials(name: str = "mixed-lam", trials: int = 12, start: int = 100_000
         rng = random.Random(f"{name}/{trial}")
         lam, lr = round(rng.uniform(0, 1), 3), round(10 ** rng.uniform(-4, -2), 6)
         accuracy = 0.975 - 0.02 * (lam - 0.7) ** 2 - 0.0005 * abs(math.log10(lr) + 3)
-        record = run_record(start + trial, pooling="mixed", seed=0, accuracy=accuracy, study={"name": name, "trial": trial})
-        record["components"]["pooling.lam"] = record["config"]["pooling"]["lam"] = lam
-        record["config"]["optimizer"]["lr"] = lr
-        records.append(record)
+        study = {"name": name, "trial": trial, "params": {"pooling.lam": lam, "optimizer.lr": lr}, "metric": "accuracy", "direction": "maximize"}
+        records.append(run_record(start + trial, pooling="mixed", seed=0, accuracy=accuracy, study=study, lr=lr, hyperparameters={"pooling": {"lam": lam}}))
     return records
 
 

@@ -1,7 +1,9 @@
 """One trial: the run ``cnnbench run`` would do with the trial's parameters, once per seed.
 
 Each seed's run writes its own run record, tagged with the study, the trial, its parameters and the
-study's (first) objective. With several seeds the trial's
+study's (first) objective. The trial's value, and what the pruner sees, is the objective on the validation
+split; the test value of the same metric is kept as the ``test_values`` user attribute, for the summary
+only, never for choosing. With several seeds the trial's
 value is the mean over seeds (the spread is kept as the ``spread`` user attribute), and the pruner sees the
 running mean: at epoch ``e`` of seed ``i`` it gets the mean epoch-``e`` metric of seeds ``0..i``, reported
 as step ``i * epochs + e``, so every trial is compared at the same point of the same schedule.
@@ -15,11 +17,15 @@ from typing import Any
 
 import optuna
 
+from cnnbench.records import as_dict
 from cnnbench.sweep.accounting import ERROR, requeue
 from cnnbench.sweep.setup import Sweep
 from cnnbench.sweep.space import SweepConfigError, record_value
 from cnnbench.training.execute import execute
 from cnnbench.training.loop import RunPruned
+
+#: the trial's user attribute listing its run records (one per seed)
+RECORDS = "records"
 
 
 class TrialFailed(Exception):
@@ -68,15 +74,22 @@ class TrialRunner:
         epochs = int(cfg.trainer.epochs)
         curves: list[list[float]] = []
         values: list[list[float]] = []
+        tests: list[list[float]] = []
+        paths: list[str] = []
         for index, seed in enumerate(seeds):
             cfg.trainer.seed = seed
             curves.append([])
             reporter = Reporter(trial, sweep.objectives[0].metric, curves, index * epochs) if self.pruning else None
-            record, _ = execute(cfg, sweep.registry, on_epoch=reporter, study=tag)
+            record, path = execute(cfg, sweep.registry, on_epoch=reporter, study=tag)
+            paths.append(str(path))
+            trial.set_user_attr(RECORDS, paths)  # each trial's record files, shown by optuna-dashboard
             if reporter is not None and reporter.missing is not None:
                 raise SweepConfigError(reporter.missing)
-            values.append([record_value(record, o.metric) for o in sweep.objectives])
+            document = as_dict(record)
+            values.append([record_value(document, o.metric) for o in sweep.objectives])
+            tests.append([record_value(document, o.metric, "test") for o in sweep.objectives])
         means = [statistics.fmean(column) for column in zip(*values, strict=True)]
+        trial.set_user_attr("test_values", [statistics.fmean(column) for column in zip(*tests, strict=True)])
         if len(seeds) > 1:
             trial.set_user_attr("spread", [statistics.stdev(column) for column in zip(*values, strict=True)])
             trial.set_user_attr("seed_values", values)

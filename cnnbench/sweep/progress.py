@@ -26,10 +26,13 @@ def params_text(params: dict[str, Any]) -> str:
 
 
 def value_text(trial: FrozenTrial, objectives: Sequence[Objective]) -> str:
+    """Each objective's validation value (what the study optimised), ± its spread over seeds, then its test value."""
     values = trial.values or []
     spread = trial.user_attrs.get("spread") or [None] * len(values)
+    tests = trial.user_attrs.get("test_values") or [None] * len(values)
     return "  ".join(
-        f"{o.metric} {v:.4f}" + (f" ± {s:.4f}" if s is not None else "") for o, v, s in zip(objectives, values, spread, strict=False)
+        f"validation {o.metric} {v:.4f}" + (f" ± {s:.4f}" if s is not None else "") + (f" (test {t:.4f})" if t is not None else "")
+        for o, v, s, t in zip(objectives, values, spread, tests, strict=False)
     )
 
 

@@ -55,6 +55,8 @@ def report(sweep: Sweep, study: optuna.Study, budget: int) -> int:
             {
                 "number": trial.number,
                 "values": trial.values,
+                "validation_values": trial.values,
+                "test_values": trial.user_attrs.get("test_values"),
                 "spread": trial.user_attrs.get("spread"),
                 "params": trial.params,
                 "overrides": overrides,

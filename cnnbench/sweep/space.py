@@ -246,13 +246,17 @@ def parse_objectives(objectives: Any, metric: str, maximize: bool) -> tuple[Obje
     return tuple(parsed)
 
 
-def record_value(record: Mapping[str, Any], metric: str) -> float:
-    """The objective's value in a run record: ``metrics[metric]``, else the dotted path from the record's top."""
-    path = [metric] if metric in record["metrics"] else metric.split(".")
-    node: Any = record["metrics"] if metric in record["metrics"] else record
+def record_value(record: Mapping[str, Any], metric: str, split: str = "validation") -> float:
+    """The objective's value in a run record: ``metrics[split][metric]``, else the dotted path from the record's top.
+
+    Sweeps optimise and prune on ``validation``; the test value of the same metric is only reported.
+    """
+    metrics = record["metrics"][split]
+    path = [metric] if metric in metrics else metric.split(".")
+    node: Any = metrics if metric in metrics else record
     for part in path:
         if not isinstance(node, Mapping) or part not in node:
-            scalars = sorted(k for k, v in record["metrics"].items() if isinstance(v, int | float))
+            scalars = sorted(k for k, v in metrics.items() if isinstance(v, int | float))
             raise SweepConfigError(f"objective {metric!r} is not in the run record; metrics: {', '.join(scalars)}, or a path such as timing.train_s")
         node = node[part]
     if isinstance(node, bool) or not isinstance(node, int | float):

@@ -47,6 +47,8 @@ def open_study(sweep: Sweep, worker: int = 0) -> optuna.Study:
         )
     if stored is None:
         study.set_user_attr(SPACE_ATTR, fingerprint)
+    if study.metric_names is None:  # optuna-dashboard's axis titles, instead of "Objective 0"
+        study.set_metric_names([f"{o.metric} (validation)" for o in sweep.objectives])
     seed = int(np.random.SeedSequence([settings.seed, worker, len(study.get_trials(deepcopy=False))]).generate_state(1)[0])
     study.sampler = make_sampler(settings.sampler, settings.sampler_args, sweep.space, seed, settings.seed)
     return study

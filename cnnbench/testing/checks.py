@@ -7,7 +7,7 @@ kit can feed). Checks on modules, per kind (contexts as in ``docs/plugins.md``):
 
 * ``forward``: the documented output shape, in training and eval mode, with finite values;
 * ``gradients``: backward reaches the inputs (non-zero) and every trainable parameter, all finite;
-* ``modes``: deterministic in eval mode; in training mode random exactly when the class declares ``stochastic``;
+* ``modes``: deterministic in eval mode; in training mode random exactly when its spec says ``stochastic``;
 * ``state_dict``: a fresh instance loaded with a trained one's state gives the same eval output;
 * ``float64``: ``.to(torch.float64)`` gives float64 outputs that agree with float32;
 * ``bfloat16``: a bfloat16 forward runs, finite and close to float32 (losses under ``torch.autocast``);
@@ -19,6 +19,7 @@ models and loss they name are registered and fit).
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,11 +29,12 @@ import torch
 from torch import nn
 
 from cnnbench.errors import CnnbenchError
+from cnnbench.kinds import KINDS, MODULE_KINDS
 from cnnbench.parts import Parts
 from cnnbench.registry import Component, Registry
+from cnnbench.spec import LOSS_INPUTS
 from cnnbench.tasks import Task
 
-LOSS_INPUTS = ("logits", "pairs", "embeddings")
 MODULE_CHECKS = ("forward", "gradients", "modes", "state_dict", "float64", "bfloat16", "cuda")
 TASK_CHECKS = ("attributes", "references")
 SEED = 0
@@ -54,8 +56,10 @@ class Sample:
 
 
 def checks_for(component: Component) -> tuple[str, ...]:
-    """The names of the checks that apply to ``component``'s kind."""
-    return TASK_CHECKS if component.kind == "task" else MODULE_CHECKS
+    """The names of the checks that apply to ``component``'s kind (none for a kind that is not a module)."""
+    if component.kind == "task":
+        return TASK_CHECKS
+    return MODULE_CHECKS if component.kind in MODULE_KINDS else ()
 
 
 def run_check(component: Component, check: str, registry: Registry | None = None) -> None:
@@ -123,14 +127,14 @@ def _seeded(seed: int) -> Iterator[None]:
         yield
 
 
-# --- what each kind is built with and called on -------------------------------------------------------
+# --- what each kind is built with and called on (each kind names its maker in cnnbench.kinds) -----------
 
 
 def _samples(component: Component, registry: Registry) -> list[Sample]:
-    return _SAMPLERS[component.kind](component, registry)
+    return KINDS[component.kind].samples_maker()(component, registry)
 
 
-def _convolution_samples(component: Component, registry: Registry) -> list[Sample]:
+def convolution_samples(component: Component, registry: Registry) -> list[Sample]:
     image = torch.randn(2, 3, 8, 8)
     return [
         Sample(dict(in_channels=3, out_channels=5, kernel_size=3, stride=stride, padding=1), (image,), (2, 5, size, size))
@@ -138,7 +142,7 @@ def _convolution_samples(component: Component, registry: Registry) -> list[Sampl
     ]
 
 
-def _pooling_samples(component: Component, registry: Registry) -> list[Sample]:
+def pooling_samples(component: Component, registry: Registry) -> list[Sample]:
     samples = []
     for i, k, s in ((8, 2, 2), (9, 3, 2)):  # non-overlapping, and AlexNet's overlapping 3/2
         o = (i - k) // s + 1
@@ -146,7 +150,7 @@ def _pooling_samples(component: Component, registry: Registry) -> list[Sample]:
     return samples
 
 
-def _activation_samples(component: Component, registry: Registry) -> list[Sample]:
+def activation_samples(component: Component, registry: Registry) -> list[Sample]:
     context = {"channels": 4}
     width = getattr(_build(component, Sample(context, ())), "in_channels", 4)  # maxout reads more channels
     return [
@@ -155,9 +159,14 @@ def _activation_samples(component: Component, registry: Registry) -> list[Sample
     ]
 
 
-def _loss_samples(component: Component, registry: Registry) -> list[Sample]:
-    kind = getattr(component.factory, "input_kind", None)
-    _expect(kind in LOSS_INPUTS, f"class attribute input_kind must be one of {', '.join(LOSS_INPUTS)}, got {kind!r}")
+def feature_map_samples(component: Component, registry: Registry) -> list[Sample]:
+    """A kind built with ``channels`` that keeps the shape of (N, C, H, W) maps (normalization, ...)."""
+    return [Sample({"channels": 4}, (torch.randn(3, 4, 6, 6),), (3, 4, 6, 6))]
+
+
+def loss_samples(component: Component, registry: Registry) -> list[Sample]:
+    kind = component.spec.input_kind
+    _expect(kind in LOSS_INPUTS, f"input_kind must be one of {', '.join(LOSS_INPUTS)}, got {kind!r}")
     if kind == "logits":
         return [
             Sample({}, (torch.randn(4, 5), torch.randint(0, 5, (4,))), ()),
@@ -177,11 +186,11 @@ def _example(component: Component) -> tuple[dict[str, Any], tuple[torch.Tensor, 
     return dict(context), tuple(inputs)
 
 
-def _model_samples(component: Component, registry: Registry) -> list[Sample]:
-    tasks = getattr(component.factory, "tasks", None)
+def model_samples(component: Component, registry: Registry) -> list[Sample]:
+    tasks = component.spec.tasks
     _expect(
         isinstance(tasks, tuple) and tasks and all(isinstance(t, str) for t in tasks),
-        f"class attribute tasks must be a non-empty tuple of task names, got {tasks!r}",
+        f"tasks must be a non-empty tuple of task names, got {tasks!r}",
     )
     parts = Parts(registry)
     if "classification" in tasks:
@@ -194,20 +203,10 @@ def _model_samples(component: Component, registry: Registry) -> list[Sample]:
     return [Sample({"parts": parts, **context}, inputs)]
 
 
-def _layer_samples(component: Component, registry: Registry) -> list[Sample]:
+def layer_samples(component: Component, registry: Registry) -> list[Sample]:
     example = _example(component)
     _expect(example is not None, "a layer's factory must provide classmethod example() -> (context, inputs)")
     return [Sample(*example)]
-
-
-_SAMPLERS: dict[str, Callable[[Component, Registry], list[Sample]]] = {
-    "convolution": _convolution_samples,
-    "pooling": _pooling_samples,
-    "activation": _activation_samples,
-    "loss": _loss_samples,
-    "model": _model_samples,
-    "layer": _layer_samples,
-}
 
 
 # --- helpers --------------------------------------------------------------------------------------------
@@ -306,7 +305,7 @@ def _check_gradients(component: Component, sample: Sample) -> None:
 
 def _check_modes(component: Component, sample: Sample) -> None:
     module = _build(component, sample)
-    stochastic = bool(getattr(module, "stochastic", False))
+    stochastic = component.spec.stochastic
     with torch.no_grad():
         module.eval()
         _expect(
@@ -317,7 +316,7 @@ def _check_modes(component: Component, sample: Sample) -> None:
         random_in_training = not _same(_call(module, sample.inputs), _call(module, sample.inputs))
     _expect(
         random_in_training == stochastic,
-        "two calls in training mode gave different outputs, but the class does not declare stochastic = True"
+        "two calls in training mode gave different outputs, but it does not declare stochastic = True"
         if random_in_training
         else "declares stochastic = True, but two calls in training mode gave the same output",
     )
@@ -424,17 +423,22 @@ def _check_task_attributes(component: Component, registry: Registry) -> None:
     ):
         _expect(valid, f"class attribute {attribute} must be {allowed}, got {getattr(task, attribute, '(missing)')!r}")
     dataset = component.defaults.get("dataset")
-    _expect(dataset is None or dataset in task.datasets, f"default dataset {dataset!r} is not in datasets {task.datasets}")
+    _expect(
+        dataset is None or any(fnmatch.fnmatchcase(dataset, pattern) for pattern in task.datasets),
+        f"default dataset {dataset!r} is not in datasets {task.datasets}",
+    )
+    if "*" in task.datasets and dataset is not None:
+        _expect(dataset in registry.names("dataset"), f"default dataset {dataset!r} is not a registered dataset")
 
 
 def _check_task_references(component: Component, registry: Registry) -> None:
     task = _build_task(component)
     for name in task.models:
         _expect(name in registry.names("model"), f"names model {name!r}, which is not registered")
-        served = getattr(registry.get("model", name).factory, "tasks", ())
+        served = registry.get("model", name).spec.tasks
         _expect(component.name in served, f"names model {name!r}, whose tasks {served!r} do not include {component.name!r}")
     _expect(task.default_loss in registry.names("loss"), f"default loss {task.default_loss!r} is not registered")
-    kind = getattr(registry.get("loss", task.default_loss).factory, "input_kind", None)
+    kind = registry.get("loss", task.default_loss).spec.input_kind
     _expect(
         kind in task.loss_inputs,
         f"default loss {task.default_loss!r} takes {kind!r} inputs, not one of loss_inputs {task.loss_inputs}",

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import random
 import sys
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,17 +21,19 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
+from cnnbench.data.splits import SplitSettings
 from cnnbench.atomic import writing
 from cnnbench.errors import CnnbenchError, IncompatibleConfigError, require
+from cnnbench.kinds import SLOTS
 from cnnbench.parts import Parts
 from cnnbench.plugins import LoadedRegistry
-from cnnbench.records import flatten_components, new_run_id, utc_now, write_record
+from cnnbench.records import DataIdentity, Objective, RunRecord, config_identity, flatten_components, new_run_id, utc_now, write_record
 from cnnbench.tasks import Task, TaskData
 from cnnbench.training import device as devices
 from cnnbench.training.loop import EpochCallback, FitResult, LoopSettings, RunPruned, fit
 from cnnbench.training.provenance import git_commit, host, versions
 
-SLOTS = ("convolution", "pooling", "activation")
+SELECTIONS = ("final", "best_val")
 
 
 class RunFailed(CnnbenchError):
@@ -50,6 +51,7 @@ class Plan:
     nodes: dict[str, dict[str, Any]]  # slot -> {"name": ..., **hyperparameters}, model and loss included
     loss: nn.Module
     settings: LoopSettings
+    split: SplitSettings
 
 
 def _node(config: Any, default_name: str) -> dict[str, Any]:
@@ -71,21 +73,25 @@ def plan(cfg: DictConfig, registry: LoadedRegistry) -> Plan:
     nodes.update({slot: _node(cfg[slot], "") for slot in SLOTS})
 
     model = registry.get("model", nodes["model"]["name"])
-    serves = tuple(getattr(model.factory, "tasks", ()))
+    serves = model.spec.tasks
     if task_name not in serves:
         raise IncompatibleConfigError(
             f"model {model.name!r} serves {', '.join(serves) or 'no task'}, not task {task_name!r}; "
-            f"models for {task_name}: {', '.join(m.name for m in registry.components('model') if task_name in getattr(m.factory, 'tasks', ()))}"
+            f"models for {task_name}: {', '.join(m.name for m in registry.components('model') if task_name in m.spec.tasks)}"
         )
     loss = registry.create("loss", nodes["loss"])
     kind = getattr(loss, "input_kind", "logits")
     if kind not in task.loss_inputs:
-        fitting = [c.name for c in registry.components("loss") if getattr(c.factory, "input_kind", "logits") in task.loss_inputs]
+        fitting = [c.name for c in registry.components("loss") if (c.spec.input_kind or "logits") in task.loss_inputs]
         raise IncompatibleConfigError(
             f"loss {nodes['loss']['name']!r} takes {kind}, but task {task_name!r} feeds {', '.join(task.loss_inputs)}; "
             f"losses for {task_name}: {', '.join(fitting)}"
         )
     device = devices.select_device(str(trainer.device))
+    select = str(trainer.get("select", "final"))
+    require(select in SELECTIONS, f"trainer.select must be one of {', '.join(SELECTIONS)}, got {select!r}")
+    data = cfg.get("data") or {}
+    split = SplitSettings(float(data.get("val_fraction", 0.1)), int(data.get("split_seed", 0)))
     settings = LoopSettings(
         epochs=int(trainer.epochs),
         batch_size=int(trainer.batch_size),
@@ -94,8 +100,16 @@ def plan(cfg: DictConfig, registry: LoadedRegistry) -> Plan:
         autocast=devices.autocast_dtype(str(trainer.precision), device),
         channels_last=bool(trainer.channels_last),
         progress=_progress_enabled(trainer.progress),
+        objective=Objective(task.primary_metric, task.maximize),
+        select=select,
+        patience=_patience(trainer.get("patience")),
     )
-    return Plan(task_name, task, nodes, loss, settings)
+    return Plan(task_name, task, nodes, loss, settings, split)
+
+
+def _patience(value: Any) -> int | None:
+    require(value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 1), f"trainer.patience must be an integer >= 1 or null, got {value!r}")
+    return value
 
 
 def _progress_enabled(setting: Any) -> bool:
@@ -128,27 +142,54 @@ def build_model(registry: LoadedRegistry, plan_: Plan, data: TaskData) -> nn.Mod
     )
 
 
-def _base_record(cfg: DictConfig, registry: LoadedRegistry, plan_: Plan, data: TaskData, model: nn.Module) -> dict[str, Any]:
-    settings = plan_.settings
-    return {
-        "record_type": "run",
-        "run_id": new_run_id(),
-        "started_at": utc_now(),
-        "task": plan_.task_name,
-        "dataset": data.info.get("dataset", plan_.nodes["task"].get("dataset")),
-        "model": plan_.nodes["model"]["name"],
-        "components": flatten_components({k: v for k, v in plan_.nodes.items() if k != "task"}),
-        "seed": settings.seed,
-        "objective": {"metric": plan_.task.primary_metric, "maximize": plan_.task.maximize},
-        "params": sum(p.numel() for p in model.parameters() if p.requires_grad),
-        "device": settings.device.type,
-        "device_name": devices.device_name(settings.device),
-        "trainer": OmegaConf.to_container(cfg.trainer, resolve=True),
-        "versions": versions(registry),
-        "git_commit": git_commit(),
-        "host": host(),
-        "config": OmegaConf.to_container(cfg, resolve=True),
-    }
+def _record(cfg: DictConfig, registry: LoadedRegistry, plan_: Plan, data: TaskData, model: nn.Module) -> RunRecord:
+    """The run's record as far as it is known before training; :func:`execute` fills in the outcome."""
+    settings, info = plan_.settings, data.info
+    config = OmegaConf.to_container(cfg, resolve=True)
+    config_id, identity = config_identity(config, plan_.nodes, info["fingerprint"], settings.device.type)
+    sizes = {"train": data.train_size, **{split: _size(data.split(split)) for split in ("validation", "test")}}
+    return RunRecord(
+        run_id=new_run_id(),
+        status="completed",
+        started_at=utc_now(),
+        finished_at=None,
+        task=plan_.task_name,
+        dataset=info.get("dataset", plan_.nodes["task"].get("dataset")),
+        model=plan_.nodes["model"]["name"],
+        components=flatten_components({k: v for k, v in plan_.nodes.items() if k != "task"}),
+        seed=settings.seed,
+        config_id=config_id,
+        identity=identity,
+        data=DataIdentity(
+            dataset=info.get("dataset", "?"),
+            fingerprint=info["fingerprint"],
+            val_fraction=plan_.split.val_fraction if info["validation"] != "dataset" else None,
+            split_seed=plan_.split.split_seed,
+            validation=info["validation"],
+            sizes=sizes,
+        ),
+        objective=settings.objective,
+        selection=None,
+        metrics={},
+        curve=[],
+        timing={},
+        params=sum(p.numel() for p in model.parameters() if p.requires_grad),
+        peak_memory_bytes=None,
+        memory_measured="",  # set with the peak, once training is over
+        device=settings.device.type,
+        device_name=devices.device_name(settings.device),
+        trainer=OmegaConf.to_container(cfg.trainer, resolve=True),
+        versions=versions(registry),
+        git_commit=git_commit(),
+        host=host(),
+        config=config,
+    )
+
+
+def _size(split: Any) -> int:
+    """The number of images of an evaluation split (a dict of tensors, or a task's own dataclass)."""
+    first = next(iter(split.values())) if isinstance(split, dict) else next(iter(vars(split).values()))
+    return len(first)
 
 
 def execute(
@@ -157,7 +198,7 @@ def execute(
     *,
     on_epoch: EpochCallback | None = None,
     study: Mapping[str, Any] | None = None,
-) -> tuple[dict[str, Any], Path]:
+) -> tuple[RunRecord, Path]:
     """Run the benchmark ``cfg`` describes and write its record; returns the record and its path.
 
     Raises :class:`CnnbenchError` before training for anything that cannot run; :class:`RunFailed`
@@ -169,7 +210,7 @@ def execute(
         torch.set_num_threads(int(cfg.trainer.threads))
     seed_everything(plan_.settings.seed, bool(cfg.trainer.deterministic), plan_.settings.device)
     model_component = registry.get("model", plan_.nodes["model"]["name"])
-    data = plan_.task.load_data(Path(str(cfg.data.root)), getattr(model_component.factory, "input_size", None), plan_.settings.seed)
+    data = plan_.task.load_data(Path(str(cfg.data.root)), model_component.spec.input_size, plan_.settings.seed, plan_.split)
     model = build_model(registry, plan_, data).to(plan_.settings.device)
     loss = plan_.loss.to(plan_.settings.device)
     if plan_.settings.channels_last:
@@ -178,39 +219,41 @@ def execute(
     scheduler = instantiate(cfg.schedule)(optimizer) if cfg.get("schedule") else None
     trained = torch.compile(model) if cfg.trainer.compile else model
 
-    record = _base_record(cfg, registry, plan_, data, model)
-    if study:
-        record["study"] = dict(study)
+    record = _record(cfg, registry, plan_, data, model)
+    record.study = dict(study) if study else None
+    registry.hook.cnnbench_run_start(record=record)  # lifecycle hooks (trackers): start, each epoch, end
+
+    def epoch_end(epoch: int, metrics: dict[str, Any]) -> None:
+        registry.hook.cnnbench_epoch_end(record=record, epoch=result.curve[-1])
+        if on_epoch is not None:
+            on_epoch(epoch, metrics)
+
     results_dir = Path(str(cfg.results.dir))
-    devices.reset_peak_memory(plan_.settings.device)
+    memory = devices.TrainingMemory(plan_.settings.device)
     result = FitResult()
     status, error = "completed", None
     try:
-        fit(plan_.task, trained, loss, optimizer, scheduler, data, plan_.settings, on_epoch, result)
+        fit(plan_.task, trained, loss, optimizer, scheduler, data, plan_.settings, epoch_end, result)
     except RunPruned:
         status = "pruned"
     except Exception as failure:  # NaN loss, out of memory, an exception in a plugin: recorded, not lost
         status, error = "failed", f"{type(failure).__name__}: {failure}"
-    record.update(
-        status=status,
-        error=error,
-        finished_at=utc_now(),
-        metrics=result.metrics,
-        curve=result.curve,
-        timing={
-            "train_s": result.train_s,
-            "eval_s": result.eval_s,
-            "throughput": result.images / result.train_s if result.train_s else None,
-        },
-        peak_memory_bytes=devices.peak_memory_bytes(plan_.settings.device),
-    )
+    record.status, record.error, record.finished_at = status, error, utc_now()
+    record.selection, record.metrics, record.curve = result.selection, result.metrics, result.curve
+    record.timing = {
+        "train_s": result.train_s,
+        "eval_s": result.eval_s,
+        "throughput": result.images / result.train_s if result.train_s else None,
+    }
+    record.peak_memory_bytes, record.memory_measured = memory.peak_bytes(), memory.measured
     if cfg.results.checkpoint and status == "completed":
-        save_checkpoint(model, results_dir / "checkpoints" / f"{record['run_id']}.pt")
+        save_checkpoint(model, results_dir / "checkpoints" / f"{record.run_id}.pt")
     path = write_record(record, results_dir)
+    registry.hook.cnnbench_run_end(record=record, path=path)
     if status == "pruned":
-        raise RunPruned(record["run_id"])
+        raise RunPruned(record.run_id)
     if status == "failed":
-        raise RunFailed(f"run {record['run_id']} failed: {error} (recorded in {path})")
+        raise RunFailed(f"run {record.run_id} failed: {error} (recorded in {path})")
     return record, path
 
 

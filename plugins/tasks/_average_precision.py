@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-
 from cnnbench_plugins.tasks._boxes import box_iou
 
 

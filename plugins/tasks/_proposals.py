@@ -26,7 +26,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy import ndimage
 
 from cnnbench_plugins.tasks._boxes import box_area, clip, expand, nms, pad_groups
 
@@ -69,6 +68,8 @@ def component_boxes(masks: torch.Tensor, min_area: int = MIN_AREA) -> tuple[torc
     Returns boxes (M, 4) and the flat index (M,) of the plane each came from; components under
     ``min_area`` pixels are dropped.
     """
+    from scipy import ndimage  # here, not at the top: `cnnbench list` loads this module and scipy costs ~0.4 s
+
     height, width = masks.shape[-2:]
     planes = masks.reshape(-1, height, width)
     within_plane = np.zeros((3, 3, 3), dtype=bool)

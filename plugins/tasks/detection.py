@@ -14,21 +14,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, NamedTuple
+from typing import Any
 
 import torch
 import torch.nn.functional as F
+from cnnbench_plugins.tasks._average_precision import Boxes, mean_average_precision
+from cnnbench_plugins.tasks._boxes import box_iou, clip, decode, encode, nms, pad_groups, warp
+from cnnbench_plugins.tasks._proposals import Proposals, propose
 from torch import nn
 
 from cnnbench import hookimpl
 from cnnbench.data import shapes
+from cnnbench.data.fingerprint import fingerprint
+from cnnbench.data.splits import SplitSettings, training_sample, validation_seed
 from cnnbench.errors import require
 from cnnbench.hookspecs import Register
-from cnnbench.parts import Parts, flat_features
-from cnnbench.tasks import Task, TaskData
-from cnnbench_plugins.tasks._average_precision import Boxes, mean_average_precision
-from cnnbench_plugins.tasks._boxes import box_iou, clip, decode, encode, nms, pad_groups, warp
-from cnnbench_plugins.tasks._proposals import Proposals, propose
+from cnnbench.tasks import Split, Task, TaskData
+from cnnbench_plugins.models.rcnn import RCNN, RCNNOutput
 
 #: R-CNN's fine-tuning labels: a proposal is an object at IoU >= 0.5 with a ground-truth box, else background
 #: (its SVM stage instead took only IoU < 0.3 as negatives; the joint training here follows fine-tuning); it
@@ -39,67 +41,6 @@ REGRESSION_IOU = 0.6
 SCORE_THRESHOLD = 0.05
 #: Fast R-CNN's smooth L1 transition point (torchvision uses 1/9 for box regression)
 SMOOTH_L1_BETA = 1 / 9
-
-
-class RCNNOutput(NamedTuple):
-    logits: torch.Tensor  # (N, num_classes), class 0 is background
-    deltas: torch.Tensor  # (N, num_classes, 4), the box regression of each class (see _boxes.encode)
-
-
-class RCNN(nn.Module):
-    """R-CNN's network for warped regions: conv-pool x3, a fully connected layer, a class head and a box head.
-
-    A small stand-in for R-CNN's AlexNet (227x227 warps; here 32x32); convolution, pooling and activation
-    come from the config. The box head is class-specific, as R-CNN's regressors, and starts near zero
-    (Fast R-CNN's N(0, 0.001) initialisation), so early training leaves the proposals as they are.
-    """
-
-    tasks: ClassVar[tuple[str, ...]] = ("detection",)
-    input_size: ClassVar[int] = 32
-    stochastic: ClassVar[bool] = True  # dropout
-
-    def __init__(
-        self,
-        parts: Parts,
-        in_channels: int,
-        num_classes: int,
-        image_size: int,
-        width: int = 16,
-        hidden: int = 128,
-        dropout: float = 0.25,
-    ) -> None:
-        super().__init__()
-        if width < 1 or hidden < 1 or not 0.0 <= dropout < 1.0:
-            raise ValueError(
-                f"width and hidden must be >= 1 and dropout in [0, 1), got width={width}, hidden={hidden}, dropout={dropout}"
-            )
-        if image_size < 8:
-            raise ValueError(f"the warped region size must be >= 8 (three 2x2 poolings), got {image_size}")
-        w = width
-        self.features = nn.Sequential(
-            parts.conv_block(in_channels, w, 3, padding=1),
-            parts.pool(w),
-            parts.conv_block(w, 2 * w, 3, padding=1),
-            parts.pool(2 * w),
-            parts.conv_block(2 * w, 4 * w, 3, padding=1),
-            parts.pool(4 * w),
-            nn.Flatten(),
-        )
-        self.fc = nn.Sequential(
-            nn.Dropout(dropout), parts.dense_block(flat_features(self.features, in_channels, image_size), hidden)
-        )
-        self.classify = nn.Linear(hidden, num_classes)
-        self.regress = nn.Linear(hidden, 4 * num_classes)
-        nn.init.normal_(self.regress.weight, std=0.001)
-        nn.init.zeros_(self.regress.bias)
-
-    def forward(self, crops: torch.Tensor) -> RCNNOutput:
-        features = self.fc(self.features(crops))
-        return RCNNOutput(self.classify(features), self.regress(features).unflatten(1, (-1, 4)))
-
-    @classmethod
-    def example(cls) -> tuple[dict[str, Any], tuple[torch.Tensor, ...]]:
-        return {"in_channels": 3, "num_classes": 4, "image_size": cls.input_size}, (torch.randn(2, 3, 32, 32),)
 
 
 @dataclass
@@ -221,16 +162,18 @@ class Detection(Task):
         self.samples_per_image, self.fg_fraction, self.nms_iou = samples_per_image, fg_fraction, nms_iou
         self.data_seed, self.eval_batch_size = data_seed, eval_batch_size
 
-    def load_data(self, root: Path, image_size: int | None, seed: int) -> TaskData:
-        """Scenes from ``data_seed`` (the same for every run; train and test disjoint), proposals, crops.
+    def load_data(self, root: Path, image_size: int | None, seed: int, split: SplitSettings) -> TaskData:
+        """Train and test scenes from ``data_seed`` (the same for every run; disjoint), validation scenes
+        (``val_fraction`` of ``n_train``) from their own seed stream; proposals, crops.
 
         The run's ``seed`` draws the training samples among the proposals.
         """
         crop = self.crop_size or image_size or RCNN.input_size
         require(2 * self.context_pad < crop, f"context_pad must be < half the crop size {crop}, got {self.context_pad}")
         scenes = shapes.detection(self.n_train + self.n_test, self.image_size, self.data_seed)
-        train_images, train_truth, train_proposals = self._prepare(*(part[: self.n_train] for part in scenes))
-        test_images, test_truth, test_proposals = self._prepare(*(part[self.n_train :] for part in scenes))
+        val_scenes = shapes.detection(split.count(self.n_train), self.image_size, validation_seed(self.data_seed, split))
+        train_scenes = tuple(part[: self.n_train] for part in scenes)
+        train_images, train_truth, train_proposals = self._prepare(*train_scenes)
         mean = train_images.mean(dim=(0, 2, 3), keepdim=True)
         std = train_images.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-6)
 
@@ -245,23 +188,33 @@ class Detection(Task):
             "targets": targets[image, index][real],
             "has_target": has_target[image, index][real],
         }
-        test = DetectionTestSet(
-            warp((test_images - mean) / std, test_proposals.boxes, crop, self.context_pad),
-            test_proposals,
-            test_truth,
-            *assign(test_proposals, test_truth),
-            proposal_recall=self._recall(test_proposals, test_truth),
-            baseline_map50=self._baseline(test_proposals, test_truth, torch.bincount(train_truth.labels).argmax()),
-        )
+        frequent = torch.bincount(train_truth.labels).argmax()
+
+        def evaluation_set(parts: tuple[Any, ...]) -> DetectionTestSet:
+            images, truth, proposals = self._prepare(*parts)
+            return DetectionTestSet(
+                warp((images - mean) / std, proposals.boxes, crop, self.context_pad),
+                proposals,
+                truth,
+                *assign(proposals, truth),
+                proposal_recall=self._recall(proposals, truth),
+                baseline_map50=self._baseline(proposals, truth, frequent),
+            )
+
+        picked = training_sample(self.n_train, len(val_scenes[0]), split).tolist()
         return TaskData(
             train=train,
-            test=test,
+            validation=evaluation_set(val_scenes),
+            test=evaluation_set(tuple(part[self.n_train :] for part in scenes)),
+            train_sample=evaluation_set((train_scenes[0][picked], *([part[i] for i in picked] for part in train_scenes[1:]))),
             info={
                 "dataset": self.dataset,
                 "in_channels": train_images.shape[1],
                 "num_classes": len(shapes.CLASSES),
                 "image_size": crop,
                 "classes": list(shapes.CLASSES),
+                "validation": "generated",
+                "fingerprint": fingerprint(scenes, val_scenes),
             },
         )
 
@@ -289,8 +242,8 @@ class Detection(Task):
     def training_loss(self, model: nn.Module, loss: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         return objective(model(batch["crops"]), loss, batch["labels"], batch["targets"], batch["has_target"])
 
-    def evaluate(self, model: nn.Module, loss: nn.Module, data: TaskData, device: torch.device) -> dict[str, Any]:
-        test: DetectionTestSet = data.test
+    def evaluate(self, model: nn.Module, loss: nn.Module, data: TaskData, device: torch.device, split: Split) -> dict[str, Any]:
+        test: DetectionTestSet = data.split(split)
         n, count = test.labels.shape
         outputs = [model(chunk.to(device)) for chunk in test.crops.flatten(0, 1).split(self.eval_batch_size)]
         logits = torch.cat([o.logits for o in outputs]).float()
@@ -321,11 +274,6 @@ class Detection(Task):
             "proposal_recall": test.proposal_recall,
             "baseline_map50": test.baseline_map50,
         }
-
-
-@hookimpl
-def cnnbench_register_models(register: Register) -> None:
-    register("rcnn", RCNN, width=16, hidden=128, dropout=0.25)
 
 
 @hookimpl

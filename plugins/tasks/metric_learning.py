@@ -4,59 +4,22 @@ loss, or a triplet network with mining in the batch); scored by verification on 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from cnnbench import hookimpl
-from cnnbench.data import DATASETS
+from cnnbench.data import ANY_DATASET
+from cnnbench.data.labelled import labelled_splits
+from cnnbench.data.splits import SplitSettings
 from cnnbench.errors import require
 from cnnbench.hookspecs import Register
-from cnnbench.parts import Parts, flat_features
-from cnnbench.tasks import Task, TaskData
-from cnnbench_plugins.tasks.classification import Classification
+from cnnbench.tasks import Split, Task, TaskData
 
 #: (first, second, same): indices of the two images of each pair, and whether they share a label
 Pairs = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
-
-
-class EmbeddingNet(nn.Module):
-    """conv 3x3 (32) - pool - conv 3x3 (64) - pool - fc 128 - fc D: an image to a D-dimensional embedding.
-
-    With ``normalize`` (the default) the embedding is L2-normalised, as in FaceNet: every image lies on the
-    unit sphere, distances are in [0, 2], and a loss margin has a fixed scale. A siamese network is this one
-    module applied to both images of a pair, so its two branches share their weights by construction.
-    ``num_classes`` is unused: the embedding size does not depend on the number of classes.
-    """
-
-    tasks: ClassVar[tuple[str, ...]] = ("metric_learning",)
-    input_size: ClassVar[int] = 28
-
-    def __init__(
-        self, parts: Parts, in_channels: int, num_classes: int, image_size: int, embedding_dim: int = 32, normalize: bool = True
-    ) -> None:
-        require(isinstance(embedding_dim, int) and embedding_dim >= 1, f"embedding_dim must be an integer >= 1, got {embedding_dim!r}")
-        super().__init__()
-        self.normalize = normalize
-        self.features = nn.Sequential(
-            parts.conv_block(in_channels, 32, 3, padding=1),
-            parts.pool(32),
-            parts.conv_block(32, 64, 3, padding=1),
-            parts.pool(64),
-            nn.Flatten(),
-        )
-        width = flat_features(self.features, in_channels, image_size)
-        self.head = nn.Sequential(parts.dense_block(width, 128), nn.Linear(128, embedding_dim))
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        embeddings = self.head(self.features(images))
-        return F.normalize(embeddings, dim=1) if self.normalize else embeddings
-
-    @classmethod
-    def example(cls) -> tuple[dict[str, Any], tuple[torch.Tensor, ...]]:
-        return {"in_channels": 1, "num_classes": 10, "image_size": 28}, (torch.randn(2, 1, 28, 28),)
 
 
 def random_partners(labels: torch.Tensor, anchors: torch.Tensor, same: bool, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -81,20 +44,28 @@ def balanced_pairs(labels: torch.Tensor, anchors: torch.Tensor | None = None, ge
     return torch.cat([anchors, anchors]), torch.cat([positive, negative]), same
 
 
-def verification(distances: torch.Tensor, same: torch.Tensor) -> dict[str, float]:
-    """ROC AUC of "same" scored by −distance, and the accuracy of the best distance threshold on these pairs.
+def fit_threshold(distances: torch.Tensor, same: torch.Tensor) -> float:
+    """The distance below which a pair is called "same" that is most accurate on these pairs.
 
-    The accuracy at each ROC point is (TPR·P + (1 − FPR)·N) / (P + N); every threshold is a point of the
-    (non-thinned) ROC curve, so the maximum over its points is the best threshold's accuracy.
+    Every threshold is a point of the (non-thinned) ROC curve of "same" scored by −distance, whose accuracy
+    is (TPR·P + (1 − FPR)·N) / (P + N); the best point's score threshold, negated, is the distance threshold.
     """
-    from sklearn.metrics import roc_auc_score, roc_curve  # ~1 s to import: only evaluation needs it
+    from sklearn.metrics import roc_curve  # ~1 s to import: only evaluation needs it
 
-    score, truth = (-distances).double().cpu().numpy(), same.cpu().numpy()
-    false_positive_rate, true_positive_rate, _ = roc_curve(truth, score, drop_intermediate=False)
+    truth = same.cpu().numpy()
+    false_positive_rate, true_positive_rate, thresholds = roc_curve(truth, (-distances).double().cpu().numpy(), drop_intermediate=False)
     positives = int(truth.sum())
-    negatives = len(truth) - positives
-    accuracy = (true_positive_rate * positives + (1 - false_positive_rate) * negatives) / len(truth)
-    return {"verification_accuracy": float(accuracy.max()), "roc_auc": float(roc_auc_score(truth, score))}
+    accuracy = (true_positive_rate * positives + (1 - false_positive_rate) * (len(truth) - positives)) / len(truth)
+    return float(-thresholds[accuracy.argmax()])
+
+
+def verification(distances: torch.Tensor, same: torch.Tensor, threshold: float) -> dict[str, float]:
+    """Accuracy of calling pairs closer than ``threshold`` "same" (a threshold fitted on other pairs), and the
+    ROC AUC of "same" scored by −distance (which needs no threshold)."""
+    from sklearn.metrics import roc_auc_score
+
+    accuracy = ((distances <= threshold) == same).double().mean().item()
+    return {"verification_accuracy": accuracy, "roc_auc": float(roc_auc_score(same.cpu().numpy(), (-distances).double().cpu().numpy()))}
 
 
 def recall_at_1(embeddings: torch.Tensor, labels: torch.Tensor, chunk: int = 1024) -> float:
@@ -111,19 +82,23 @@ def recall_at_1(embeddings: torch.Tensor, labels: torch.Tensor, chunk: int = 102
     return torch.cat(hits).float().mean().item()
 
 
-def embedding_metrics(embeddings: torch.Tensor, labels: torch.Tensor, pairs: Pairs) -> dict[str, float]:
-    """Verification on ``pairs`` and retrieval recall@1 over all of ``embeddings``."""
-    first, second, same = pairs
-    distances = F.pairwise_distance(embeddings[first], embeddings[second], eps=0.0)
-    return {**verification(distances, same), "recall_at_1": recall_at_1(embeddings, labels)}
+def pair_distances(embeddings: torch.Tensor, pairs: Pairs) -> torch.Tensor:
+    first, second, _ = pairs
+    return F.pairwise_distance(embeddings[first], embeddings[second], eps=0.0)
+
+
+def embedding_metrics(embeddings: torch.Tensor, labels: torch.Tensor, pairs: Pairs, threshold: float) -> dict[str, float]:
+    """Verification on ``pairs`` at ``threshold`` and retrieval recall@1 over all of ``embeddings``."""
+    return {**verification(pair_distances(embeddings, pairs), pairs[2], threshold), "recall_at_1": recall_at_1(embeddings, labels)}
 
 
 class MetricLearning(Task):
-    """Learn an embedding; metrics on the test split: verification accuracy and ROC AUC on a fixed set of
-    balanced pairs, and leave-one-out recall@1. The same metrics with standardized pixels as the embedding
-    are reported as ``baseline_*``: what the network adds over raw pixel distances.
+    """Learn an embedding; metrics on each split: verification accuracy and ROC AUC on a fixed set of balanced
+    pairs, and leave-one-out recall@1. The verification threshold is fitted on pairs of the training sample,
+    never on the pairs it scores. The same metrics with standardized pixels as the embedding are reported as
+    ``baseline_*``: what the network adds over raw pixel distances.
 
-    recall@1 is the primary metric: it uses every test image rather than a sample of pairs, needs no
+    recall@1 is the primary metric: it uses every image of the split rather than a sample of pairs, needs no
     threshold, and still separates good embeddings where ROC AUC on random pairs (mostly easy negatives)
     is already close to 1.
     """
@@ -131,28 +106,35 @@ class MetricLearning(Task):
     models = ("embedding_net",)
     default_loss = "contrastive"
     loss_inputs = ("pairs", "embeddings")
-    datasets = DATASETS
+    datasets = ANY_DATASET
     primary_metric = "recall_at_1"
     metrics = ("verification_accuracy", "roc_auc", "recall_at_1", "baseline_verification_accuracy", "baseline_roc_auc", "baseline_recall_at_1")
 
     def __init__(
         self, dataset: str = "digits", limit: int | None = None, test_pairs: int = 2000, pair_seed: int = 0, eval_batch_size: int = 1000
     ) -> None:
+        require(limit is None or limit >= 1, f"limit must be >= 1 or null, got {limit}")
         require(isinstance(test_pairs, int) and test_pairs >= 2, f"test_pairs must be an integer >= 2, got {test_pairs!r}")
-        self.images = Classification(dataset, limit, eval_batch_size)  # same labelled images, same checks
+        self.dataset, self.limit = dataset, limit
         self.test_pairs, self.pair_seed, self.eval_batch_size = test_pairs, pair_seed, eval_batch_size
 
-    def load_data(self, root: Path, image_size: int | None, seed: int) -> TaskData:
-        """The labelled images, plus held-out pairs fixed by ``pair_seed`` (not the run's seed), so every run
-        is scored on the same pairs."""
-        data = self.images.load_data(root, image_size, seed)
-        images, labels = data.test["images"], data.test["labels"]
-        generator = torch.Generator().manual_seed(self.pair_seed)
-        anchors = torch.randperm(len(labels), generator=generator)[: self.test_pairs // 2]
-        pairs = balanced_pairs(labels, anchors, generator)
-        baseline = embedding_metrics(images.flatten(1), labels, pairs)
-        data.test.update(pairs=pairs, baseline={f"baseline_{name}": value for name, value in baseline.items()})
-        return data
+    def load_data(self, root: Path, image_size: int | None, seed: int, split: SplitSettings) -> TaskData:
+        """The labelled images, plus for each evaluated split held-out pairs fixed by ``pair_seed`` (not the
+        run's seed), so every run is scored on the same pairs; the raw-pixel baseline is computed here once."""
+        data = labelled_splits(self.dataset, root, image_size, split, self.limit)
+        splits = {"train": data.train_sample, "validation": data.validation, "test": data.test}
+        pairs = {}
+        for name, images in splits.items():
+            generator = torch.Generator().manual_seed(self.pair_seed)
+            anchors = torch.randperm(len(images["labels"]), generator=generator)[: self.test_pairs // 2]
+            pairs[name] = balanced_pairs(images["labels"], anchors, generator)
+        pixels = {name: images["images"].flatten(1) for name, images in splits.items()}
+        threshold = fit_threshold(pair_distances(pixels["train"], pairs["train"]), pairs["train"][2])
+        scored = {}
+        for name, images in splits.items():
+            baseline = embedding_metrics(pixels[name], images["labels"], pairs[name], threshold)
+            scored[name] = {**images, "pairs": pairs[name], "baseline": {f"baseline_{metric}": value for metric, value in baseline.items()}}
+        return TaskData(data.train, scored["validation"], scored["test"], scored["train"], data.info)
 
     def training_loss(self, model: nn.Module, loss: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Pair losses get the balanced pairs of the batch (embedded once, indexed twice); embedding losses
@@ -165,15 +147,15 @@ class MetricLearning(Task):
             return embeddings.sum() * 0
         return loss(embeddings[first], embeddings[second], same)
 
-    def evaluate(self, model: nn.Module, loss: nn.Module, data: TaskData, device: torch.device) -> dict[str, Any]:
-        test = data.test
-        embeddings = torch.cat([model(chunk.to(device)).float().cpu() for chunk in test["images"].split(self.eval_batch_size)])
-        return {**embedding_metrics(embeddings, test["labels"], test["pairs"]), **test["baseline"]}
+    def _embed(self, model: nn.Module, images: torch.Tensor, device: torch.device) -> torch.Tensor:
+        return torch.cat([model(chunk.to(device)).float().cpu() for chunk in images.split(self.eval_batch_size)])
 
-
-@hookimpl
-def cnnbench_register_models(register: Register) -> None:
-    register("embedding_net", EmbeddingNet, embedding_dim=32, normalize=True)
+    def evaluate(self, model: nn.Module, loss: nn.Module, data: TaskData, device: torch.device, split: Split) -> dict[str, Any]:
+        reference, scored = data.split("train"), data.split(split)
+        reference_pairs = reference["pairs"]
+        threshold = fit_threshold(pair_distances(self._embed(model, reference["images"], device), reference_pairs), reference_pairs[2])
+        embeddings = self._embed(model, scored["images"], device)
+        return {**embedding_metrics(embeddings, scored["labels"], scored["pairs"], threshold), **scored["baseline"]}
 
 
 @hookimpl

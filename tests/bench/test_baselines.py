@@ -7,9 +7,10 @@ import torch
 import torch.nn.functional as F
 
 from cnnbench.bench import KINDS
-from cnnbench.bench.baselines import BASELINES, baseline_for
+from cnnbench.bench.baselines import baseline_for
 from cnnbench.bench.inputs import make_case
 from cnnbench.registry import Component
+from cnnbench.spec import Baseline, Op, Spec
 
 CPU = torch.device("cpu")
 SHAPE = (4, 6, 8, 8)
@@ -53,7 +54,7 @@ def test_every_built_in_has_a_baseline_of_the_same_output_shape(registry) -> Non
     for kind in KINDS:
         for component in registry.components(kind):
             baseline = baseline_for(component)
-            if (kind, component.name) in {("activation", "identity"), ("layer", "roi_pool")} and baseline is None:
+            if (kind, component.name) in {("activation", "identity"), ("layer", "roi_pool"), ("normalization", "none")} and baseline is None:
                 continue  # nothing to compare with (roi_pool: torchvision's, when it is installed)
             assert baseline is not None, f"{kind} {component.name} has no baseline"
             module, op, case = build_both(registry, kind, component.name)
@@ -63,12 +64,21 @@ def test_every_built_in_has_a_baseline_of_the_same_output_shape(registry) -> Non
 
 
 def test_mixed_poolings_are_compared_with_both_poolings_together(registry) -> None:
-    targets = {name: BASELINES["pooling", name].target for name in ("mixed", "mixed_learned", "mixed_random", "lp", "stochastic")}
-    assert targets == {"mixed": 1.05, "mixed_learned": 1.05, "mixed_random": 1.3, "lp": 1.2, "stochastic": 4.0}
+    targets = {name: registry.get("pooling", name).spec.baseline.target for name in ("mixed", "mixed_learned", "mixed_random", "lp", "stochastic")}
+    assert targets == {"mixed": 1.05, "mixed_learned": 1.05, "mixed_random": 1.15, "lp": 1.15, "stochastic": 1.3}
+    assert registry.get("pooling", "mixed_learned").spec.baseline.name == "sigmoid(w)*max+(1-sigmoid(w))*avg"
     _, op, case = build_both(registry, "pooling", "mixed")
     (x,) = case.inputs
     torch.testing.assert_close(op.call(x), F.max_pool2d(x, 2) + F.avg_pool2d(x, 2))
 
+
+def test_mixed_learned_is_compared_with_its_formula_composed_of_built_ins(registry) -> None:
+    module, op, case = build_both(registry, "pooling", "mixed_learned")
+    (x,) = case.inputs
+    (logit,) = op.parameters
+    torch.testing.assert_close(op.call(x), module(x))  # both start at sigmoid(0) = 0.5
+    share = torch.sigmoid(logit)
+    torch.testing.assert_close(op.call(x), share * F.max_pool2d(x, 2) + (1 - share) * F.avg_pool2d(x, 2))
 
 def test_a_third_party_component_is_compared_with_its_kinds_default() -> None:
     swish = Component("activation", "swish", lambda channels, beta: torch.nn.SiLU(), {"beta": 1.0}, "swish", "cnnbench-swish")
@@ -79,6 +89,14 @@ def test_a_third_party_component_is_compared_with_its_kinds_default() -> None:
 
     assert baseline_for(Component("loss", "pairwise", PairLoss, {})).name == "cosine_embedding_loss"
     assert baseline_for(Component("layer", "mystery", PairLoss, {})) is None
+
+
+def test_a_third_party_component_declares_its_own_baseline_and_target() -> None:
+    own = Baseline("silu", lambda case, hp: Op(torch.nn.functional.silu), 1.1)
+    swish = Component.from_spec("activation", "swish", Spec(lambda channels: torch.nn.SiLU(), baseline=own))
+    assert baseline_for(swish) is own
+    alone = Component.from_spec("activation", "alone", Spec(lambda channels: torch.nn.SiLU(), comparable=False))
+    assert baseline_for(alone) is None
 
 
 def test_triplet_baseline_uses_one_valid_triplet_per_anchor(registry, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -10,6 +10,7 @@ import torch
 
 from cnnbench.bench.records import bench_record, write_bench_record
 from cnnbench.bench.runner import Settings, bench_component
+from cnnbench.records import as_dict
 from cnnbench.report import load
 from cnnbench.report.stats import BENCH_KEYS, BENCH_VALUES, bench_table
 
@@ -22,7 +23,7 @@ def mixed_result(registry):
 
 
 def test_a_record_has_what_the_report_groups_and_summarises(mixed_result, registry) -> None:
-    record = bench_record(mixed_result, TINY, registry)
+    record = as_dict(bench_record(mixed_result, TINY, registry))
     assert set(BENCH_KEYS + BENCH_VALUES) <= set(record)
     assert record["record_type"] == "bench" and record["status"] == "completed"
     assert (record["kind"], record["name"], record["baseline"]) == ("pooling", "mixed", "max_pool2d+avg_pool2d")
@@ -50,6 +51,6 @@ def test_written_records_load_into_the_report(mixed_result, registry, tmp_path: 
 def test_a_failed_result_is_recorded_with_its_error(registry) -> None:
     maxout = registry.get("activation", "maxout")
     result = bench_component(maxout, (2, 5, 4, 4), TINY)  # 5 channels cannot feed 2 pieces
-    record = bench_record(result, TINY, registry)
+    record = as_dict(bench_record(result, TINY, registry))
     assert record["status"] == "failed" and "divisible by 2" in record["error"]
     assert record["forward_ms"] is None and record["ratio_forward_backward"] is None and record["meets_target"] is None

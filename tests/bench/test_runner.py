@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from cnnbench.bench import runner
-from cnnbench.bench.baselines import Baseline, Op
+from cnnbench.spec import Baseline, Op, Spec
 from cnnbench.bench.runner import Settings, bench_component
 from cnnbench.registry import Component
 
@@ -62,13 +62,13 @@ def ticking_baseline(clock: FakeClock, seconds: float, target: float | None) -> 
     return Baseline("ticking max_pool2d", make, target)
 
 
-def component(factory: Any, name: str = "slow") -> Component:
-    return Component("pooling", name, factory, {}, "test", "test-dist", "9.9")
+def component(factory: Any, name: str = "slow", baseline: Baseline | None = None) -> Component:
+    return Component.from_spec("pooling", name, Spec(factory, baseline=baseline), "test", "test-dist", "9.9")
 
 
 def test_ratio_of_a_component_three_times_slower_than_its_baseline_is_three(clock: FakeClock) -> None:
-    table = {("pooling", "slow"): ticking_baseline(clock, 0.001, target=4.0)}
-    result = bench_component(component(slow_pooling(clock, 0.003)), SHAPE, settings(), table)
+    baseline = ticking_baseline(clock, 0.001, target=4.0)
+    result = bench_component(component(slow_pooling(clock, 0.003), "slow", baseline), SHAPE, settings())
     assert result.status == "completed" and result.error is None and result.shape == SHAPE
     for samples in (result.forward, result.forward_backward):
         assert samples.median_ms == pytest.approx(3.0)
@@ -78,8 +78,8 @@ def test_ratio_of_a_component_three_times_slower_than_its_baseline_is_three(cloc
 
 
 def test_a_ratio_over_the_target_does_not_meet_it(clock: FakeClock) -> None:
-    table = {("pooling", "slow"): ticking_baseline(clock, 0.001, target=2.0)}
-    assert bench_component(component(slow_pooling(clock, 0.003)), SHAPE, settings(), table).meets_target is False
+    baseline = ticking_baseline(clock, 0.001, target=2.0)
+    assert bench_component(component(slow_pooling(clock, 0.003), "slow", baseline), SHAPE, settings()).meets_target is False
 
 
 def test_out_of_memory_halves_the_batch_and_says_so(clock: FakeClock) -> None:
@@ -93,8 +93,8 @@ def test_out_of_memory_halves_the_batch_and_says_so(clock: FakeClock) -> None:
             clock.now += 0.001
             return F.max_pool2d(x, 2)
 
-    table = {("pooling", "hungry"): ticking_baseline(clock, 0.001, None)}
-    result = bench_component(component(Hungry, "hungry"), SHAPE, settings(), table)
+    baseline = ticking_baseline(clock, 0.001, None)
+    result = bench_component(component(Hungry, "hungry", baseline), SHAPE, settings())
     assert result.status == "completed"
     assert result.shape == (2, *SHAPE[1:]) and result.requested == SHAPE
     assert result.error == "out of memory at N=8; out of memory at N=4; measured at N=2"
@@ -108,8 +108,8 @@ def test_a_failing_component_is_a_failed_result_with_a_one_line_error(clock: Fak
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             raise RuntimeError("plugin bug\nwith a second line")
 
-    table = {("pooling", "broken"): ticking_baseline(clock, 0.001, 2.0)}
-    result = bench_component(component(Broken, "broken"), SHAPE, settings(), table)
+    baseline = ticking_baseline(clock, 0.001, 2.0)
+    result = bench_component(component(Broken, "broken", baseline), SHAPE, settings())
     assert result.status == "failed" and result.forward_backward is None
     assert result.error == "RuntimeError: plugin bug"
     assert result.meets_target is None
@@ -119,8 +119,8 @@ def test_a_failing_baseline_still_times_the_component(clock: FakeClock) -> None:
     def make(case, hp) -> Op:
         return Op(lambda x: torch.ops.aten.not_a_real_op(x))  # fails on its first call
 
-    table = {("pooling", "slow"): Baseline("missing_op", make, 1.5)}
-    result = bench_component(component(slow_pooling(clock, 0.002)), SHAPE, settings(), table)
+    baseline = Baseline("missing_op", make, 1.5)
+    result = bench_component(component(slow_pooling(clock, 0.002), "slow", baseline), SHAPE, settings())
     assert result.status == "completed"
     assert result.forward_backward.median_ms == pytest.approx(2.0) and result.forward_backward.ratio is None
     assert result.error.startswith("baseline missing_op failed: AttributeError")

@@ -1,14 +1,18 @@
-"""Built-in layers: fully connected, FCN's transposed convolution, and the dilated context block."""
+"""Built-in layers: fully connected, FCN's transposed convolution, the dilated context block, SPP and RoI pooling."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
-from torch import nn
+from torch import Tensor, nn
 from torch.nn import functional as F
+from torch.testing import assert_close
 
 from cnnbench.errors import InvalidHyperparameterError
 from cnnbench.registry import Registry
+from cnnbench_plugins.layers import RoIPool, SpatialPyramidPool
 
 
 def test_registered_defaults(registry: Registry) -> None:
@@ -131,3 +135,112 @@ def test_block_rejects_bad_dilations(registry: Registry, dilations: list) -> Non
     message = r"^layer 'dilated_block': dilations must be a non-empty list of integers >= 1, got "
     with pytest.raises(InvalidHyperparameterError, match=message):
         registry.create("layer", {"name": "dilated_block", "dilations": dilations}, channels=3)
+
+
+# --- spatial pyramid pooling -------------------------------------------------------------------------
+
+
+def spp_reference(x: Tensor, levels: list[int]) -> Tensor:
+    """SPP with explicit bins floor(i*H/l) to ceil((i+1)*H/l), looped (tests only)."""
+    n, c, h, w = x.shape
+    parts = []
+    for level in levels:
+        grid = torch.empty(n, c, level, level, dtype=x.dtype)
+        for i in range(level):
+            for j in range(level):
+                rows = slice(i * h // level, -(-(i + 1) * h // level))
+                cols = slice(j * w // level, -(-(j + 1) * w // level))
+                grid[:, :, i, j] = x[:, :, rows, cols].amax(dim=(2, 3))
+        parts.append(grid.flatten(1))
+    return torch.cat(parts, 1)
+
+
+@pytest.mark.parametrize("size", [(13, 9), (4, 4), (3, 5), (32, 32)])
+def test_spp_gives_a_fixed_length_vector_of_bin_maxima_for_any_size(registry, size):
+    spp = registry.create("layer", "spp", channels=3)
+    x = torch.randn(2, 3, *size)
+    out = spp(x)
+    assert out.shape == (2, 3 * (1 + 4 + 16)) and spp.out_features == 63
+    assert_close(out, spp_reference(x, [1, 2, 4]))
+    assert_close(out[:, :3], x.amax(dim=(2, 3)))  # level 1 is global max pooling
+
+
+def test_spp_levels_are_a_hyperparameter_and_validated(registry):
+    assert registry.create("layer", {"name": "spp", "levels": [3, 1]}, channels=2)(torch.randn(1, 2, 7, 7)).shape == (1, 20)
+    with pytest.raises(InvalidHyperparameterError, match=r"^layer 'spp': levels must be a non-empty list of positive integers, got \[0, 2\]$"):
+        registry.create("layer", {"name": "spp", "levels": [0, 2]}, channels=2)
+
+
+def test_spp_example_builds_and_runs():
+    context, inputs = SpatialPyramidPool.example()
+    out = SpatialPyramidPool(**context)(*inputs)
+    assert out.shape == (inputs[0].shape[0], context["channels"] * 21)
+
+
+# --- RoI pooling -------------------------------------------------------------------------------------
+
+
+def c_round(value: float) -> int:
+    return int(math.copysign(math.floor(abs(value) + 0.5), value))
+
+
+def roi_pool_reference(features: Tensor, rois: Tensor, size: int, scale: float) -> Tensor:
+    """Fast R-CNN's RoI max pooling, looped as in its Caffe layer (tests only)."""
+    _, channels, height, width = features.shape
+    out = features.new_zeros(len(rois), channels, size, size)
+    for r, (batch, *corners) in enumerate(rois.tolist()):
+        x1, y1, x2, y2 = (c_round(v * scale) for v in corners)
+        roi_h, roi_w = max(y2 - y1 + 1, 1), max(x2 - x1 + 1, 1)
+        for i in range(size):
+            for j in range(size):
+                top = min(max(math.floor(i * roi_h / size) + y1, 0), height)
+                bottom = min(max(math.ceil((i + 1) * roi_h / size) + y1, 0), height)
+                left = min(max(math.floor(j * roi_w / size) + x1, 0), width)
+                right = min(max(math.ceil((j + 1) * roi_w / size) + x1, 0), width)
+                if bottom > top and right > left:
+                    out[r, :, i, j] = features[int(batch), :, top:bottom, left:right].amax(dim=(1, 2))
+    return out
+
+
+ROIS = torch.tensor(
+    [
+        [0, 0.0, 0.0, 22.0, 18.0],  # the whole map
+        [1, 4.0, 2.0, 11.0, 9.0],
+        [1, 5.0, 5.0, 5.0, 5.0],  # a single cell
+        [0, 3.0, 7.0, 17.0, 9.0],  # 2 rows for 3 bins: bins overlap
+        [1, -5.0, -7.0, 30.0, 50.0],  # beyond the map (halves round away from zero); outer bins are empty
+        [0, 1.0, 9.0, 40.0, 13.0],
+    ]
+)
+
+
+@pytest.mark.parametrize(("size", "scale"), [(3, 0.5), (2, 0.5), (4, 1.0)])
+def test_roi_pool_matches_fast_rcnn_in_values_and_gradients(registry, size, scale):
+    features = torch.randn(2, 3, 10, 12, dtype=torch.float64, requires_grad=True)
+    layer = registry.create("layer", {"name": "roi_pool", "output_size": size}, spatial_scale=scale)
+    out = layer(features, ROIS.double())
+    expected = roi_pool_reference(features, ROIS.double(), size, scale)
+    assert out.shape == (len(ROIS), 3, size, size)
+    assert_close(out, expected)
+    weights = torch.randn_like(out)
+    (grad,) = torch.autograd.grad((out * weights).sum(), features)
+    (expected_grad,) = torch.autograd.grad((expected * weights).sum(), features)
+    assert_close(grad, expected_grad)
+
+
+def test_roi_pool_empty_bins_are_zero_and_no_rois_give_an_empty_batch(registry):
+    features = torch.randn(1, 2, 4, 4) - 10  # all negative: a 0 can only come from an empty bin
+    layer = registry.create("layer", "roi_pool", spatial_scale=1.0)
+    out = layer(features, torch.tensor([[0, 2.0, 2.0, 12.0, 12.0]]))
+    assert (out[..., 2:, :] == 0).all() and (out[..., :, 2:] == 0).all() and (out[..., :1, :1] < 0).all()
+    assert layer(features, torch.zeros(0, 5)).shape == (0, 2, 7, 7)
+
+
+def test_roi_pool_validates_and_has_a_runnable_example(registry):
+    with pytest.raises(InvalidHyperparameterError, match=r"^layer 'roi_pool': output_size must be an integer >= 1, got 0$"):
+        registry.create("layer", {"name": "roi_pool", "output_size": 0})
+    with pytest.raises(InvalidHyperparameterError, match=r"^layer 'roi_pool': spatial_scale must be > 0, got -1$"):
+        registry.create("layer", "roi_pool", spatial_scale=-1)
+    context, (features, rois) = RoIPool.example()
+    layer = RoIPool(**context)
+    assert_close(layer(features, rois), roi_pool_reference(features, rois, 7, context["spatial_scale"]))

@@ -1,4 +1,4 @@
-"""The built-in poolings and pooling layers, checked against the papers' formulas and PyTorch's own ops."""
+"""The built-in poolings, checked against the papers' formulas and PyTorch's own ops."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from torch.testing import assert_close
 from cnnbench.errors import InvalidHyperparameterError
 from cnnbench.plugins import default_registry
 from cnnbench.registry import Registry
-from cnnbench_plugins.pooling import RoIPool, SpatialPyramidPool
 
 BUILT_IN = ["avg", "lp", "max", "mixed", "mixed_learned", "mixed_random", "stochastic"]
 #: every registered pooling, third-party ones included, so the shape contract covers them too
@@ -34,7 +33,6 @@ def windows(x: Tensor, k: int, s: int) -> Tensor:
 
 def test_the_built_in_names_are_registered(registry):
     assert set(BUILT_IN) <= set(registry.names("pooling"))
-    assert {"spp", "roi_pool"} <= set(registry.names("layer"))
     assert dict(registry.get("pooling", "lp").defaults) == {"p": 2.0}
     assert dict(registry.get("pooling", "mixed_random").defaults) == {"p_max": 0.5}
 
@@ -211,6 +209,36 @@ def test_stochastic_training_gradient_reaches_only_the_picked_activations(regist
     assert_close((x * x.grad).sum(), out.sum())  # the picked values are the outputs
 
 
+
+def test_stochastic_training_gradient_adds_up_where_overlapping_windows_pick_the_same_activation(registry):
+    x = torch.zeros(1, 1, 5, 5)
+    x[..., 2, 2] = 5.0  # the one positive cell, shared by all four 3x3 windows of stride 2
+    x.requires_grad_()
+    out = pool(registry, "stochastic", 3, 2, channels=1).train()(x)
+    weights = torch.randn_like(out)
+    (out * weights).sum().backward()
+    assert torch.equal(out, torch.full((1, 1, 2, 2), 5.0))
+    assert_close(x.grad[0, 0, 2, 2], weights.sum())
+    assert x.grad.count_nonzero() == 1
+
+
+def test_stochastic_training_of_signed_inputs_sends_no_gradient_to_negative_cells(registry):
+    x = torch.randn(8, 3, 6, 6)
+    x[:, :, :2, :2] = -1.0  # an all-negative window: output 0, no gradient
+    x.requires_grad_()
+    out = pool(registry, "stochastic").train()(x)
+    out.sum().backward()
+    assert (x.grad[x <= 0] == 0).all() and (out[:, :, 0, 0] == 0).all()
+    assert_close(x.grad.sum(), (out > 0).sum().float())
+
+
+def test_stochastic_training_in_bfloat16_samples_in_proportion_too(registry):
+    x = torch.tensor([[1.0, 2.0], [3.0, 4.0]], dtype=torch.bfloat16).expand(5000, 4, 2, 2)
+    out = pool(registry, "stochastic").to(torch.bfloat16).train()(x)
+    assert out.dtype == torch.bfloat16
+    frequencies = torch.stack([(out == value).double().mean() for value in (1.0, 2.0, 3.0, 4.0)])
+    assert_close(frequencies, torch.tensor([0.1, 0.2, 0.3, 0.4], dtype=torch.float64), atol=0.015, rtol=0)
+
 @pytest.mark.parametrize(
     ("name", "hp", "message"),
     [
@@ -236,112 +264,3 @@ def test_hyperparameters_out_of_range_raise_one_line(registry, name, hp, message
 def test_bad_window_raises(registry, name, k, s, message):
     with pytest.raises(InvalidHyperparameterError, match=rf"^pooling '{name}': {re.escape(message)}$"):
         pool(registry, name, k, s)
-
-
-# --- spatial pyramid pooling -------------------------------------------------------------------------
-
-
-def spp_reference(x: Tensor, levels: list[int]) -> Tensor:
-    """SPP with explicit bins floor(i*H/l) to ceil((i+1)*H/l), looped (tests only)."""
-    n, c, h, w = x.shape
-    parts = []
-    for level in levels:
-        grid = torch.empty(n, c, level, level, dtype=x.dtype)
-        for i in range(level):
-            for j in range(level):
-                rows = slice(i * h // level, -(-(i + 1) * h // level))
-                cols = slice(j * w // level, -(-(j + 1) * w // level))
-                grid[:, :, i, j] = x[:, :, rows, cols].amax(dim=(2, 3))
-        parts.append(grid.flatten(1))
-    return torch.cat(parts, 1)
-
-
-@pytest.mark.parametrize("size", [(13, 9), (4, 4), (3, 5), (32, 32)])
-def test_spp_gives_a_fixed_length_vector_of_bin_maxima_for_any_size(registry, size):
-    spp = registry.create("layer", "spp", channels=3)
-    x = torch.randn(2, 3, *size)
-    out = spp(x)
-    assert out.shape == (2, 3 * (1 + 4 + 16)) and spp.out_features == 63
-    assert_close(out, spp_reference(x, [1, 2, 4]))
-    assert_close(out[:, :3], x.amax(dim=(2, 3)))  # level 1 is global max pooling
-
-
-def test_spp_levels_are_a_hyperparameter_and_validated(registry):
-    assert registry.create("layer", {"name": "spp", "levels": [3, 1]}, channels=2)(torch.randn(1, 2, 7, 7)).shape == (1, 20)
-    with pytest.raises(InvalidHyperparameterError, match=r"^layer 'spp': levels must be a non-empty list of positive integers, got \[0, 2\]$"):
-        registry.create("layer", {"name": "spp", "levels": [0, 2]}, channels=2)
-
-
-def test_spp_example_builds_and_runs():
-    context, inputs = SpatialPyramidPool.example()
-    out = SpatialPyramidPool(**context)(*inputs)
-    assert out.shape == (inputs[0].shape[0], context["channels"] * 21)
-
-
-# --- RoI pooling -------------------------------------------------------------------------------------
-
-
-def c_round(value: float) -> int:
-    return int(math.copysign(math.floor(abs(value) + 0.5), value))
-
-
-def roi_pool_reference(features: Tensor, rois: Tensor, size: int, scale: float) -> Tensor:
-    """Fast R-CNN's RoI max pooling, looped as in its Caffe layer (tests only)."""
-    _, channels, height, width = features.shape
-    out = features.new_zeros(len(rois), channels, size, size)
-    for r, (batch, *corners) in enumerate(rois.tolist()):
-        x1, y1, x2, y2 = (c_round(v * scale) for v in corners)
-        roi_h, roi_w = max(y2 - y1 + 1, 1), max(x2 - x1 + 1, 1)
-        for i in range(size):
-            for j in range(size):
-                top = min(max(math.floor(i * roi_h / size) + y1, 0), height)
-                bottom = min(max(math.ceil((i + 1) * roi_h / size) + y1, 0), height)
-                left = min(max(math.floor(j * roi_w / size) + x1, 0), width)
-                right = min(max(math.ceil((j + 1) * roi_w / size) + x1, 0), width)
-                if bottom > top and right > left:
-                    out[r, :, i, j] = features[int(batch), :, top:bottom, left:right].amax(dim=(1, 2))
-    return out
-
-
-ROIS = torch.tensor(
-    [
-        [0, 0.0, 0.0, 22.0, 18.0],  # the whole map
-        [1, 4.0, 2.0, 11.0, 9.0],
-        [1, 5.0, 5.0, 5.0, 5.0],  # a single cell
-        [0, 3.0, 7.0, 17.0, 9.0],  # 2 rows for 3 bins: bins overlap
-        [1, -5.0, -7.0, 30.0, 50.0],  # beyond the map (halves round away from zero); outer bins are empty
-        [0, 1.0, 9.0, 40.0, 13.0],
-    ]
-)
-
-
-@pytest.mark.parametrize(("size", "scale"), [(3, 0.5), (2, 0.5), (4, 1.0)])
-def test_roi_pool_matches_fast_rcnn_in_values_and_gradients(registry, size, scale):
-    features = torch.randn(2, 3, 10, 12, dtype=torch.float64, requires_grad=True)
-    layer = registry.create("layer", {"name": "roi_pool", "output_size": size}, spatial_scale=scale)
-    out = layer(features, ROIS.double())
-    expected = roi_pool_reference(features, ROIS.double(), size, scale)
-    assert out.shape == (len(ROIS), 3, size, size)
-    assert_close(out, expected)
-    weights = torch.randn_like(out)
-    (grad,) = torch.autograd.grad((out * weights).sum(), features)
-    (expected_grad,) = torch.autograd.grad((expected * weights).sum(), features)
-    assert_close(grad, expected_grad)
-
-
-def test_roi_pool_empty_bins_are_zero_and_no_rois_give_an_empty_batch(registry):
-    features = torch.randn(1, 2, 4, 4) - 10  # all negative: a 0 can only come from an empty bin
-    layer = registry.create("layer", "roi_pool", spatial_scale=1.0)
-    out = layer(features, torch.tensor([[0, 2.0, 2.0, 12.0, 12.0]]))
-    assert (out[..., 2:, :] == 0).all() and (out[..., :, 2:] == 0).all() and (out[..., :1, :1] < 0).all()
-    assert layer(features, torch.zeros(0, 5)).shape == (0, 2, 7, 7)
-
-
-def test_roi_pool_validates_and_has_a_runnable_example(registry):
-    with pytest.raises(InvalidHyperparameterError, match=r"^layer 'roi_pool': output_size must be a positive integer, got 0$"):
-        registry.create("layer", {"name": "roi_pool", "output_size": 0})
-    with pytest.raises(InvalidHyperparameterError, match=r"^layer 'roi_pool': spatial_scale must be > 0, got -1$"):
-        registry.create("layer", "roi_pool", spatial_scale=-1)
-    context, (features, rois) = RoIPool.example()
-    layer = RoIPool(**context)
-    assert_close(layer(features, rois), roi_pool_reference(features, rois, 7, context["spatial_scale"]))

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-import statistics
-import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -17,7 +15,6 @@ from cnnbench.report.build import build_report
 from cnnbench.report.stats import (
     ReportInputError,
     ablation,
-    compare,
     bench_table,
     default_keys,
     leaderboard,
@@ -25,10 +22,9 @@ from cnnbench.report.stats import (
     pareto_front,
     parse_baseline,
     scored_runs,
+    sections,
     seed_ranges,
 )
-
-T_975_DF2 = 4.302652729911275  # scipy.stats.t.ppf(0.975, 2), as printed in any t table (4.303)
 
 
 def runs_of(accuracies: dict[tuple[str, str, str], Sequence[float]], seeds: dict | None = None) -> list[dict]:
@@ -44,7 +40,8 @@ def runs_of(accuracies: dict[tuple[str, str, str], Sequence[float]], seeds: dict
 def scored(folder, metric=None, maximize=None) -> tuple[pd.DataFrame, list[str]]:
     frame = load(folder)
     runs = frame[frame["record_type"] == "run"]
-    return scored_runs(frame, objectives(runs, metric, maximize)), default_keys(runs)
+    scored = scored_runs(frame, objectives(runs, metric, maximize))
+    return scored, default_keys(scored)
 
 
 GRID = {
@@ -55,29 +52,53 @@ GRID = {
 }
 
 
-def test_leaderboard_mean_std_interval_rank_and_tie(write) -> None:
+def test_leaderboard_mean_std_bootstrap_interval_validation_and_rank(write) -> None:
     runs, keys = scored(write(runs_of(GRID)))
     board = leaderboard(runs, keys).set_index(["device", "activation"])
     relu = board.loc[("cpu", "relu")]
-    assert (relu["n"], relu["seeds"], relu["rank"], relu["tie"]) == (3, "0-2", 1, False)
+    assert (relu["n"], relu["seeds"], relu["rank"], relu["versus_leader"]) == (3, "0-2", 1, "leader")
     assert relu["mean"] == pytest.approx(0.92) and relu["std"] == pytest.approx(0.02)
-    half = T_975_DF2 * 0.02 / math.sqrt(3)
-    assert (relu["ci_low"], relu["ci_high"]) == pytest.approx((0.92 - half, 0.92 + half))
-    low, high = scipy_stats.t.interval(0.95, 2, loc=0.92, scale=statistics.stdev([0.90, 0.92, 0.94]) / math.sqrt(3))
-    assert (relu["ci_low"], relu["ci_high"]) == pytest.approx((low, high))
+    assert 0.90 <= relu["ci_low"] < 0.92 < relu["ci_high"] <= 0.94  # resampled means stay within the data
+    assert len(relu["config_id"]) == 16 and not relu["selected_on_test"]
+    expected = runs[(runs["device"] == "cpu") & (runs["activation"] == "relu")]
+    assert relu["validation"] == pytest.approx(expected["validation.accuracy"].mean())
+    assert relu["gap"] == pytest.approx((expected["train.accuracy"] - expected["validation.accuracy"]).mean())
     elu, prelu = board.loc[("cpu", "elu")], board.loc[("cpu", "prelu")]
-    assert (elu["rank"], elu["tie"]) == (2, True)  # [0.888, 0.945] overlaps the leader's [0.870, 0.970]
-    assert (prelu["rank"], prelu["tie"]) == (3, False)  # [0.785, 0.835] does not
+    assert (elu["rank"], prelu["rank"]) == (2, 3)
+    # 0.1 below the leader on each of 3 seeds: the sign-flip test cannot go below 2/8, so it is no verdict
+    assert prelu["versus_leader"] == "tie" and prelu["p_leader"] == pytest.approx(0.5)  # 0.25, Holm over 2
     cuda = board.loc[("cuda", "relu")]
     assert (cuda["rank"], cuda["n"]) == (1, 3) and cuda["mean"] == pytest.approx(0.52)  # never averaged with the CPU
     assert "devices" not in board.columns
 
 
-def test_a_single_seed_has_no_interval_and_ties_by_its_mean(write) -> None:
-    runs, keys = scored(write(runs_of({("relu", "max", "cpu"): [0.90, 0.92, 0.94], ("elu", "max", "cpu"): [0.95]})))
+def test_tie_with_the_leader_is_decided_by_the_corrected_test_not_by_overlapping_intervals(write) -> None:
+    seeds = np.array([0.90, 0.95, 0.92, 0.97, 0.91, 0.96, 0.93, 0.94])  # a large seed effect
+    grid = {("relu", "max", "cpu"): seeds + 0.002, ("elu", "max", "cpu"): seeds, ("prelu", "max", "cpu"): seeds + 0.0019}
+    runs, keys = scored(write(runs_of(grid)))
     board = leaderboard(runs, keys).set_index("activation")
-    assert board.loc["elu", "rank"] == 1 and math.isnan(board.loc["elu", "ci_low"]) and math.isnan(board.loc["elu", "std"])
-    assert board.loc["relu", "tie"]  # relu's interval reaches 0.95
+    assert board.loc["elu", "ci_high"] > board.loc["relu", "ci_low"]  # the intervals overlap almost entirely
+    assert board.loc["elu", "versus_leader"] == "behind"  # behind on all 8 seeds: p = 2/256, Holm over 2: 0.0156
+    assert board.loc["elu", "p_leader"] == pytest.approx(2 * 2 / 256)
+    assert board.loc["prelu", "versus_leader"] == "behind"
+    none = leaderboard(runs, keys, correction="none").set_index("activation")
+    assert none.loc["elu", "p_leader"] == pytest.approx(2 / 256)
+
+
+def test_accuracy_intervals_never_leave_0_1(write) -> None:
+    runs, keys = scored(write(runs_of({("relu", "max", "cpu"): [0.99, 1.0, 1.0, 0.98, 1.0]})))
+    row = leaderboard(runs, keys).iloc[0]
+    assert scipy_stats.t.interval(0.95, 4, loc=row["mean"], scale=row["std"] / math.sqrt(5))[1] > 1  # the t interval did
+    assert 0.98 <= row["ci_low"] <= row["ci_high"] <= 1.0
+
+
+def test_fewer_than_three_seeds_have_no_interval_and_no_verdict(write) -> None:
+    runs, keys = scored(write(runs_of({("relu", "max", "cpu"): [0.90, 0.92, 0.94], ("elu", "max", "cpu"): [0.95, 0.96]})))
+    board = leaderboard(runs, keys).set_index("activation")
+    assert board.loc["elu", "rank"] == 1 and math.isnan(board.loc["elu", "ci_low"])
+    assert board.loc["relu", "versus_leader"] == "too few seeds"
+    row = ablation(runs, keys).iloc[0]
+    assert (row["test"], row["verdict"]) == ("none", "too few seeds") and math.isnan(row["p_value"])
 
 
 def test_loss_like_metrics_rank_lowest_first(write) -> None:
@@ -120,48 +141,49 @@ def test_welch_when_seeds_differ_matches_scipy(write) -> None:
     expected = scipy_stats.ttest_ind(elu, relu, equal_var=False)
     assert row["test"] == "welch" and (row["n_choice"], row["n_baseline"]) == (4, 3)
     assert row["diff"] == pytest.approx(np.mean(elu) - np.mean(relu))
-    assert row["p_value"] == pytest.approx(expected.pvalue, rel=1e-12)
-    assert (row["ci_low"], row["ci_high"]) == pytest.approx(tuple(expected.confidence_interval(0.95)), rel=1e-10)
-    assert row["verdict"] == ("better" if expected.pvalue < 0.05 else "n.s.")
+    assert row["p_value"] == pytest.approx(expected.pvalue, rel=1e-12) == row["p_adjusted"]  # the only comparison
+    assert min(elu) - max(relu) <= row["ci_low"] <= row["diff"] <= row["ci_high"] <= max(elu) - min(relu)
+    assert row["p_better"] == pytest.approx(1.0) and row["verdict"] == ("better" if expected.pvalue < 0.05 else "inconclusive")
 
 
-def test_paired_when_seeds_match_one_to_one_matches_scipy(write) -> None:
-    relu, elu = [0.90, 0.92, 0.94], [0.91, 0.94, 0.95]
+def test_paired_when_seeds_match_one_to_one_is_the_sign_flip_test(write) -> None:
+    relu = [0.90, 0.92, 0.94, 0.91, 0.93, 0.92]
+    elu = [0.91, 0.94, 0.95, 0.90, 0.95, 0.93]
     runs, keys = scored(write(runs_of({("relu", "max", "cpu"): relu, ("elu", "max", "cpu"): elu})))
     row = ablation(runs, keys).iloc[0]
-    expected = scipy_stats.ttest_rel(elu, relu)
-    assert (row["slot"], row["choice"], row["baseline"], row["test"]) == ("activation", "elu(alpha=1)", "activation=relu", "paired")
+    expected = scipy_stats.permutation_test((elu, relu), lambda x, y: np.mean(x - y), permutation_type="samples", n_resamples=np.inf)
+    assert (row["slot"], row["choice"], row["baseline"], row["test"]) == ("activation", "elu(alpha=1)", "activation=relu", "sign-flip")
     assert row["diff"] == pytest.approx(np.mean(np.subtract(elu, relu)))
     assert row["p_value"] == pytest.approx(expected.pvalue, rel=1e-12)
-    assert (row["ci_low"], row["ci_high"]) == pytest.approx(tuple(expected.confidence_interval(0.95)), rel=1e-10)
-    assert row["p_value"] < scipy_stats.ttest_ind(elu, relu, equal_var=False).pvalue  # pairing removes the seed effect
+    assert row["p_better"] == pytest.approx(5 / 6)  # elu wins on 5 of the 6 seeds
 
 
-@pytest.mark.parametrize(
-    ("choice", "baseline", "paired"),
-    [
-        ([1.0, 2.0, 3.0], [0.0, 1.0, 2.0], True),  # constant difference: t is infinite, p = 0
-        ([1.0, 2.0, 3.0], [1.0, 2.0, 3.0], True),  # no difference at all: p undefined
-        ([1.0, 1.0, 1.0], [0.0, 0.0, 0.0], False),  # zero spread on both sides
-        ([1.0, 1.0, 1.0], [0.0, 1.0, 2.0], False),
-        ([0.91, 0.95, 0.99, 0.90, 0.93], [0.90, 0.92], False),
-    ],
-)
-def test_compare_agrees_with_scipy_at_the_edges(choice, baseline, paired) -> None:
-    offset = 0 if paired else 100
-    result = compare(pd.Series(choice, index=[str(i) for i in range(len(choice))]), pd.Series(baseline, index=[str(i + offset) for i in range(len(baseline))]))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # scipy warns about the identical values
-        expected = scipy_stats.ttest_rel(choice, baseline) if paired else scipy_stats.ttest_ind(choice, baseline, equal_var=False)
-    assert result["test"] == ("paired" if paired else "welch")
-    assert result["p_value"] == pytest.approx(float(expected.pvalue), rel=1e-12, nan_ok=True)
-    if np.isfinite(expected.statistic):
-        assert (result["ci_low"], result["ci_high"]) == pytest.approx(tuple(expected.confidence_interval(0.95)), rel=1e-10)
+def test_one_test_image_on_three_seeds_is_inconclusive_not_p_8e_11(write) -> None:
+    relu = np.array([431, 428, 433]) / 450
+    grid = {("relu", "max", "cpu"): np.float32(relu).tolist(), ("maxout", "max", "cpu"): np.float32(relu + 1 / 450).tolist()}
+    runs, keys = scored(write(runs_of(grid)))
+    row = ablation(runs, keys).iloc[0]
+    assert (row["choice"], row["test"]) == ("maxout(pieces=2)", "sign-flip")
+    assert row["p_value"] == pytest.approx(0.25) and row["verdict"] == "inconclusive"
+    assert row["seeds_to_decide"] == 6  # the fewest seeds whose sign-flip p can reach below 0.05
 
 
-def test_one_run_a_side_is_untested() -> None:
-    result = compare(pd.Series([0.9], index=["0"]), pd.Series([0.8, 0.85], index=["0", "1"]))
-    assert result["test"] == "none" and result["diff"] == pytest.approx(0.075) and math.isnan(result["p_value"])
+def test_every_comparison_of_a_section_is_corrected_together(write) -> None:
+    base = np.array([0.90, 0.95, 0.92, 0.97, 0.91, 0.96, 0.93, 0.94])
+    grid = {("relu", "max", "cpu"): base, ("elu", "max", "cpu"): base + 0.002, ("prelu", "max", "cpu"): base + [0.01, -0.01] * 4}
+    grid[("relu", "avg", "cpu")] = base - 0.003
+    frame = load(write(runs_of(grid)))
+    holm = build_report(frame).ablation.set_index("choice")
+    assert holm.loc["elu(alpha=1)", "p_value"] == pytest.approx(2 / 256)
+    assert holm.loc["elu(alpha=1)", "p_adjusted"] == pytest.approx(3 * 2 / 256)  # three comparisons, the smallest p
+    assert holm.loc["elu(alpha=1)", "verdict"] == "better" and holm.loc["avg", "verdict"] == "worse"
+    assert holm.loc["prelu", "verdict"] == "inconclusive" and holm.loc["prelu", "p_adjusted"] == pytest.approx(1.0)
+    none = build_report(frame, correction="none").ablation
+    assert none["p_adjusted"].tolist() == pytest.approx(none["p_value"].tolist())
+    bh = build_report(frame, correction="bh").ablation
+    assert bh["p_adjusted"].tolist() == pytest.approx(scipy_stats.false_discovery_control(bh["p_value"], method="bh").tolist())
+    with pytest.raises(ReportInputError, match="unknown --correction 'bonferroni'"):
+        build_report(frame, correction="bonferroni")
 
 
 def test_ablation_holds_the_other_slots_fixed(write) -> None:
@@ -180,7 +202,7 @@ def test_ablation_holds_the_other_slots_fixed(write) -> None:
     )
     pooling = table[table["slot"] == "pooling"].set_index(["choice", "context"])["diff"]
     assert pooling.to_dict() == pytest.approx({("avg", "activation=elu(alpha=1)"): -0.23, ("avg", "activation=relu"): -0.10})
-    assert set(table["test"]) == {"paired"} and set(table["verdict"]) <= {"better", "worse", "n.s."}
+    assert set(table["test"]) == {"sign-flip"} and set(table["verdict"]) == {"inconclusive"}  # 3 seeds decide nothing
 
 
 def test_baselines_can_be_changed_and_are_checked(write) -> None:
@@ -217,13 +239,76 @@ def test_bench_table_takes_the_median_of_repeated_timings(write) -> None:
     assert mixed["ratio_forward"] == pytest.approx(0.31 / 0.3)
 
 
-def test_training_budget_and_sweep_trial_are_part_of_the_configuration(write) -> None:
+def test_training_budget_and_optimizer_settings_are_part_of_the_configuration(write) -> None:
     records = runs_of({("relu", "max", "cpu"): [0.90, 0.92, 0.94]})
     records.append(synthetic.run_record(10, epochs=1, accuracy=0.70))
-    records += synthetic.study_trials(trials=2)  # two trials: same components, other learning rates
+    records += [synthetic.run_record(20 + seed, seed=seed, lr=0.01, accuracy=0.8) for seed in range(3)]
+    records += synthetic.study_trials(trials=2)  # two trials: same components, other learning rates and lambdas
     runs, keys = scored(write(records))
-    assert {"trainer.epochs", "study.name", "study.trial"} <= set(keys) and "trainer.seed" not in keys
+    assert {"trainer.epochs", "optimizer.lr", "pooling.lam"} <= set(keys) and not {"trainer.seed", "seed", "study.trial"} & set(keys)
     board = leaderboard(runs, keys)
-    plain = board[board["study.name"] == ""].set_index("trainer.epochs")
+    plain = board[(board["pooling"] == "max") & (board["optimizer.lr"] == "0.001")].set_index("trainer.epochs")
     assert plain.loc["3", "n"] == 3 and plain.loc["1", "n"] == 1 and plain.loc["1", "mean"] == pytest.approx(0.70)
-    assert sorted(board.loc[board["study.name"] != "", "study.trial"]) == ["0", "1"]
+    assert board.loc[board["optimizer.lr"] == "0.01", "n"].tolist() == [3]
+    assert len(board[board["pooling"] == "mixed"]) == 2 and board["config_id"].is_unique
+
+
+def test_a_repeated_configuration_and_seed_is_one_sample(write) -> None:
+    relu, elu = [0.90, 0.92, 0.94, 0.91, 0.93, 0.92], [0.91, 0.94, 0.95, 0.92, 0.95, 0.93]
+    records = runs_of({("relu", "max", "cpu"): relu, ("elu", "max", "cpu"): elu})
+    once = build_report(load(write(records)))
+    rerun = synthetic.run_record(99, activation="relu", seed=0, accuracy=0.80)  # the same seed-0 run, later
+    twice = build_report(load(write(records + [rerun])))
+    relu_row = twice.leaderboard.set_index("activation").loc["relu"]
+    assert relu_row["n"] == 6 and relu_row["seeds"] == "0-5"
+    assert relu_row["mean"] == pytest.approx(np.mean([0.80, *relu[1:]]))  # the latest finished run counts
+    assert twice.repeats[["config_id", "seed", "runs", "kept"]].values.tolist() == [[relu_row["config_id"], "0", 2, rerun["run_id"]]]
+    assert twice.repeats["left_out"].tolist() == [records[0]["run_id"]]
+    assert twice.ablation.iloc[0]["test"] == once.ablation.iloc[0]["test"] == "sign-flip"
+    assert any("1 repeated runs" in note for note in twice.notes)
+
+
+def test_two_folders_of_the_same_format_are_two_datasets(write) -> None:
+    records = [
+        synthetic.run_record(i, seed=i % 3, dataset="idx", fingerprint=fingerprint, accuracy=accuracy)
+        for i, (fingerprint, accuracy) in enumerate([("a" * 64, 0.5)] * 3 + [("b" * 64, 0.99)] * 3)
+    ]
+    report = build_report(load(write(records)))
+    assert report.leaderboard["n"].tolist() == [3, 3] and sorted(report.leaderboard["mean"]) == pytest.approx([0.5, 0.99])
+    titles = [title for title, _ in sections(report.leaderboard)]
+    assert titles == ["classification / idx (data aaaaaaaa) / cpu: accuracy", "classification / idx (data bbbbbbbb) / cpu: accuracy"]
+    assert (report.leaderboard["ci_high"] <= 1.0).all()
+
+
+def test_schema_1_records_are_flagged_selected_on_test(write) -> None:
+    old = [synthetic.run_record(i, seed=i, schema=1) for i in range(3)]
+    report = build_report(load(write(old)))
+    row = report.leaderboard.iloc[0]
+    assert bool(row["selected_on_test"]) and math.isnan(row["validation"]) and row["n"] == 3
+    assert any("3 runs are older records (schema 1) selected on the test split" in note for note in report.notes)
+    assert len(row["config_id"]) == 16
+
+
+def test_identity_of_old_records_ignores_where_and_how_they_ran(write) -> None:
+    first, second, third = (synthetic.run_record(i, seed=i, schema=1) for i in range(3))
+    second["config"]["trainer"]["threads"] = 8
+    second["config"]["results"]["dir"] = "elsewhere"
+    third["config"]["optimizer"]["lr"] = 0.1
+    frame = load(write([first, second, third]))
+    assert frame.loc[0, "config_id"] == frame.loc[1, "config_id"] != frame.loc[2, "config_id"]
+    assert sorted(build_report(frame).leaderboard["n"]) == [1, 2]
+
+
+def test_pooling_configurations_with_by_is_said(write) -> None:
+    records = runs_of(GRID) + [synthetic.run_record(50 + seed, seed=seed, lr=0.01) for seed in range(3)]
+    report = build_report(load(write(records)), keys=["task", "dataset", "device", "activation"])
+    assert any("rows pool several configurations" in note for note in report.notes)
+
+
+def test_first_schema_2_identities_naming_components_dot_name_still_load(write) -> None:
+    records = runs_of({("relu", "max", "cpu"): [0.90, 0.92, 0.94], ("elu", "max", "cpu"): [0.91, 0.93, 0.95]})
+    for record in records:
+        record["identity"] = {(f"{k}.name" if k in record["components"] and "." not in k else k): v for k, v in record["identity"].items()}
+    runs, keys = scored(write(records))
+    assert {"activation", "pooling"} <= set(keys) and not {"activation.name", "pooling.name"} & set(keys)
+    assert ablation(runs, keys)["choice"].tolist() == ["elu(alpha=1)"]

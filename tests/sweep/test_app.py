@@ -36,13 +36,15 @@ def test_each_trial_is_a_tagged_run_and_the_best_trial_reruns_identically(sweep)
         }  # fmt: skip
         assert record["status"] == "completed"
         assert record["components"]["pooling"] == "mixed" and record["components"]["pooling.lam"] == trial.params["pooling.lam"]
-        assert record["metrics"]["accuracy"] == trial.value
+        assert record["metrics"]["validation"]["accuracy"] == trial.value  # chosen on validation, never on test
+        assert trial.user_attrs["test_values"] == [record["metrics"]["test"]["accuracy"]]
         assert "sweep" not in record["config"]
     best = run.summary["best"][0]
     assert best["number"] == study.best_trial.number and best["values"] == [study.best_value]
-    assert f"best trial {best['number']}: accuracy {study.best_value:.4f}" in run.out
+    assert best["test_values"] == study.best_trial.user_attrs["test_values"]
+    assert f"best trial {best['number']}: validation accuracy {study.best_value:.4f} (test {best['test_values'][0]:.4f})" in run.out
     for number in range(3):
-        assert f"trial {number} complete  accuracy {trials[number].value:.4f}" in run.err
+        assert f"trial {number} complete  validation accuracy {trials[number].value:.4f}" in run.err
 
     overrides = (run.folder / "best_overrides.txt").read_text().split()
     assert overrides == best["overrides"]
@@ -51,7 +53,7 @@ def test_each_trial_is_a_tagged_run_and_the_best_trial_reruns_identically(sweep)
         [sys.executable, "-m", "cnnbench.cli", "run", f"--config-dir={run.folder}", "experiment=best"], capture_output=True, text=True, check=False
     )
     assert rerun.returncode == 0, rerun.stderr
-    assert f"accuracy {study.best_value:.4f}" in rerun.stdout  # the same deterministic run
+    assert f"validation accuracy {study.best_value:.4f}" in rerun.stdout  # the same deterministic run
 
     again = sweep("sweep=mixed_lambda", "sweep.trials=3", "sweep.pruner=none", "trainer.epochs=2")
     assert again.code == 0 and len(trial_records(again)) == 3  # the same command: the same study, already full
@@ -67,12 +69,12 @@ def test_seeds_train_each_trial_per_seed_and_prune_on_the_running_mean(sweep):
     assert sorted(runs) == [(0, 0), (0, 1), (1, 0), (1, 1)]
     for trial in run.study().get_trials():
         seed0, seed1 = (runs[trial.number, seed] for seed in (0, 1))
-        accuracies = [seed0["metrics"]["accuracy"], seed1["metrics"]["accuracy"]]
+        accuracies = [seed0["metrics"]["validation"]["accuracy"], seed1["metrics"]["validation"]["accuracy"]]
         assert trial.value == pytest.approx(statistics.fmean(accuracies))
         assert trial.user_attrs["spread"] == [pytest.approx(statistics.stdev(accuracies))]
         # steps 1-2: seed 0 alone; steps 3-4: the mean of both seeds at epochs 1-2
-        expected = {e: seed0["curve"][e - 1]["accuracy"] for e in (1, 2)}
-        expected.update({2 + e: (seed0["curve"][e - 1]["accuracy"] + seed1["curve"][e - 1]["accuracy"]) / 2 for e in (1, 2)})
+        expected = {e: seed0["curve"][e - 1]["validation"]["accuracy"] for e in (1, 2)}
+        expected.update({2 + e: (seed0["curve"][e - 1]["validation"]["accuracy"] + seed1["curve"][e - 1]["validation"]["accuracy"]) / 2 for e in (1, 2)})
         assert trial.intermediate_values == pytest.approx(expected)
     assert "±" in run.out
 

@@ -138,8 +138,9 @@ def test_objectives_default_to_the_task_primary_metric_and_read_record_paths():
     assert parse_objectives(None, "accuracy", True) == (Objective("accuracy", "maximize"),)
     assert parse_objectives(None, "loss", False) == (Objective("loss", "minimize"),)
     two = parse_objectives([{"metric": "accuracy", "direction": "maximize"}, {"metric": "timing.train_s", "direction": "minimize"}], "x", True)
-    record = {"metrics": {"accuracy": 0.9, "per_class": [1.0]}, "timing": {"train_s": 12.5}, "params": 61706}
-    assert [record_value(record, o.metric) for o in two] == [0.9, 12.5]
+    record = {"metrics": {"validation": {"accuracy": 0.9, "per_class": [1.0]}, "test": {"accuracy": 0.7}}, "timing": {"train_s": 12.5}, "params": 61706}
+    assert [record_value(record, o.metric) for o in two] == [0.9, 12.5]  # validation: what sweeps optimise
+    assert record_value(record, "accuracy", "test") == 0.7
     assert record_value(record, "params") == 61706.0
     with pytest.raises(SweepConfigError, match="objective 'recall' is not in the run record; metrics: accuracy"):
         record_value(record, "recall")

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from cnnbench.configstore import compose_run_config, store_components
+from cnnbench.configstore import compose_run_config
 from cnnbench.plugins import default_registry
 from cnnbench.registry import Component
 from cnnbench.training.execute import RunFailed, build_model, execute, load_checkpoint, plan
@@ -36,15 +36,11 @@ class ExplodingActivation(nn.Module):
 def registry_with_exploding():
     registry = default_registry().copy()
     registry.add(Component("activation", "exploding", ExplodingActivation, {}, "test", "test-dist"))
-    store_components(registry)
-    try:
-        yield registry
-    finally:
-        store_components(default_registry())
+    return registry
 
 
-def config(*overrides: str):
-    return compose_run_config([*FAST, *overrides])
+def config(*overrides: str, registry=None):
+    return compose_run_config([*FAST, *overrides], registry)
 
 
 def only_record(results: Path) -> dict:
@@ -53,7 +49,7 @@ def only_record(results: Path) -> dict:
 
 
 def test_a_plugin_exception_is_recorded_as_failed_with_the_epochs_done(registry_with_exploding, tmp_path: Path) -> None:
-    cfg = config("activation=exploding", f"results.dir={tmp_path}")
+    cfg = config("activation=exploding", f"results.dir={tmp_path}", registry=registry_with_exploding)
     with pytest.raises(RunFailed, match="RuntimeError: plugin bug"):
         execute(cfg, registry_with_exploding)
     record = only_record(tmp_path)
@@ -84,8 +80,8 @@ def test_pruning_stops_the_run_and_records_it(registry, tmp_path: Path) -> None:
 def test_checkpoint_round_trip_uses_weights_only(registry, tmp_path: Path) -> None:
     cfg = config(f"results.dir={tmp_path}", "results.checkpoint=true")
     record, _ = execute(cfg, registry)
-    checkpoint = tmp_path / "checkpoints" / f"{record['run_id']}.pt"
+    checkpoint = tmp_path / "checkpoints" / f"{record.run_id}.pt"
     plan_ = plan(cfg, registry)
-    data = plan_.task.load_data(Path("."), 32, 0)
+    data = plan_.task.load_data(Path("."), 32, 0, plan_.split)
     model = load_checkpoint(build_model(registry, plan_, data), checkpoint)
-    assert sum(p.numel() for p in model.parameters()) == record["params"]
+    assert sum(p.numel() for p in model.parameters()) == record.params

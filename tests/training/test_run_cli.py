@@ -15,9 +15,13 @@ def test_run_writes_one_complete_record_and_keeps_hydra_output_under_results(tmp
     assert result.returncode == 0, result.stderr
     [record] = records(tmp_path / "results")
     assert record["status"] == "completed" and record["task"] == "classification" and record["dataset"] == "digits"
-    assert record["components"] == {"convolution": "conv", "pooling": "max", "activation": "relu", "loss": "softmax", "model": "lenet5"}
-    assert 0.0 <= record["metrics"]["accuracy"] <= 1.0 and len(record["metrics"]["per_class_accuracy"]) == 10
-    assert [point["epoch"] for point in record["curve"]] == [1]
+    assert record["components"] == {"convolution": "conv", "pooling": "max", "activation": "relu", "normalization": "none", "loss": "softmax", "model": "lenet5"}
+    for split in ("train", "validation", "test"):
+        assert 0.0 <= record["metrics"][split]["accuracy"] <= 1.0 and len(record["metrics"][split]["per_class_accuracy"]) == 10
+    assert [point["epoch"] for point in record["curve"]] == [1] and record["selection"] == {"rule": "final", "epoch": 1, "split": "validation"}
+    assert record["curve"][0]["validation"]["accuracy"] == record["metrics"]["validation"]["accuracy"]
+    assert record["data"]["sizes"] == {"train": 217, "validation": 23, "test": 240} and record["schema"] == 2
+    assert "validation accuracy" in result.stdout and "test accuracy" in result.stdout
     assert record["params"] > 0 and record["timing"]["throughput"] > 0 and record["peak_memory_bytes"] > 0
     assert record["config"]["trainer"]["epochs"] == 1 and record["versions"]["torch"]
     assert f"record: {tmp_path / 'results' / 'runs'}" in result.stdout or "record: " in result.stdout

@@ -6,7 +6,6 @@ import math
 
 import pytest
 import torch
-
 from cnnbench_plugins.tasks._average_precision import Boxes, average_precision, match, mean_average_precision
 
 SQUARE = [0.0, 0.0, 10.0, 10.0]

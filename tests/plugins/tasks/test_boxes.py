@@ -7,7 +7,6 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-
 from cnnbench_plugins.tasks._boxes import TARGET_WEIGHTS, box_iou, clip, decode, encode, nms, pad_groups, warp
 
 

@@ -7,23 +7,23 @@ import json
 import pytest
 import torch
 import torch.nn.functional as F
-from torch import nn
-
-from cnnbench.configstore import compose_run_config, store_components
-from cnnbench.errors import IncompatibleConfigError, InvalidHyperparameterError
-from cnnbench.parts import Parts
-from cnnbench.plugins import default_registry
-from cnnbench.training.execute import execute
 from cnnbench_plugins.tasks._average_precision import Boxes
 from cnnbench_plugins.tasks._boxes import encode
 from cnnbench_plugins.tasks._proposals import Proposals
 from cnnbench_plugins.tasks.detection import RCNNOutput, assign, detect, objective, sample
+from torch import nn
+
+from cnnbench.configstore import compose_run_config
+from cnnbench.data.splits import SplitSettings
+from cnnbench.errors import IncompatibleConfigError, InvalidHyperparameterError
+from cnnbench.parts import Parts
+from cnnbench.plugins import default_registry
+from cnnbench.training.execute import execute
 
 SMALL = ["task.n_train=40", "task.n_test=20"]
 
 
 def config(*overrides: str):
-    store_components(default_registry())
     return compose_run_config(["trainer.progress=false", *overrides])
 
 
@@ -129,7 +129,7 @@ def test_rcnn_starts_by_keeping_the_proposals(registry) -> None:
 @pytest.fixture(scope="module")
 def task_and_data():
     task = default_registry().create("task", {"name": "detection", "n_train": 24, "n_test": 12})
-    return task, task.load_data(None, 32, seed=0)
+    return task, task.load_data(None, 32, seed=0, split=SplitSettings())
 
 
 def test_load_data_precomputes_labelled_training_crops(task_and_data) -> None:
@@ -145,10 +145,19 @@ def test_load_data_precomputes_labelled_training_crops(task_and_data) -> None:
 
 def test_training_samples_follow_the_seed_but_the_scenes_do_not(task_and_data) -> None:
     task, data = task_and_data
-    same, other = task.load_data(None, 32, seed=0), task.load_data(None, 32, seed=1)
+    same, other = (task.load_data(None, 32, seed=seed, split=SplitSettings()) for seed in (0, 1))
     assert all(torch.equal(data.train[k], same.train[k]) for k in data.train)
     assert not torch.equal(data.train["crops"][:20], other.train["crops"][:20])
     assert torch.equal(data.test.crops, other.test.crops) and torch.equal(data.test.truth.boxes, other.test.truth.boxes)
+    assert torch.equal(data.validation.crops, other.validation.crops)
+
+
+def test_validation_scenes_are_their_own_and_follow_the_split_seed(task_and_data) -> None:
+    task, data = task_and_data
+    assert len(data.validation.crops) == SplitSettings().count(24) == 2 and len(data.train_sample.crops) == 2
+    assert not torch.equal(data.validation.crops, data.test.crops[:2])
+    reseeded = task.load_data(None, 32, seed=0, split=SplitSettings(split_seed=1))
+    assert not torch.equal(reseeded.validation.crops, data.validation.crops) and torch.equal(reseeded.test.crops, data.test.crops)
 
 
 class Oracle(nn.Module):
@@ -170,7 +179,7 @@ def test_evaluate_scores_an_oracle_perfectly_and_a_confused_one_at_zero(task_and
     test = data.test
     valid = test.proposals.valid.flatten()
     oracle = Oracle(test.crops.flatten(0, 1)[valid], test.labels.flatten()[valid], test.targets.flatten(0, 1)[valid], shift)
-    metrics = task.evaluate(oracle, nn.CrossEntropyLoss(), data, torch.device("cpu"))
+    metrics = task.evaluate(oracle, nn.CrossEntropyLoss(), data, torch.device("cpu"), "test")
     assert test.proposal_recall == 1.0
     assert metrics["map50"] == pytest.approx(expected) and metrics["ap50"] == pytest.approx([expected] * 3)
     assert metrics["baseline_map50"] < 0.5 and metrics["proposal_recall"] == test.proposal_recall
@@ -181,15 +190,16 @@ def test_evaluate_scores_an_oracle_perfectly_and_a_confused_one_at_zero(task_and
 
 def test_experiment_runs_and_records_map(registry, tmp_path) -> None:
     record, path = execute(config("experiment=detection", "trainer.epochs=1", *SMALL, f"results.dir={tmp_path}"), registry)
-    assert record["status"] == "completed" and record["task"] == "detection" and record["model"] == "rcnn"
-    stored = json.loads(path.read_text())
-    assert 0.0 <= stored["metrics"]["map50"] <= 1.0 and len(stored["metrics"]["ap50"]) == 3
-    assert {"loss", "proposal_recall", "baseline_map50"} <= set(stored["metrics"])
+    assert record.status == "completed" and record.task == "detection" and record.model == "rcnn"
+    stored = json.loads(path.read_text())["metrics"]
+    for split in ("train", "validation", "test"):
+        assert 0.0 <= stored[split]["map50"] <= 1.0 and len(stored[split]["ap50"]) == 3
+        assert {"loss", "proposal_recall", "baseline_map50"} <= set(stored[split])
 
 
 def test_the_same_config_and_seed_give_identical_metrics(registry, tmp_path) -> None:
     overrides = ("experiment=detection", "trainer.epochs=1", *SMALL, f"results.dir={tmp_path}")
-    first, second = (execute(config(*overrides), registry)[0]["metrics"] for _ in range(2))
+    first, second = (execute(config(*overrides), registry)[0].metrics for _ in range(2))
     assert first == second
 
 

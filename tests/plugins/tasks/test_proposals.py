@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from cnnbench_plugins.tasks._boxes import box_iou
+from cnnbench_plugins.tasks._proposals import JITTER, box_means, component_boxes, contrast, jitter, propose, saliency
 from scipy import ndimage
 
 from cnnbench.data import shapes
-from cnnbench_plugins.tasks._boxes import box_iou
-from cnnbench_plugins.tasks._proposals import JITTER, box_means, component_boxes, contrast, jitter, propose, saliency
 
 
 def backgrounds(n: int, size: int = 48, seed: int = 0) -> torch.Tensor:

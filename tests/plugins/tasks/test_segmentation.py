@@ -7,22 +7,21 @@ from pathlib import Path
 
 import pytest
 import torch
+from cnnbench_plugins.tasks.segmentation import confusion_matrix, segmentation_scores
 from sklearn.metrics import confusion_matrix as sklearn_confusion_matrix
 from sklearn.metrics import jaccard_score
 
-from cnnbench.configstore import compose_run_config, store_components
+from cnnbench.configstore import compose_run_config
 from cnnbench.data import shapes
+from cnnbench.data.splits import SplitSettings
 from cnnbench.errors import IncompatibleConfigError, InvalidHyperparameterError
 from cnnbench.parts import Parts
-from cnnbench.plugins import default_registry
 from cnnbench.training.execute import execute
-from cnnbench_plugins.tasks.segmentation import confusion_matrix, segmentation_scores
 
 METRICS = {"pixel_accuracy", "mean_iou", "per_class_iou", "loss", "baseline_pixel_accuracy", "baseline_mean_iou"}
 
 
 def config(*overrides: str):
-    store_components(default_registry())
     return compose_run_config(["trainer.progress=false", *overrides])
 
 
@@ -100,7 +99,7 @@ def test_fcn_refuses_bad_settings(registry, hp: dict, message: str) -> None:
 
 def test_scenes_and_the_all_background_baseline(registry) -> None:
     task = registry.create("task", {"name": "segmentation", "n_train": 8, "n_test": 6, "image_size": 16})
-    data = task.load_data(Path("unused"), None, seed=0)
+    data = task.load_data(Path("unused"), None, seed=0, split=SplitSettings(val_fraction=0.5))
     assert data.info["num_classes"] == 4 and data.info["image_size"] == 16
     assert data.train["images"].shape == (8, 3, 16, 16) and data.test["masks"].shape == (6, 16, 16)
     masks = data.test["masks"]
@@ -109,9 +108,12 @@ def test_scenes_and_the_all_background_baseline(registry) -> None:
         {"baseline_pixel_accuracy": background, "baseline_mean_iou": background / len(masks.unique())}
     )
     # the scenes do not follow the run's seed: every run is scored on the same images
-    assert torch.equal(task.load_data(Path("unused"), None, seed=5).test["images"], data.test["images"])
+    assert torch.equal(task.load_data(Path("unused"), None, seed=5, split=SplitSettings(val_fraction=0.5)).test["images"], data.test["images"])
     _, generated = shapes.segmentation(14, 16, 0)
     assert torch.equal(masks, generated[8:])
+    # validation: val_fraction of n_train more scenes, from a stream of their own
+    assert data.validation["masks"].shape == (4, 16, 16) and data.train_sample["masks"].shape == (4, 16, 16)
+    assert not any(torch.equal(m, g) for m in data.validation["masks"] for g in generated)
 
 
 def test_unknown_dataset_is_refused(registry) -> None:
@@ -125,8 +127,9 @@ def test_unknown_dataset_is_refused(registry) -> None:
 def test_a_run_records_the_metrics_and_the_baseline(registry, tmp_path: Path) -> None:
     overrides = ["experiment=segmentation", "task.n_train=48", "task.n_test=8", "task.image_size=16", "trainer.epochs=2"]
     record, path = execute(config(*overrides, f"results.dir={tmp_path}"), registry)
-    assert record["status"] == "completed" and record["model"] == "fcn" and record["components"]["loss"] == "softmax"
-    assert set(record["metrics"]) == METRICS and len(record["metrics"]["per_class_iou"]) == 4
+    assert record.status == "completed" and record.model == "fcn" and record.components["loss"] == "softmax"
+    assert all(set(record.metrics[split]) == METRICS and len(record.metrics[split]["per_class_iou"]) == 4 for split in record.metrics)
+    assert record.data.validation == "generated" and record.data.sizes == {"train": 48, "validation": 5, "test": 8}
     assert [row["epoch"] for row in json.loads(path.read_text())["curve"]] == [1, 2]
 
 
