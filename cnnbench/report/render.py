@@ -240,7 +240,7 @@ def _claim_blocks(report: Report) -> list[Block]:
     if report.receptive_fields:
         sides = ", ".join(map(str, report.receptive_fields))
         verdict = "supported" if report.receptive_fields == [3, 7, 15] else "contradicted"
-        blocks.append(Paragraph(f"{DILATION_CLAIM} Measured from the input gradient of one output pixel of 3x3 convolutions with dilations 1, 2, 4: {sides}; {verdict} (arithmetic, not a trained comparison)."))
+        blocks.append(Paragraph(f"{DILATION_CLAIM} The input footprint of one output pixel after 3x3 convolutions with dilations 1, 2, 4, from the composed kernels: {sides}, without holes; {verdict} (arithmetic, not a trained comparison)."))
     return blocks
 
 
