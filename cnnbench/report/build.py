@@ -115,7 +115,7 @@ def build_report(
     if not 0 < power < 1:
         raise ReportInputError(f"--power must be between 0 and 1 (e.g. 0.8), got {power}")
     goals = objectives(frame[frame["record_type"] == "run"], metric, maximize)
-    scored, repeats = deduplicate(scored_runs(frame, goals))
+    scored, repeats = deduplicate(scored_runs(frame[frame["study.name"].isna()], goals))  # sweep trials: their own section
     keys = _check_keys(keys, scored if not scored.empty else frame) if keys else default_keys(scored)
     board = leaderboard(scored, keys, confidence, correction)
     across, profiles = aggregates(scored, keys, list(DEFAULT_BASELINE), confidence)

@@ -1,5 +1,5 @@
 """The report's figures as PNG bytes: metric by component choice, metric against training time with
-its Pareto front, training curves, and each sweep's optimisation history and parameter importances.
+its Pareto front, training curves, and each sweep's figures (:mod:`cnnbench.report.study_figures`).
 
 Figures are drawn on :class:`matplotlib.figure.Figure` objects with the Agg canvas, never through
 pyplot, so no global backend or figure state is touched.
@@ -8,25 +8,27 @@ pyplot, so no global backend or figure state is touched.
 from __future__ import annotations
 
 import io
+import textwrap
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from matplotlib import rc_context
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 
+from cnnbench.report.blocks import Plot
 from cnnbench.report.build import Report
 from cnnbench.report.loader import curves
+from cnnbench.report.study_figures import study_figures
 from cnnbench.report.stats import (
     DEFAULT_BASELINE,
     SECTION_KEYS,
     as_text,
+    choice_label,
     describe,
-    fold,
-    leaderboard,
+    fold_keys,
     pareto_front,
     section_columns,
     sections,
@@ -35,15 +37,8 @@ from cnnbench.report.stats import (
 
 #: configurations drawn per section in the training-curve figure
 CURVES_SHOWN = 6
-
-
-@dataclass(frozen=True)
-class Plot:
-    """One figure: its file stem, a caption, and the PNG."""
-
-    name: str
-    title: str
-    png: bytes
+#: families of configurations drawn in a by-choice figure (those with the most choices)
+FAMILIES_SHOWN = 6
 
 
 def _figure(height: float, *, left: float = 0.1, bottom: float = 0.14, top: float = 0.9) -> Figure:
@@ -56,7 +51,8 @@ def _figure(height: float, *, left: float = 0.1, bottom: float = 0.14, top: floa
 def _png(figure: Figure) -> bytes:
     FigureCanvasAgg(figure)
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100, metadata={"Software": None})
+    # the labels decide the margins, so none is cut (a long choice name, a legend beside the axes)
+    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight", pad_inches=0.15, metadata={"Software": None})
     return buffer.getvalue()
 
 
@@ -68,31 +64,58 @@ def config_labels(board: pd.DataFrame, keys: Sequence[str]) -> pd.Series:
     return pd.Series(labels, index=board.index, dtype=object)
 
 
+def _families(board: pd.DataFrame, slot: str, context: Sequence[str]) -> tuple[list[pd.DataFrame], int]:
+    """The leaderboard rows grouped into families, configurations equal in every ``context`` key (task,
+    dataset, device, epochs, the other components ...), kept where the family tries two choices or more;
+    the families with the most choices first, at most :data:`FAMILIES_SHOWN`, and how many there are."""
+    family = pd.Series(list(as_text(board, context).itertuples(index=False, name=None)), index=board.index)
+    groups = board.groupby(family, sort=True) if context else [((), board)]
+    families = [rows for _, rows in groups if rows["choice"].nunique() > 1]
+    return sorted(families, key=lambda rows: -rows["choice"].nunique())[:FAMILIES_SHOWN], len(families)
+
+
+def _bookkeeping(key: str) -> bool:
+    """Identity keys that tell configurations apart but mean nothing to a reader: Hydra's ``_target_`` and
+    ``_partial_``, the data's content hash."""
+    return "._" in key or key.endswith("fingerprint")
+
+
 def choice_plot(report: Report, slot: str) -> Plot | None:
-    """The metric of each choice of ``slot``, pooled over the other keys (mean and CI across runs)."""
-    hyper = [k for k in report.keys if k.startswith(slot + ".")]
-    section = [k for k in SECTION_KEYS if k in report.keys]
-    board = leaderboard(report.runs, section + [slot] + hyper, report.confidence)
-    if board.empty:
+    """The metric of each choice of ``slot`` within families of configurations that differ only in that
+    choice (mean and interval over seeds): runs of different epochs, datasets, devices or other
+    components are never pooled into one point; each family is its own series."""
+    board = report.leaderboard
+    name = slot if slot in report.keys else f"{slot}.name"  # a choice column, or the identity's ``<slot>.name``
+    hyper = [k for k in report.keys if k.startswith(slot + ".") and k != name]
+    if board.empty or name not in board:
         return None
-    board["choice"] = fold(board, [slot, *hyper])[slot]
-    choices = sorted(board["choice"].unique())
-    if len(choices) < 2:
+    context = [k for k in report.keys if k != name and k not in hyper and k in board]
+    chosen = as_text(board, [name, *hyper]).itertuples(index=False, name=None)
+    board = board.assign(choice=[choice_label(slot, choice, dict(zip(hyper, given))) for choice, *given in chosen])
+    families, total = _families(board, slot, context)
+    if not families:
         return None
-    figure = _figure(3.8, bottom=0.25)
+    settings = [dict(zip(context, as_text(rows.iloc[:1], context).iloc[0])) for rows in families]
+    varying = {key for key, hyper_keys in fold_keys(context).items() if len({tuple(s[k] for k in (key, *hyper_keys)) for s in settings}) > 1}
+    choices = sorted({choice for rows in families for choice in rows["choice"]})
+    figure = _figure(3.6, left=0.1, bottom=0.2)
     axes = figure.add_subplot()
-    groups = list(sections(board))
-    width = 0.8 / len(groups)
-    for i, (title, rows) in enumerate(groups):
-        x = rows["choice"].map(choices.index).to_numpy() + (i - (len(groups) - 1) / 2) * width
-        error = np.nan_to_num(np.vstack([rows["mean"] - rows["ci_low"], rows["ci_high"] - rows["mean"]]))
-        axes.errorbar(x, rows["mean"], yerr=error, fmt="o", capsize=4, label=title)
+    width = 0.6 / len(families)
+    for i, (rows, given) in enumerate(zip(families, settings)):
+        x = rows["choice"].map(choices.index).to_numpy() + (i - (len(families) - 1) / 2) * width
+        low, high = (rows[c].to_numpy(dtype=float) if c in rows else np.full(len(rows), np.nan) for c in ("ci_low", "ci_high"))
+        error = np.nan_to_num(np.vstack([rows["mean"] - low, high - rows["mean"]]))
+        axes.errorbar(x, rows["mean"], yerr=error, fmt="o", capsize=4, label=describe(given, varying) or "all runs")
     axes.set_xticks(range(len(choices)), choices, rotation=20, ha="right", fontsize=8)
     axes.set_ylabel(" / ".join(sorted(board["metric"].unique())))
-    axes.set_title(f"by {slot} (mean, {report.confidence:.0%} CI; other components pooled)", fontsize=10)
-    axes.legend(fontsize=7)
+    fixed = describe(settings[0], [k for k in fold_keys(context) if k not in varying and not _bookkeeping(k)])
+    shown = f"{len(families)} of {total} families" if total > len(families) else "families"
+    title = f"by {slot}: mean and {report.confidence:.0%} interval over seeds, within {shown} of configurations"
+    axes.set_title("\n".join([title, *textwrap.wrap(f"fixed: {fixed}", 110)]) if fixed else title, fontsize=8.5)
+    if len(families) > 1:
+        axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
     axes.grid(axis="y", alpha=0.3)
-    return Plot(f"by-{slot}", f"Metric by {slot}", _png(figure))
+    return Plot(f"by-{slot}", f"Metric by {slot}, each family of configurations (equal but for {slot}) its own series", _png(figure))
 
 
 def pareto_plot(report: Report) -> Plot | None:
@@ -112,6 +135,8 @@ def pareto_plot(report: Report) -> Plot | None:
         ends += [(ordered.at[i, "train_s"], ordered.at[i, "mean"], labels[i]) for i in dict.fromkeys(ordered.index[[0, -1]])]
     if board["train_s"].max() > 10 * board["train_s"].min() > 0:
         axes.set_xscale("log")  # CPU and GPU times differ by orders of magnitude
+        axes.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))  # mathtext is off: plain numbers
+        axes.xaxis.set_minor_formatter(NullFormatter())
     axes.autoscale_view()
     for x, y, label in ends:  # name the fastest and the best configuration of each front, text kept inside the axes
         right_half = axes.transAxes.inverted().transform(axes.transData.transform((x, y)))[0] > 0.5
@@ -162,41 +187,13 @@ def curve_plots(report: Report) -> list[Plot]:
     return plots
 
 
-def study_plots(report: Report) -> list[Plot]:
-    """Each study's optimisation history and, when computable, its parameter importances."""
-    plots = []
-    for index, study in enumerate(report.studies, start=1):
-        trials = study.trials
-        figure = _figure(3.4)
-        axes = figure.add_subplot()
-        done = trials[trials["state"] == "completed"]
-        axes.scatter(done["trial"], done["value"], s=14, label="trial")
-        axes.step(trials["trial"], trials["best"], where="post", color="tab:red", label="best so far")
-        axes.set_xlabel("trial")
-        axes.set_ylabel(study.objective.metric)
-        axes.set_title(f"study {study.name}: optimisation history", fontsize=10)
-        axes.legend(fontsize=7)
-        axes.grid(alpha=0.3)
-        plots.append(Plot(f"study-{index}-history", f"Optimisation history of study {study.name}", _png(figure)))
-        if study.importances:
-            height = 1.2 + 0.3 * len(study.importances)
-            widest = max(map(len, study.importances))
-            figure = _figure(height, left=min(0.5, 0.04 + 0.011 * widest), bottom=0.5 / height, top=1 - 0.35 / height)
-            axes = figure.add_subplot()
-            names = list(study.importances)[::-1]
-            axes.barh(names, [study.importances[n] for n in names])
-            axes.set_xlabel("importance (fANOVA)")
-            axes.set_title(f"study {study.name}: parameter importances", fontsize=10)
-            plots.append(Plot(f"study-{index}-importance", f"Parameter importances of study {study.name}", _png(figure)))
-    return plots
-
-
 def figures(report: Report) -> list[Plot]:
     """Every figure of ``report``, in the order the report shows them.
 
     Names come from records, so ``$`` in them is text, not mathtext (``"a$\\x$"`` would not parse).
     """
     with rc_context({"text.parse_math": False}):
-        found = [choice_plot(report, slot) for slot in DEFAULT_BASELINE if slot in report.keys]
+        found = [choice_plot(report, slot) for slot in DEFAULT_BASELINE if {slot, f"{slot}.name"} & set(report.keys)]
         found.append(pareto_plot(report))
-        return [plot for plot in found if plot is not None] + curve_plots(report) + study_plots(report)
+        found = [plot for plot in found if plot is not None] + curve_plots(report)
+    return found + [plot for index, study in enumerate(report.studies, start=1) for plot in study_figures(study, index)]

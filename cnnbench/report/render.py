@@ -8,53 +8,29 @@ HTML-escaped: record contents are data, and a component named ``<script>`` shows
 
 from __future__ import annotations
 
-import base64
 import html
 import json
 import math
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+import os
+import re
+import shutil
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from cnnbench.atomic import write_bytes, write_text, writing
+from cnnbench.report.blocks import Block, Heading, Image, Paragraph, Plot, Table
 from cnnbench.report.build import Report
 from cnnbench.report.claims import COMPETES, DILATION_CLAIM
+from cnnbench.report.html import TITLE, html_page
 from cnnbench.report.inference import CORRECTION_NAMES, MIN_SEEDS
-from cnnbench.report.plots import Plot
+from cnnbench.report.output import staged
 from cnnbench.report.stats import SECTION_KEYS, fold, sections, text
 
 FORMATS = ("markdown", "html", "csv", "parquet")
 MISSING = "–"
-TITLE = "cnnbench report"
-
-
-@dataclass(frozen=True)
-class Heading:
-    level: int
-    text: str
-
-
-@dataclass(frozen=True)
-class Paragraph:
-    text: str
-
-
-@dataclass(frozen=True)
-class Table:
-    header: list[str]
-    rows: list[list[str]]
-    numeric: list[bool]
-    css: str = ""
-
-
-@dataclass(frozen=True)
-class Image:
-    plot: Plot
-
-
-Block = Heading | Paragraph | Table | Image
 
 
 def _number(spec: str) -> Callable[[Any], str]:
@@ -75,13 +51,23 @@ def _interval(spec: str) -> Callable[[Any, Any], str]:
     return format_
 
 
+#: a number written with more digits than a reader can use (``0.30000000000000004``, a sampled learning rate)
+_LONG_NUMBER = re.compile(r"(?<![\w.])-?\d+\.\d{5,}(?:e[-+]?\d+)?(?![\w.])")
+
+
+def short_numbers(value: str) -> str:
+    """``value`` with every over-long number in it rounded to four significant digits."""
+    return _LONG_NUMBER.sub(lambda found: f"{float(found.group()):.4g}" if abs(float(found.group())) < 1e4 else f"{float(found.group()):.0f}", value)
+
+
 def _text(value: Any) -> str:
-    return text(value) or MISSING
+    return short_numbers(text(value)) or MISSING
 
 
 #: column -> (header, formatter, numeric)
 COLUMNS: dict[str, tuple[str, Callable[[Any], str], bool]] = {
     "rank": ("rank", str, True),
+    "trial": ("trial", str, True),
     "n": ("n", str, True),
     "config_id": ("config", str, False),
     "mean": ("test mean", _number(".4f"), True),
@@ -99,7 +85,10 @@ COLUMNS: dict[str, tuple[str, Callable[[Any], str], bool]] = {
     "seeds_to_decide": ("seeds to decide", lambda n: "" if pd.isna(n) else f"{int(n)}", True),
     "importance": ("importance", _number(".3f"), True),
     "value": ("value", _number(".4f"), True),
+    "validation_value": ("validation", _number(".4f"), True),
+    "seed": ("seed", lambda seed: MISSING if pd.isna(seed) else str(int(seed)), True),
     "best": ("best so far", _number(".4f"), True),
+    "reached": ("pruned at", _number(".4f"), True),
     "forward_ms": ("forward ms", _number(".4g"), True),
     "forward_backward_ms": ("fwd+bwd ms", _number(".4g"), True),
     "baseline_forward_ms": ("baseline fwd ms", _number(".4g"), True),
@@ -111,8 +100,11 @@ COLUMNS: dict[str, tuple[str, Callable[[Any], str], bool]] = {
 }
 
 
-def table(frame: pd.DataFrame, columns: Sequence[str], css: str = "", confidence: float = 0.95) -> Table:
-    """A display table: known columns formatted, ``ci_low``/``ci_high`` joined into one interval column."""
+def table(
+    frame: pd.DataFrame, columns: Sequence[str], css: str = "", confidence: float = 0.95, links: Mapping[str, Sequence[str | None]] | None = None
+) -> Table:
+    """A display table: known columns formatted, ``ci_low``/``ci_high`` joined into one interval column;
+    ``links`` gives a column's cells a target each (see :func:`record_links`)."""
     header, cells, numeric = [], [], []
     for column in columns:
         if column == "ci":
@@ -125,7 +117,13 @@ def table(frame: pd.DataFrame, columns: Sequence[str], css: str = "", confidence
         header.append(name)
         cells.append([format_(value) for value in frame[column]])
         numeric.append(is_numeric)
-    return Table(header, [list(row) for row in zip(*cells)], numeric, css)
+    targets = {list(columns).index(column): list(found) for column, found in (links or {}).items()}
+    return Table(header, [list(row) for row in zip(*cells)], numeric, css, targets)
+
+
+def record_links(sources: Iterable[Any], base: Path | None) -> list[str | None]:
+    """Each record file as a link from the report's folder ``base`` (the results folder travels with it)."""
+    return [None if not isinstance(source, str) else source if base is None else os.path.relpath(source, base) for source in sources]
 
 
 def _split_constant(frame: pd.DataFrame, keys: Sequence[str]) -> tuple[list[str], str]:
@@ -254,25 +252,44 @@ def _repeat_blocks(report: Report) -> list[Block]:
     return [Heading(2, "Repeated runs"), Paragraph(intro), table(report.repeats, list(report.repeats.columns), "repeats")]
 
 
-def _study_blocks(report: Report, plots: dict[str, Plot]) -> list[Block]:
+def _study_blocks(report: Report, plots: dict[str, Plot], base: Path | None) -> list[Block]:
+    """The sweeps, apart from the leaderboards and ablations: per study its trials, each linked to its
+    record, the importances, and Optuna's figures."""
     if not report.studies:
         return []
-    blocks: list[Block] = [Heading(2, "Sweeps")]
+    blocks: list[Block] = [
+        Heading(2, "Sweeps"),
+        Paragraph("Each study's trials, valued by the validation objective the sweep optimised; a pruned trial shows the value it had reached when it was stopped."),
+    ]
     for index, study in enumerate(report.studies, start=1):
         trials = study.trials
         done = trials[trials["state"] == "completed"]
         states = ", ".join(f"{state} {count}" for state, count in sorted(trials["state"].value_counts().items()))
-        summary = f"{len(trials)} trials ({states}); objective {study.objective.metric}, {'maximised' if study.objective.maximize else 'minimised'}."
+        summary = f"{len(trials)} trials ({states}); objective {study.objective.metric} on validation, {'maximised' if study.objective.maximize else 'minimised'}."
         if not done.empty:
             best = done.loc[done["value"].idxmax() if study.objective.maximize else done["value"].idxmin()]
-            settings = ", ".join(f"{p}={text(best[p])}" for p in study.params)
+            settings = ", ".join(f"{p}={_text(best[p])}" for p in study.params)
             summary += f" Best: {best['value']:.4f} at trial {int(best['trial'])}" + (f" ({settings})." if settings else ".")
-        blocks += [Heading(3, f"Study {study.name}"), Paragraph(summary)]
+        records = trials["records"].map(lambda paths: paths[0] if paths else None)
+        shown = trials.assign(record=trials["run_id"])
+        columns = ["trial", "state", "value", "best", *study.params, *(["reached"] if shown["reached"].notna().any() else []), "record"]
+        blocks += [Heading(3, f"Study {study.name}"), Paragraph(summary), table(shown, columns, "trials", links={"record": record_links(records, base)})]
         if study.importances:
             frame = pd.DataFrame({"parameter": list(study.importances), "importance": list(study.importances.values())})
             blocks.append(table(frame, ["parameter", "importance"], "importances"))
-        blocks += [Image(plots[name]) for name in (f"study-{index}-history", f"study-{index}-importance") if name in plots]
+        blocks += [Image(plot) for name, plot in plots.items() if name.startswith(f"study-{index}-")]
     return blocks
+
+
+def _run_blocks(report: Report, base: Path | None) -> list[Block]:
+    """Every run the leaderboards and ablations count, each linked to its record file."""
+    runs = report.runs
+    if runs.empty:
+        return []
+    runs = runs.sort_values(["task", "dataset", "device", "config_id", "seed", "run_id"], key=lambda c: c.astype(str)) if "config_id" in runs else runs
+    columns = ["run_id", *[c for c in ("task", "dataset", "device", "config_id", "seed", "metric", "value", "validation_value") if c in runs]]
+    intro = "Every run counted above, each linked to its record file: value is the selected weights' test metric, validation its validation metric."
+    return [Heading(2, "Runs"), Paragraph(intro), table(runs, columns, "runs", links={"run_id": record_links(runs["source"], base)})]
 
 
 def _timing_blocks(report: Report) -> list[Block]:
@@ -286,8 +303,9 @@ def _timing_blocks(report: Report) -> list[Block]:
     return [Heading(2, "Component timings"), *blocks] if blocks else []
 
 
-def document(report: Report, plots: Sequence[Plot]) -> list[Block]:
-    """The report as blocks, in reading order."""
+def document(report: Report, plots: Sequence[Plot], base: Path | None = None) -> list[Block]:
+    """The report as blocks, in reading order; links to record files are relative to ``base``, the
+    folder the report is written to."""
     by_name = {plot.name: plot for plot in plots}
     goals = "; ".join(f"{task or 'no task'}: {goal.metric} ({'higher' if goal.maximize else 'lower'} is better)" for task, goal in sorted(report.objectives.items()))
     shown = [k for k in report.keys if k not in SECTION_KEYS]
@@ -297,17 +315,25 @@ def document(report: Report, plots: Sequence[Plot]) -> list[Block]:
     figures = [plot for plot in plots if not plot.name.startswith("study-")]
     if figures:
         blocks += [Heading(2, "Plots"), *map(Image, figures)]
-    blocks += _study_blocks(report, by_name) + _timing_blocks(report)
+    blocks += _study_blocks(report, by_name, base) + _timing_blocks(report) + _run_blocks(report, base)
     provenance = pd.DataFrame(report.provenance, columns=["what", "covers"])
     return blocks + [Heading(2, "Provenance"), table(provenance, ["what", "covers"], "provenance")]
 
 
+_MARKDOWN_PUNCTUATION = re.compile(r"[\\`*\[\]~|]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
+_AUTOLINK = re.compile(r"(?i)(://|\bwww\.)")
+
+
 def _markdown_cell(value: str) -> str:
-    return html.escape(value, quote=False).replace("|", "\\|").replace("\n", " ")
+    """``value`` as Markdown text: HTML escaped, and link, image, emphasis, code and table syntax made literal
+    (a record field such as ``[x](http://...)`` shows as written, never as a live link or image)."""
+    escaped = _MARKDOWN_PUNCTUATION.sub(lambda match: "\\" + match.group(), html.escape(value, quote=False))
+    return _AUTOLINK.sub(lambda match: match.group().replace("/", "\\/").replace(".", "\\."), escaped).replace("\n", " ")
 
 
 def markdown(blocks: Sequence[Block], image_dir: str = "plots") -> str:
-    """GitHub-flavoured Markdown, plots referenced as ``<image_dir>/<name>.png``."""
+    """GitHub-flavoured Markdown, plots referenced as ``<image_dir>/<name>.png``. Links to record files are
+    the HTML page's: the Markdown depends on the records only, not on where their files lie."""
     out = []
     for block in blocks:
         if isinstance(block, Heading):
@@ -324,49 +350,9 @@ def markdown(blocks: Sequence[Block], image_dir: str = "plots") -> str:
     return "\n\n".join(out) + "\n"
 
 
-STYLE = """
-body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto; max-width: 1200px; color: #1f2328; padding: 0 1rem; }
-h1 { border-bottom: 2px solid #d0d7de; padding-bottom: .3rem; }
-h2 { border-bottom: 1px solid #d0d7de; padding-bottom: .2rem; margin-top: 2.2rem; }
-table { border-collapse: collapse; margin: .8rem 0 1.4rem; font-size: .85rem; }
-th, td { border: 1px solid #d0d7de; padding: .25rem .55rem; text-align: left; }
-th { background: #f6f8fa; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
-tr:nth-child(even) td { background: #fbfcfd; }
-table.leaderboard tr:first-child td { font-weight: 600; }
-figure { margin: 1rem 0; }
-figure img { max-width: 100%; border: 1px solid #d0d7de; }
-figcaption { font-size: .85rem; color: #57606a; }
-"""
-
-
-def html_page(blocks: Sequence[Block]) -> str:
-    """One self-contained page: inline CSS, plots embedded as base64 PNG, every string escaped."""
-    body = []
-    for block in blocks:
-        if isinstance(block, Heading):
-            body.append(f"<h{block.level}>{html.escape(block.text)}</h{block.level}>")
-        elif isinstance(block, Paragraph):
-            body.append(f"<p>{html.escape(block.text)}</p>")
-        elif isinstance(block, Table):
-            head = "".join(f"<th>{html.escape(cell)}</th>" for cell in block.header)
-            opening = ['<td class="num">' if numeric else "<td>" for numeric in block.numeric]
-            rows = "".join(
-                "<tr>" + "".join(f"{td}{html.escape(cell)}</td>" for td, cell in zip(opening, row)) + "</tr>\n" for row in block.rows
-            )
-            body.append(f'<table class="{html.escape(block.css)}">\n<thead><tr>{head}</tr></thead>\n<tbody>\n{rows}</tbody>\n</table>')
-        else:
-            data = base64.b64encode(block.plot.png).decode("ascii")
-            title = html.escape(block.plot.title)
-            body.append(f'<figure id="{html.escape(block.plot.name)}"><img alt="{title}" src="data:image/png;base64,{data}"><figcaption>{title}</figcaption></figure>')
-    return (
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{html.escape(TITLE)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n" + "\n".join(body) + "\n</body>\n</html>\n"
-    )
-
-
 def _csv(frame: pd.DataFrame, path: Path) -> Path:
-    frame.to_csv(path, index=False, float_format="%.10g", lineterminator="\n")
+    with writing(path, "w") as handle:
+        frame.to_csv(handle, index=False, float_format="%.10g", lineterminator="\n")
     return path
 
 
@@ -387,7 +373,7 @@ def _parquet_safe(frame: pd.DataFrame) -> pd.DataFrame:
 
 def tables(report: Report) -> dict[str, pd.DataFrame]:
     """The report's tables by file stem; empty ones are left out."""
-    trials = [study.trials.assign(study=study.name) for study in report.studies]
+    trials = [study.trials.drop(columns="records").assign(study=study.name) for study in report.studies]  # run_id, not where its file lies
     found = {
         "leaderboard": report.leaderboard,
         "ablation": report.ablation,
@@ -403,28 +389,22 @@ def tables(report: Report) -> dict[str, pd.DataFrame]:
 
 
 def write_report(report: Report, plots: Sequence[Plot], out: Path, formats: Iterable[str] = FORMATS) -> list[Path]:
-    """Write the chosen ``formats`` into ``out`` and return the paths written."""
+    """Write the chosen ``formats`` as one step into ``out`` (see :mod:`cnnbench.report.output`); return the paths."""
     formats = set(formats)
-    out.mkdir(parents=True, exist_ok=True)
+    blocks = document(report, plots, out) if formats & {"markdown", "html"} else []
     written: list[Path] = []
-    blocks = document(report, plots) if formats & {"markdown", "html"} else []
-    if "markdown" in formats:
-        image_dir = out / "plots"
-        image_dir.mkdir(exist_ok=True)
-        for stale in image_dir.glob("*.png"):
-            stale.unlink()
-        for plot in plots:
-            (image_dir / f"{plot.name}.png").write_bytes(plot.png)
-            written.append(image_dir / f"{plot.name}.png")
-        written.append(out / "report.md")
-        written[-1].write_text(markdown(blocks), encoding="utf-8")
-    if "html" in formats:
-        written.append(out / "report.html")
-        written[-1].write_text(html_page(blocks), encoding="utf-8")
-    if "csv" in formats:
-        written += [_csv(frame, out / f"{name}.csv") for name, frame in tables(report).items()]
-    if "parquet" in formats:
-        for name, frame in {"records": report.frame, **tables(report)}.items():
-            _parquet_safe(frame).to_parquet(out / f"{name}.parquet", index=False)
-            written.append(out / f"{name}.parquet")
-    return written
+    with staged(out) as stage:
+        if "markdown" in formats:
+            shutil.rmtree(stage / "plots", ignore_errors=True)  # the previous report's plots, not this one's
+            written += [write_bytes(stage / "plots" / f"{plot.name}.png", plot.png) for plot in plots]
+            written.append(write_text(stage / "report.md", markdown(blocks)))
+        if "html" in formats:
+            written.append(write_text(stage / "report.html", html_page(blocks)))
+        if "csv" in formats:
+            written += [_csv(frame, stage / f"{name}.csv") for name, frame in tables(report).items()]
+        if "parquet" in formats:
+            for name, frame in {"records": report.frame, **tables(report)}.items():
+                with writing(stage / f"{name}.parquet") as handle:
+                    _parquet_safe(frame).to_parquet(handle, index=False)
+                written.append(stage / f"{name}.parquet")
+    return [out / path.relative_to(stage) for path in written]

@@ -1,8 +1,10 @@
-"""Sweeps seen through their trial records: the optimisation history and the parameter importances.
+"""Sweeps seen through their trial records: the trial table, the parameter importances, an Optuna study.
 
 The report needs no Optuna storage: each study is rebuilt in memory from its trial records
-(``optuna.trial.create_trial``), so Optuna's own fANOVA evaluator ranks the parameters, and a report
-built on another machine from copied records shows the same numbers.
+(``optuna.trial.create_trial``: completed trials with their value, pruned ones with the last value they
+reported), so Optuna's own fANOVA evaluator ranks the parameters and Optuna's own figures draw it
+(:mod:`cnnbench.report.study_figures`), and a report built on another machine from copied records shows
+the same numbers. A trial's value is its *validation* objective, the number the sweep optimised.
 """
 
 from __future__ import annotations
@@ -19,12 +21,17 @@ from cnnbench.report.stats import COMPONENT_ROOTS, METRIC_PREFIX, Objective, com
 #: where a sweep may record its trial's parameters: ``study: {"name", "trial", "params": {key: value}}``
 PARAMS_PREFIX = "study.params."
 #: config settings that are where and how a trial ran, not what it tried
+#: a positive float parameter spans at least this ratio to be taken as log-scaled
+LOG_SPAN = 10
 NOT_PARAMETERS = ("results.", "data.", "hydra.", "sweep.", "trainer.device", "trainer.threads", "trainer.progress")
 
 
 @dataclass
 class Study:
-    """One study's trials (``trial``, ``state``, ``value``, ``best`` and one column per parameter)."""
+    """One study's trials (``trial``, ``state``, ``value``, ``best``, one column per parameter, ``reached``:
+    a pruned trial's last reported value, ``run_id`` and ``records``: the trial's first run and its record
+    files) and, with two parameters
+    or more, their importances."""
 
     name: str
     objective: Objective
@@ -64,30 +71,62 @@ def _candidates(records: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([records[component_columns(records)], config], axis=1)
 
 
+def _value_column(records: pd.DataFrame, metric: str) -> str:
+    """The validation objective's column (schema 2), else the metric a schema-1 trial reported."""
+    validation = f"validation.{metric}"
+    return validation if validation in records and records[validation].notna().any() else METRIC_PREFIX + metric
+
+
+def _last_reported(curve: object, metric: str) -> float:
+    """The last validation value of ``metric`` in a run's curve: what a pruned trial reached (a schema-1
+    record's curve has test values only, which its sweep pruned on)."""
+    for epoch in reversed(curve if isinstance(curve, list) else []):
+        scores = (epoch.get("validation") or epoch.get("test") or {}) if isinstance(epoch, dict) else {}  # test: a schema-1 sweep's
+        value = scores.get(metric)
+        if isinstance(value, int | float) and np.isfinite(value):
+            return float(value)
+    return np.nan
+
+
 def _trial_table(records: pd.DataFrame, objective: Objective) -> tuple[pd.DataFrame, list[str]]:
     """One row per trial (its seeds averaged), with the parameters that vary across the study."""
-    metric = METRIC_PREFIX + objective.metric
-    records = records.assign(value=pd.to_numeric(records[metric], errors="coerce") if metric in records else np.nan)
-    records = records.assign(value=records["value"].where(records["status"] == "completed"))
+    column = _value_column(records, objective.metric)
+    values = pd.to_numeric(records[column], errors="coerce") if column in records else pd.Series(np.nan, index=records.index)
+    reached = [_last_reported(curve, objective.metric) for curve in records["curve"]] if "curve" in records else np.nan
+    records = records.assign(value=values.where(records["status"] == "completed"), reached=reached)
     candidates = _candidates(records)
     params = sorted(c for c in candidates if texts(candidates[c]).nunique() > 1)
-    grouped = pd.concat([records[["study.trial", "status", "value"]], candidates[params]], axis=1).groupby("study.trial", sort=True)
+    columns = ["study.trial", "status", "value", "reached", "run_id", "source"]
+    grouped = pd.concat([records[columns], candidates[params]], axis=1).groupby("study.trial", sort=True)
     trials = grouped[params].first() if params else pd.DataFrame(index=grouped.size().index)
     trials["value"] = grouped["value"].mean()
-    trials["state"] = np.where(trials["value"].notna(), "completed", grouped["status"].first())
+    status = grouped["status"].first()
+    trials["state"] = np.where(trials["value"].notna(), "completed", status.where(status != "completed", "no value"))
+    trials["reached"] = grouped["reached"].mean().where(trials["state"] == "pruned")
+    trials["run_id"] = grouped["run_id"].first()
+    trials["records"] = grouped["source"].agg(list)
     best = trials["value"].cummax() if objective.maximize else trials["value"].cummin()
     trials["best"] = best.ffill()
     trials = trials.reset_index().rename(columns={"study.trial": "trial"})
-    return trials[["trial", "state", "value", "best", *params]], params
+    return trials[["trial", "state", "value", "best", *params, "reached", "run_id", "records"]], params
 
 
 def _distribution(values: pd.Series) -> optuna.distributions.BaseDistribution:
-    """The narrowest distribution that holds the values the trials took."""
+    """The narrowest distribution that holds the values the trials took; a float searched on a log scale
+    (a learning rate) is drawn on one."""
     if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
         return optuna.distributions.CategoricalDistribution(sorted(texts(values).unique()))
     if pd.api.types.is_integer_dtype(values):
         return optuna.distributions.IntDistribution(int(values.min()), int(values.max()))
-    return optuna.distributions.FloatDistribution(float(values.min()), float(values.max()))
+    low, high = float(values.min()), float(values.max())
+    return optuna.distributions.FloatDistribution(low, high, log=_log_scaled(values.astype(float), low, high))
+
+
+def _log_scaled(values: pd.Series, low: float, high: float) -> bool:
+    """Whether the values look drawn on a log scale: positive, spanning a decade or more, and bunched at
+    the low end on a linear scale (the median in the lowest quarter of the range), as a log-uniform
+    search leaves them; the records do not keep the search space itself."""
+    return low > 0 and high >= LOG_SPAN * low and (float(values.median()) - low) < 0.25 * (high - low)
 
 
 def _param_value(value: object, distribution: optuna.distributions.BaseDistribution) -> object:
@@ -96,23 +135,43 @@ def _param_value(value: object, distribution: optuna.distributions.BaseDistribut
     return int(value) if isinstance(distribution, optuna.distributions.IntDistribution) else float(value)
 
 
-def importances(trials: pd.DataFrame, params: list[str], maximize: bool) -> dict[str, float]:
-    """fANOVA importances (seeded, so the same trials give the same numbers) of the completed trials."""
-    done = trials[trials["state"] == "completed"]
-    params = [p for p in params if done[p].notna().all() and texts(done[p]).nunique() > 1]
-    if len(done) < 2 or not params:
-        return {}
-    distributions = {p: _distribution(done[p]) for p in params}
+def optuna_study(study: Study) -> optuna.Study:
+    """The study in memory: completed trials with their value, pruned ones with the value they last
+    reported (as an intermediate value), failed ones as failed; parameters a trial lacks are left out."""
+    trials = study.trials
+    distributions = {p: _distribution(trials[p].dropna()) for p in study.params if trials[p].notna().any()}
+    states = {"completed": optuna.trial.TrialState.COMPLETE, "pruned": optuna.trial.TrialState.PRUNED}
     verbosity = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # an in-memory study is no news to the user
     try:
-        study = optuna.create_study(direction="maximize" if maximize else "minimize")
-        for row in done.to_dict("records"):
-            values = {p: _param_value(row[p], distributions[p]) for p in params}
-            study.add_trial(optuna.trial.create_trial(params=values, distributions=distributions, value=float(row["value"])))
-        found = optuna.importance.get_param_importances(study, evaluator=optuna.importance.FanovaImportanceEvaluator(seed=0))
+        rebuilt = optuna.create_study(study_name=study.name, direction="maximize" if study.objective.maximize else "minimize")
+        for row in trials.to_dict("records"):
+            given = {p: d for p, d in distributions.items() if not pd.isna(row[p])}
+            state = states.get(row["state"], optuna.trial.TrialState.FAIL)
+            reached = {} if pd.isna(row["reached"]) else {0: float(row["reached"])}
+            rebuilt.add_trial(
+                optuna.trial.create_trial(
+                    state=state,
+                    value=float(row["value"]) if state == optuna.trial.TrialState.COMPLETE else None,
+                    params={p: _param_value(row[p], d) for p, d in given.items()},
+                    distributions=given,
+                    intermediate_values=reached,
+                    user_attrs={"records": list(row["records"])},
+                )
+            )
     finally:
         optuna.logging.set_verbosity(verbosity)
+    return rebuilt
+
+
+def importances(study: Study) -> dict[str, float]:
+    """fANOVA importances (seeded, so the same trials give the same numbers) of the completed trials;
+    none for fewer than two parameters, where the one parameter would always score 1.0."""
+    done = study.trials[study.trials["state"] == "completed"]
+    params = [p for p in study.params if done[p].notna().all() and texts(done[p]).nunique() > 1]
+    if len(done) < 2 or len(params) < 2:
+        return {}
+    found = optuna.importance.get_param_importances(optuna_study(study), evaluator=optuna.importance.FanovaImportanceEvaluator(seed=0), params=params)
     return {name: float(found[name]) for name in sorted(found, key=lambda n: (-found[n], n))}
 
 
@@ -134,5 +193,7 @@ def studies(frame: pd.DataFrame, goals: Mapping[str, Objective]) -> list[Study]:
         if objective is None:
             continue
         trials, params = _trial_table(group, objective)
-        found.append(Study(str(name), objective, trials, params, importances(trials, params, objective.maximize)))
+        study = Study(str(name), objective, trials, params)
+        study.importances = importances(study)
+        found.append(study)
     return found

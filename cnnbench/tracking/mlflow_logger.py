@@ -81,12 +81,23 @@ def _experiment_id(client: Any, name: str) -> str:
 
 
 def _study_run(client: Any, experiment: str, study: str) -> str:
-    """The study's parent run, made by the first trial that finds none (trials of one study share it)."""
+    """The study's parent run, made by the first trial that finds none (trials of one study share it).
+
+    Two workers may both find none and both make one: each then takes the earliest, and a worker whose
+    own is not the earliest deletes it, so the study keeps one parent run."""
     quoted = study.replace("'", "\\'")
-    found = client.search_runs([experiment], filter_string=f"tags.`{STUDY_TAG}` = '{quoted}'", max_results=1, order_by=["attributes.start_time ASC"])
-    if found:
-        return found[0].info.run_id
-    return client.create_run(experiment, tags={STUDY_TAG: study, "study": study, "mlflow.runName": f"study {study}"}).info.run_id
+
+    def earliest() -> str | None:
+        found = client.search_runs([experiment], filter_string=f"tags.`{STUDY_TAG}` = '{quoted}'", max_results=1, order_by=["attributes.start_time ASC"])
+        return found[0].info.run_id if found else None
+
+    parent = earliest()
+    if parent is None:
+        own = client.create_run(experiment, tags={STUDY_TAG: study, "study": study, "mlflow.runName": f"study {study}"}).info.run_id
+        parent = earliest() or own
+        if parent != own:
+            client.delete_run(own)
+    return parent
 
 
 plugin = MlflowLogger()

@@ -17,9 +17,9 @@ def test_report_writes_every_output(shared_results: Path, tmp_path: Path, capsys
     assert main(["report", "--results", str(shared_results), "--out", str(out)]) == 0
     written = {p.name for p in out.iterdir()}
     assert {"report.md", "report.html", "leaderboard.csv", "ablation.csv", "records.parquet", "leaderboard.parquet", "plots"} <= written
-    assert len(list((out / "plots").glob("*.png"))) == 7
+    assert len(list((out / "plots").glob("*.png"))) == 10  # 5 figures of the runs, 5 of the sweep
     printed = capsys.readouterr().out
-    assert "46 scored runs, 22 configurations" in printed and f"wrote {out / 'report.md'}" in printed
+    assert "36 scored runs, 12 configurations" in printed  # the 10 sweep trials are in their own section and f"wrote {out / 'report.md'}" in printed
 
 
 def test_filters_metric_keys_and_formats(shared_results: Path, tmp_path: Path) -> None:

@@ -35,7 +35,9 @@ def test_trials_with_several_seeds_are_averaged(write) -> None:
     records.append(synthetic.run_record(5, accuracy=0.80, study={"name": "s", "trial": 1}))
     frame = load(write(records))
     (study,) = studies(frame, objectives(frame))
-    assert study.trials["value"].tolist() == pytest.approx([0.92, 0.80])
+    validation = frame.groupby("study.trial")["validation.accuracy"].mean()  # the sweep optimised validation, not test
+    assert study.trials["value"].tolist() == pytest.approx(validation.tolist())
+    assert study.trials["value"].tolist() == pytest.approx([0.92, 0.80], abs=0.005)
     assert study.importances == {}  # nothing varies between the trials
 
 
