@@ -311,7 +311,7 @@ def document(report: Report, plots: Sequence[Plot], base: Path | None = None) ->
     shown = [k for k in report.keys if k not in SECTION_KEYS]
     intro = f"Metric per task: {goals or 'none'}. Configurations are told apart by {len(shown)} settings: {', '.join(shown) or 'none'}."
     blocks: list[Block] = [Heading(1, TITLE), Paragraph(intro), *map(Paragraph, report.notes)]
-    blocks += _claim_blocks(report) + _leaderboard_blocks(report) + _ablation_blocks(report) + _aggregate_blocks(report) + _repeat_blocks(report)
+    blocks += _leaderboard_blocks(report) + _ablation_blocks(report) + _claim_blocks(report) + _aggregate_blocks(report) + _repeat_blocks(report)
     figures = [plot for plot in plots if not plot.name.startswith("study-")]
     if figures:
         blocks += [Heading(2, "Plots"), *map(Image, figures)]
