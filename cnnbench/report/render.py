@@ -182,10 +182,15 @@ def _ablation_blocks(report: Report) -> list[Block]:
         )
     )
     for title, rows in sections(report.ablation):
-        rows = rows.assign(n=rows["n_choice"].astype(str) + "/" + rows["n_baseline"].astype(str))
+        rows = rows.assign(n=_runs_a_side(rows))
         columns = ["slot", "choice", "baseline", "context", "n", "test", "diff", "ci", "p_better", "p_value", "p_adjusted", "verdict", "seeds_to_decide"]
         blocks += [Heading(3, title), table(rows, columns, "ablation", report.confidence)]
     return blocks
+
+
+def _runs_a_side(comparisons: pd.DataFrame) -> pd.Series:
+    """``"10/10"``: the runs of the choice and of the baseline of each comparison."""
+    return comparisons["n_choice"].astype(str) + "/" + comparisons["n_baseline"].astype(str)
 
 
 def _aggregate_blocks(report: Report) -> list[Block]:
@@ -227,7 +232,7 @@ def _claim_blocks(report: Report) -> list[Block]:
         f"claim gives the seeds per side that would decide it with power {report.power:.0%}."
     )
     rows = report.claims.assign(
-        n=report.claims["n_choice"].astype(str) + "/" + report.claims["n_baseline"].astype(str),
+        n=_runs_a_side(report.claims),
         gap=[
             f"{choice:.4f} vs {baseline:.4f}" if "gap" in comparison and pd.notna(choice) else ""
             for comparison, choice, baseline in zip(report.claims["comparison"], report.claims["gap_choice"], report.claims["gap_baseline"])
