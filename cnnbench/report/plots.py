@@ -85,8 +85,8 @@ def choice_plot(report: Report, slot: str) -> Plot | None:
     choice (mean and interval over seeds): runs of different epochs, datasets, devices or other
     components are never pooled into one point; each family is its own series."""
     board = report.leaderboard
-    name = slot if slot in report.keys else f"{slot}.name"  # a choice column, or the identity's ``<slot>.name``
-    hyper = [k for k in report.keys if k.startswith(slot + ".") and k != name]
+    name = slot
+    hyper = [k for k in report.keys if k.startswith(slot + ".")]
     if board.empty or name not in board:
         return None
     context = [k for k in report.keys if k != name and k not in hyper and k in board]
@@ -193,7 +193,7 @@ def figures(report: Report) -> list[Plot]:
     Names come from records, so ``$`` in them is text, not mathtext (``"a$\\x$"`` would not parse).
     """
     with rc_context({"text.parse_math": False}):
-        found = [choice_plot(report, slot) for slot in DEFAULT_BASELINE if {slot, f"{slot}.name"} & set(report.keys)]
+        found = [choice_plot(report, slot) for slot in DEFAULT_BASELINE if slot in report.keys]
         found.append(pareto_plot(report))
         found = [plot for plot in found if plot is not None] + curve_plots(report)
     return found + [plot for index, study in enumerate(report.studies, start=1) for plot in study_figures(study, index)]

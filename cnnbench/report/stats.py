@@ -77,13 +77,6 @@ def _identity_cell(value: Any) -> Any:
     return json.dumps(value, sort_keys=True) if isinstance(value, (list, dict)) else value
 
 
-def _identity_column(key: str) -> str:
-    """The column an identity setting fills. Identities name a component ``pooling`` like its column;
-    the first schema-2 records (before 3 Dec 2026, 12:03) named it ``pooling.name``, and still load."""
-    root, _, leaf = key.rpartition(".")
-    return root if leaf == "name" and root in COMPONENT_ROOTS else key
-
-
 def _identities(runs: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
     """Each run's configuration code and one row per configuration of its identity settings."""
     codes, _ = pd.factorize(runs["config_id"].astype(object), use_na_sentinel=True)
@@ -91,7 +84,7 @@ def _identities(runs: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
     cells = runs["identity"].to_numpy()
     table = pd.DataFrame.from_records(
         [
-            {_identity_column(key): _identity_cell(value) for key, value in (cells[at] if isinstance(cells[at], dict) else {}).items() if key not in IDENTITY_IN_SECTION}
+            {key: _identity_cell(value) for key, value in (cells[at] if isinstance(cells[at], dict) else {}).items() if key not in IDENTITY_IN_SECTION}
             for code, at in positions.items()
             if code >= 0
         ]

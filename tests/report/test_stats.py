@@ -305,10 +305,3 @@ def test_pooling_configurations_with_by_is_said(write) -> None:
     assert any("rows pool several configurations" in note for note in report.notes)
 
 
-def test_first_schema_2_identities_naming_components_dot_name_still_load(write) -> None:
-    records = runs_of({("relu", "max", "cpu"): [0.90, 0.92, 0.94], ("elu", "max", "cpu"): [0.91, 0.93, 0.95]})
-    for record in records:
-        record["identity"] = {(f"{k}.name" if k in record["components"] and "." not in k else k): v for k, v in record["identity"].items()}
-    runs, keys = scored(write(records))
-    assert {"activation", "pooling"} <= set(keys) and not {"activation.name", "pooling.name"} & set(keys)
-    assert ablation(runs, keys)["choice"].tolist() == ["elu(alpha=1)"]
