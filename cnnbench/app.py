@@ -1,30 +1,28 @@
 """``cnnbench run``: the Hydra app over ``conf/``; ``-m`` runs the cross product of the overrides.
 
-The registry feeds Hydra's ConfigStore first, so every installed component is a config option.
+The registry feeds Hydra's ConfigStore first, so every installed component is a config option. The
+composed config is checked (:mod:`cnnbench.preflight`) before Hydra creates a run folder; a multirun
+checks each value of each swept key the same way, and each job again before it trains.
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from cnnbench.records import RunRecord
 
-HELP_EPILOG = """examples:
-  cnnbench run                                   LeNet-5 on the bundled digits, CPU
-  cnnbench run activation=elu pooling=mixed pooling.lam=0.3
-  cnnbench run -m activation=relu,elu pooling=max,avg trainer.seed=0,1,2
-  cnnbench run experiment=ablation_lenet         the 60-run ablation (a multirun, joblib launcher)
-  cnnbench run --cfg job                        show the composed config"""
+from cnnbench.errors import CnnbenchError
+
+HELP = "run a benchmark (Hydra app: overrides, -m, --cfg job, --info, --help lists every option)"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.epilog = HELP_EPILOG
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument("overrides", nargs=argparse.REMAINDER, help="Hydra overrides and flags (-m, --cfg job, ...)")
-    parser.set_defaults(hydra_passthrough=True)
+    parser.add_argument("overrides", nargs=argparse.REMAINDER, help="Hydra overrides and flags: `cnnbench run --help`")
 
 
 def summary_line(record: RunRecord, path: Any) -> str:
@@ -39,41 +37,84 @@ def summary_line(record: RunRecord, path: Any) -> str:
     )
 
 
+def _remove_job_folder(output_dir: str, results_dir: str) -> None:
+    """A job refused inside Hydra (its data missing, say) leaves no run folder, nor empty folders above it."""
+    folder, top = Path(output_dir), Path(results_dir).resolve()
+    shutil.rmtree(folder, ignore_errors=True)
+    for parent in folder.parents:
+        if parent.resolve() == top or top not in parent.resolve().parents:
+            break
+        try:
+            parent.rmdir()
+        except OSError:
+            break
+
+
+def _check_multirun(hydra: Any, args: argparse.Namespace, base: Any, registry: Any) -> None:
+    """The first job, then each other value of each swept key in it, checked before any job starts."""
+    from omegaconf import OmegaConf
+
+    from cnnbench.hydra_app import compose, sweep_values
+    from cnnbench.preflight import check_run
+    from cnnbench.sweep.compose import override_value
+
+    overrides = list(args.overrides)
+    params = base.hydra.sweeper.get("params")
+    configured = OmegaConf.to_container(params) if params is not None else {}
+    swept = dict(sweep_values([f"{k}={v}" for k, v in configured.items()]) + sweep_values(overrides))
+    fixed = [o for o in overrides if o.split("=", 1)[0].lstrip("+~") not in swept]
+    first = {key: values[0] for key, values in swept.items()}
+    jobs = [first] + [{**first, key: value} for key, values in swept.items() for value in values[1:]]
+    for job in jobs:
+        check_run(compose(hydra, "config", [*fixed, *(f"{k}={override_value(v)}" for k, v in job.items())]), registry)
+
+
 def main(args: argparse.Namespace) -> int:
-    import hydra
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
     from omegaconf import DictConfig
 
+    from cnnbench import hydra_app
     from cnnbench.configstore import store_components
-    from cnnbench.errors import CnnbenchError
-    from cnnbench.overrides import check_component_overrides
     from cnnbench.plugins import default_registry
-    from cnnbench.training.execute import execute
+    from cnnbench.preflight import check_run
+    from cnnbench.training.execute import RunFailed, execute
 
+    parsed = hydra_app.parse(args.overrides, "cnnbench run")
     registry = default_registry()
     store_components(registry)
-    check_component_overrides([o for o in args.overrides if "=" in o and not o.startswith("-")], registry)
+    if hydra_app.shows_only(parsed):
+        return hydra_app.show(parsed, "config", "run")
     problems: list[str] = []
 
-    @hydra.main(config_path="pkg://cnnbench_conf", config_name="config", version_base="1.3")
     def job(cfg: DictConfig) -> None:
-        multirun = HydraConfig.get().mode == RunMode.MULTIRUN
+        runtime = HydraConfig.get()
+        multirun = runtime.mode == RunMode.MULTIRUN
         try:
+            if multirun:
+                check_run(cfg, registry)
             record, path = execute(cfg, registry)
         except CnnbenchError as error:
             print(f"cnnbench: error: {error}", file=sys.stderr)
+            if not isinstance(error, RunFailed):
+                _remove_job_folder(runtime.runtime.output_dir, str(cfg.results.dir))
             if not multirun:
                 raise SystemExit(error.exit_code) from None
             problems.append(str(error))  # a multirun goes on to the next run
             return
         print(summary_line(record, path), flush=True)
 
-    sys.argv = ["cnnbench run", *args.overrides]
-    try:
-        job()
-    except SystemExit as exit_:  # Hydra exits on its own errors; report the status instead
-        return int(exit_.code or 0)
+    with hydra_app.hydra_session(parsed.config_dir, "run") as hydra:
+        first = hydra_app.first_compose(hydra, "config", parsed)
+        mode = hydra_app.run_mode(parsed, first)
+        if mode == RunMode.RUN:
+            check_run(first, registry)
+        else:
+            _check_multirun(hydra, parsed, first, registry)
+        try:
+            hydra_app.launch(hydra, hydra_app.Launch(parsed, "config", mode), job)
+        except SystemExit as exit_:  # Hydra exits on its own errors; report the status instead
+            return int(exit_.code or 0)
     if problems:
         print(f"cnnbench: {len(problems)} run(s) of the multirun did not complete", file=sys.stderr)
         return 1

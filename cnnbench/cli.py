@@ -1,7 +1,9 @@
 """The ``cnnbench`` command: one sub-command per job, each in its own module.
 
-``run`` and ``sweep`` hand their arguments to Hydra; the others parse theirs with argparse. Any
-:class:`~cnnbench.errors.CnnbenchError` ends the command with its one-line message and a non-zero exit.
+``run`` and ``sweep`` hand their arguments to Hydra (``--help`` is Hydra's app help); the others parse
+theirs with argparse. Exit status: 0 done, 2 bad input (one ``cnnbench: error:`` line, before any work),
+1 a failure while working (a failed run, a worker that died), 130 interrupted. Any
+:class:`~cnnbench.errors.CnnbenchError` ends the command with its one-line message.
 """
 
 from __future__ import annotations
@@ -9,8 +11,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from cnnbench import __version__
 from cnnbench.errors import CnnbenchError
@@ -23,6 +27,9 @@ COMMANDS = {
     "report": "cnnbench.report.cli",
     "bench": "cnnbench.bench.cli",
 }
+#: the sub-commands that are Hydra apps: their flags, --help included, go to Hydra
+HYDRA_COMMANDS = ("run", "sweep")
+COMPLETION_FLAGS = ("-sc", "--shell-completion")
 HELP = {
     "list": "list the registered components and their hyperparameters",
     "run": "run a benchmark (Hydra overrides; -m for a multirun)",
@@ -32,12 +39,23 @@ HELP = {
 }
 
 
+class ArgumentError(CnnbenchError):
+    """A command line argparse refuses."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a refused command line is cnnbench's one line (argparse prints usage and exits)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise ArgumentError(f"{self.prog}: {message} (see `{self.prog} --help`)")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="cnnbench", description="Benchmark and ablate the building blocks of convolutional networks.")
+    parser = Parser(prog="cnnbench", description="Benchmark and ablate the building blocks of convolutional networks.")
     parser.add_argument("--version", action="version", version=f"cnnbench {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, module in COMMANDS.items():
-        command = sub.add_parser(name, help=HELP[name], description=HELP[name])
+        command = sub.add_parser(name, help=HELP[name], description=HELP[name], add_help=name not in HYDRA_COMMANDS)
         command.set_defaults(module=module)
         importlib.import_module(module).configure(command)
     return parser
@@ -48,20 +66,54 @@ def error_exit(message: str, code: int = 2) -> int:
     return code
 
 
+def _completion_query(argv: Sequence[str]) -> list[str] | None:
+    """``cnnbench -sc query=bash``, as Hydra's completion script calls it: route it to the sub-command's app.
+
+    The script runs the program with the whole line in ``COMP_LINE``; the sub-command's Hydra app must see
+    that line without it, as if it were a program of its own.
+    """
+    if len(argv) != 2 or argv[0] not in COMPLETION_FLAGS or not argv[1].startswith("query="):
+        return None
+    words = os.environ.get("COMP_LINE", "").split(" ")
+    if len(words) > 1 and words[1] in HYDRA_COMMANDS:
+        os.environ["COMP_LINE"] = " ".join([words[0], *words[2:]])
+        return [words[1], *argv]
+    word = words[1] if len(words) > 1 else ""
+    print(" ".join(name for name in COMMANDS if name.startswith(word)))
+    return []
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="cnnbench: %(message)s")
-    parser = build_parser()
-    args, unknown = parser.parse_known_args(argv)
-    if unknown:  # Hydra's own flags (-m, --cfg job, ...) belong to the Hydra-backed commands
-        if not getattr(args, "hydra_passthrough", False):
-            parser.error(f"unrecognized arguments: {' '.join(unknown)}")
-        args.overrides = [*unknown, *args.overrides]
+    argv = list(sys.argv[1:] if argv is None else argv)
+    routed = _completion_query(argv)
+    if routed == []:
+        return 0
+    argv = routed or argv
     try:
+        if argv and argv[0] in HYDRA_COMMANDS:  # every flag, --help included, is Hydra's
+            args = argparse.Namespace(command=argv[0], module=COMMANDS[argv[0]], overrides=argv[1:])
+        else:
+            args = build_parser().parse_args(argv)
         return importlib.import_module(args.module).main(args)
     except CnnbenchError as error:
         return error_exit(str(error), error.exit_code)
     except KeyboardInterrupt:
         return error_exit("interrupted", 130)
+    except BrokenPipeError:  # `cnnbench list --json | head`: the reader has what it wanted
+        _quiet_stdout()
+        return 0
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null so that Python's flush at exit does not fail on the closed pipe again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a real file (tests capture it)
+        pass
+    finally:
+        os.close(devnull)
 
 
 if __name__ == "__main__":

@@ -2,13 +2,16 @@
 
 Each plugin is loaded and registered on its own, so one broken plugin is reported and skipped while the
 rest load (pluggy's own ``load_setuptools_entrypoints`` has no such guard). ``CNNBENCH_STRICT_PLUGINS=1``
-makes any failure fatal; ``CNNBENCH_PLUGINS=a,b`` loads only the named entry points.
+makes any failure fatal; ``CNNBENCH_PLUGINS=a,b`` loads only what it names: entry points (``swish``),
+distributions (``cnnbench`` for the built-ins, ``cnnbench-swish``) or both (``cnnbench-swish:swish``). An
+entry point the list does not name is never imported, and a name that matches nothing is an error.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
@@ -66,8 +69,37 @@ def _source(entry_point: EntryPoint) -> PluginSource:
     return PluginSource(entry_point.name, dist.name if dist else "?", dist.version if dist else "?")
 
 
+def _normalized(distribution: str) -> str:
+    """A distribution name as the packaging standards compare them (``Cnnbench_Swish`` is ``cnnbench-swish``)."""
+    return re.sub(r"[-_.]+", "-", distribution).lower()
+
+
+def _matches(entry: str, entry_point: EntryPoint) -> bool:
+    """Whether an allow-list entry names ``entry_point``: its name, its distribution, or ``distribution:name``."""
+    distribution = _normalized(_source(entry_point).distribution)
+    named, colon, name = entry.partition(":")
+    if colon:
+        return _normalized(named) == distribution and name == entry_point.name
+    return entry == entry_point.name or _normalized(entry) == distribution
+
+
 def _entry_points(allow: set[str] | None) -> list[EntryPoint]:
-    found = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if allow is None or ep.name in allow]
+    """The group's entry points that ``allow`` names (all when ``None``), none of them imported yet.
+
+    An entry that names nothing, or an entry-point name that two distributions use, is an error.
+    """
+    available = list(entry_points(group=ENTRY_POINT_GROUP))
+    found = available
+    if allow is not None:
+        installed = sorted({ep.name for ep in available} | {_normalized(_source(ep).distribution) for ep in available})
+        for entry in sorted(allow):
+            named = [ep for ep in available if _matches(entry, ep)]
+            if not named:
+                raise PluginError(f"{ALLOW_ENV} names {entry!r}, which no installed plugin is; entry points and distributions: {', '.join(installed)}")
+            owners = sorted({_normalized(_source(ep).distribution) for ep in named})
+            if ":" not in entry and entry not in owners and len(owners) > 1:
+                raise PluginError(f"{ALLOW_ENV}: entry point {entry!r} is in {', '.join(owners)}; name one as DISTRIBUTION:{entry}")
+        found = [ep for ep in available if any(_matches(entry, ep) for entry in allow)]
     # Built-ins first, so a third-party plugin that reuses a built-in name is the one reported.
     return sorted(found, key=lambda ep: (_source(ep).distribution != BUILTIN_DISTRIBUTION, _source(ep).distribution, ep.name))
 
@@ -128,7 +160,7 @@ def load_registry(
 
     Args:
         strict: make a failing plugin fatal; defaults to ``$CNNBENCH_STRICT_PLUGINS``.
-        allow: entry-point names to load, all when ``None``; defaults to ``$CNNBENCH_PLUGINS``.
+        allow: entry-point or distribution names to load, all when ``None``; defaults to ``$CNNBENCH_PLUGINS``.
         extra: already-imported plugins to register after the discovered ones (tests, notebooks).
 
     >>> registry = load_registry()

@@ -55,11 +55,14 @@ class Task(ABC):
     default_loss: ClassVar[str]
     #: loss ``input_kind`` values this task can feed ("logits", "pairs", "embeddings")
     loss_inputs: ClassVar[tuple[str, ...]]
-    #: dataset names this task accepts (the ``dataset`` hyperparameter)
+    #: dataset names this task accepts (the ``dataset`` hyperparameter); shell wildcards: ``('*',)`` is any registered dataset
     datasets: ClassVar[tuple[str, ...]]
     #: the metric sweeps optimise (on validation) and leaderboards rank by (on test), and whether higher is better
     primary_metric: ClassVar[str]
     maximize: ClassVar[bool] = True
+    #: the scalar metrics :meth:`evaluate` returns: a sweep's objective is checked against them before trial 0
+    #: (empty: not declared, checked on the first record instead)
+    metrics: ClassVar[tuple[str, ...]] = ()
 
     @abstractmethod
     def load_data(self, root: Path, image_size: int | None, seed: int, split: SplitSettings) -> TaskData:

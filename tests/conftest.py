@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from cnnbench.data import clear_cache
 from cnnbench.plugins import default_registry
 from cnnbench.registry import Registry
 
@@ -33,3 +34,9 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared data not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture(autouse=True)
+def _fresh_datasets() -> None:
+    """Tests rewrite files under one root; the process-wide dataset cache must not hand back the old ones."""
+    clear_cache()

@@ -100,3 +100,13 @@ def test_the_templates_own_suite_passes_out_of_tree(source: Path, site: Path) ->
     assert ran.returncode == 0, ran.stdout[-3000:]
     conformance = [line for line in ran.stdout.splitlines() if "::test_conformance[activation-swish-" in line]
     assert len(conformance) == len(MODULE_CHECKS), ran.stdout[-3000:]
+
+
+def test_presets_shipped_by_the_plugin_are_options_of_run_and_sweep(site: Path) -> None:
+    """The template's SearchPathPlugin puts its yaml presets on Hydra's search path, for both Hydra apps."""
+    run = [sys.executable, "-m", "cnnbench.cli", "run", "activation=swish_steep", "--cfg", "job"]
+    shown = subprocess.run(run, env=_with_site(site), capture_output=True, text=True)
+    assert shown.returncode == 0, shown.stderr
+    assert OmegaConf.create(shown.stdout).activation == {"name": "swish", "beta": 4.0}
+    helped = subprocess.run([sys.executable, "-m", "cnnbench.cli", "sweep", "--help"], env=_with_site(site), capture_output=True, text=True)
+    assert "swish_steep" in next(line for line in helped.stdout.splitlines() if line.startswith("activation:"))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
+import math
 import os
 import sys
 from pathlib import Path
@@ -23,7 +24,8 @@ EPILOG = """examples:
   cnnbench bench                                 every component, both default shapes
   cnnbench bench pooling --names 'mixed*'        the mixed poolings only
   cnnbench bench activation loss --shape 256,32,16,16 --repeats 9
-  cnnbench bench --device cuda --dtype bfloat16  on the GPU (timing synchronised)"""
+  cnnbench bench --device cuda --dtype bfloat16  on the GPU (timing synchronised)
+  cnnbench bench loss --training-shapes          each loss on 16-128 x 10 logits or 64-128-wide embeddings"""
 
 
 def _positive(kind: type) -> Any:
@@ -32,7 +34,7 @@ def _positive(kind: type) -> Any:
             value = kind(text)
         except ValueError:
             value = 0
-        if value <= 0:
+        if not 0 < value < math.inf:  # nan and inf too: a timing budget must be a finite number
             raise argparse.ArgumentTypeError(f"must be a positive {kind.__name__}, got {text!r}")
         return value
 
@@ -45,6 +47,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("kinds", nargs="*", metavar="KIND", help=f"kinds to time: {', '.join(KINDS)} (default: all)")
     parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N (default: auto)")
     parser.add_argument("--shape", action="append", metavar="N,C,H,W", help=f"input map, repeatable (default: {' and '.join(DEFAULT_SHAPES)})")
+    parser.add_argument("--training-shapes", action="store_true", help="each component at the shapes training gives it (LeNet-5 and AlexNet-style maps; 16-128 x 10 logits; 64-128-wide embeddings) instead of --shape")
     parser.add_argument("--dtype", choices=DTYPES, default="float32", help="dtype of inputs and parameters (default: float32)")
     parser.add_argument("--repeats", type=_positive(int), default=5, metavar="R", help="interleaved repeats; figures are medians (default: 5)")
     parser.add_argument("--min-time", type=_positive(float), default=0.05, metavar="S", help="seconds each callable is timed per repeat (default: 0.05)")
@@ -64,15 +67,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     import torch
 
-    from cnnbench.bench.inputs import BenchInputError, parse_shape
+    from cnnbench.bench.inputs import BenchInputError, parse_shape, training_shapes
     from cnnbench.bench.records import write_bench_record
     from cnnbench.bench.runner import Settings, bench_component
     from cnnbench.plugins import default_registry
+    from cnnbench.preflight import check_writable
     from cnnbench.training.device import select_device
 
     unknown = [kind for kind in args.kinds if kind not in KINDS]
     if unknown:
         raise BenchInputError(f"unknown kind {', '.join(map(repr, unknown))}; kinds: {', '.join(KINDS)}")
+    if args.training_shapes and args.shape:
+        raise BenchInputError("--training-shapes replaces --shape; give one of them")
     shapes = [parse_shape(text) for text in args.shape or DEFAULT_SHAPES]
     settings = Settings(
         device=select_device(args.device, option="--device"),
@@ -96,17 +102,21 @@ def main(args: argparse.Namespace) -> int:
     ]
     if not components:
         raise BenchInputError(f"no {'/'.join(args.kinds or KINDS)} component matches --names {args.names!r}; see `cnnbench list`")
+    check_writable(args.results, "--results")  # now, not after timing everything
 
     from rich.console import Console
 
     console, progress = Console(width=None if sys.stdout.isatty() else 160), Console(stderr=True)
     results = []
-    for shape in shapes:
-        for component in components:
-            with progress.status(f"{component.kind} {component.name} on {','.join(map(str, shape))}"):
-                result = bench_component(component, shape, settings)
-            write_bench_record(result, settings, registry, args.results)
-            results.append(result)
+    if args.training_shapes:
+        runs = [(shape, component) for component in components for shape in training_shapes(component)]
+    else:
+        runs = [(shape, component) for shape in shapes for component in components]
+    for shape, component in runs:
+        with progress.status(f"{component.kind} {component.name} on {','.join(map(str, shape))}"):
+            result = bench_component(component, shape, settings)
+        write_bench_record(result, settings, registry, args.results)
+        results.append(result)
     console.print(results_table(results, settings))
     console.print(f"{len(results)} records written to {args.results / 'runs'}")
     for result in results:

@@ -175,3 +175,23 @@ def layer_case(component: Component, shape: Shape, generator: torch.Generator) -
     floating = tuple(i for i, value in enumerate(inputs) if value.is_floating_point())
     first = tuple(inputs[0].shape) + (1,) * (4 - inputs[0].dim())
     return Case(first[:4], dict(context), inputs, grad_inputs=floating)  # type: ignore[arg-type]
+#: maps met in training at the trainer's default batch of 16: LeNet-5 on 32x32 (conv1 and conv2 outputs, the
+#: pooled map) and the AlexNet-style model (width 64) on CIFAR-10 (conv1, conv2 and conv5 outputs)
+NETWORK_MAPS: tuple[Shape, ...] = ((16, 6, 28, 28), (16, 16, 10, 10), (16, 64, 32, 32), (16, 128, 15, 15), (16, 128, 7, 7))
+#: classifier logits (batch 16 to 128, 10 classes), as (N, K, 1, 1)
+CLASSIFIER_LOGITS: tuple[Shape, ...] = ((16, 10, 1, 1), (64, 10, 1, 1), (128, 10, 1, 1))
+#: metric-learning batches (16 to 128 images, embeddings 64 and 128 wide), as (N, D, 1, 1)
+EMBEDDING_BATCHES: tuple[Shape, ...] = ((16, 64, 1, 1), (128, 64, 1, 1), (128, 128, 1, 1))
+
+
+def training_shapes(component: Component) -> tuple[Shape, ...]:
+    """The shapes ``component`` meets when a task trains with it (``cnnbench bench --training-shapes``).
+
+    The default shapes (128,64,32,32 and 128,6,28,28) say how fast a component's kernel is; these say what
+    it costs a training step: a loss sees a batch of logits or embeddings, not a per-pixel map.
+    """
+    if component.kind != "loss":
+        return NETWORK_MAPS
+    if (component.spec.input_kind or "logits") == "logits":
+        return CLASSIFIER_LOGITS
+    return EMBEDDING_BATCHES

@@ -2,19 +2,21 @@
 
 Classification and metric learning train on the same labelled images; this is the one place that turns a
 dataset's splits into the protocol's three (validation carved from training when the dataset has none).
+Prepared splits are kept per process (:class:`cnnbench.data.dataset.ProcessCache`), keyed by the dataset,
+root, image size, split settings and limit: the trials of a sweep and the jobs of a multirun in one
+process prepare them once. Every call returns new dicts over the shared tensors, which nobody modifies.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from cnnbench.data.fingerprint import fingerprint
+from cnnbench.data.dataset import ProcessCache, load_dataset
 from cnnbench.data.imageset import resize, standardize
-from cnnbench.data.loaders import load_images
 from cnnbench.data.splits import SplitSettings, carve_validation, training_sample
 
 
@@ -29,18 +31,39 @@ class LabelledSplits:
     info: dict[str, Any]
 
 
+#: prepared datasets kept at once (MNIST's take about 0.3 GB)
+_prepared = ProcessCache(2)
+
+
 def labelled_splits(dataset: str, root: Path, image_size: int | None, split: SplitSettings, limit: int | None = None) -> LabelledSplits:
-    """The three splits of ``dataset``, standardized with the training split's statistics."""
-    train, test = (load_images(dataset, root, name, limit=limit) for name in ("train", "test"))
-    train_index, val_index = carve_validation(train.labels, split)
+    """The three splits of ``dataset``, standardized with the training split's statistics.
+
+    Validation is the dataset's own split where it has one (an image folder's ``val/``), else carved from
+    the training split.
+    """
+    key = (dataset, str(Path(root).expanduser().resolve()), image_size, astuple(split), limit)
+    shared = _prepared.get(key, lambda: _prepare(dataset, root, image_size, split, limit))
+    return LabelledSplits(
+        dict(shared.train), dict(shared.validation), dict(shared.test), dict(shared.train_sample), dict(shared.info)
+    )
+
+
+def _prepare(dataset: str, root: Path, image_size: int | None, split: SplitSettings, limit: int | None) -> LabelledSplits:
+    loaded = load_dataset(dataset, root, limit=limit, keep=False)  # the prepared splits are kept instead: memory once
+    train, test = loaded.train, loaded.test
     size = image_size or train.images.shape[-1]
     images = resize(train.images, size)
-    fit, validation, test_images = standardize(images[train_index], images[val_index], resize(test.images, size))
-    fit_labels = train.labels[train_index]
-    sample = training_sample(len(train_index), len(val_index), split)
+    if loaded.validation is None:
+        train_index, val_index = carve_validation(train.labels, split)
+        fit_images, fit_labels, val_images, val_labels = images[train_index], train.labels[train_index], images[val_index], train.labels[val_index]
+    else:
+        fit_images, fit_labels = images, train.labels
+        val_images, val_labels = resize(loaded.validation.images, size), loaded.validation.labels
+    fit, validation, test_images = standardize(fit_images, val_images, resize(test.images, size))
+    sample = training_sample(len(fit_labels), len(val_labels), split)
     return LabelledSplits(
         train={"images": fit, "labels": fit_labels},
-        validation={"images": validation, "labels": train.labels[val_index]},
+        validation={"images": validation, "labels": val_labels},
         test={"images": test_images, "labels": test.labels},
         train_sample={"images": fit[sample], "labels": fit_labels[sample]},
         info={
@@ -49,7 +72,7 @@ def labelled_splits(dataset: str, root: Path, image_size: int | None, split: Spl
             "num_classes": len(train.classes),
             "image_size": size,
             "classes": list(train.classes),
-            "validation": "carved",
-            "fingerprint": fingerprint(train.images, train.labels, test.images, test.labels),
+            "validation": "carved" if loaded.validation is None else "dataset",
+            "fingerprint": loaded.fingerprint,
         },
     )

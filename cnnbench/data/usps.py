@@ -8,7 +8,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
 
 from cnnbench.data.files import find_file, open_data
@@ -22,6 +21,8 @@ EXPECTED = "zip.train and zip.test (raw or .gz) from https://hastie.su.domains/E
 
 def load_usps(root: Path, split: str, limit: int | None) -> ImageSet:
     """USPS from ``root/usps``: 7,291 training and 2,007 test digits of 16x16."""
+    import pandas as pd  # here, not at the top: `cnnbench list` loads this module and pandas costs ~0.8 s
+
     path = find_file("usps", root / "usps", f"zip.{split}", EXPECTED)
     with open_data(path) as stream:
         # pandas' C parser takes ~0.3 s for the 7,291 rows; its errors name the bad line, short rows come back as NaN

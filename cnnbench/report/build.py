@@ -11,10 +11,13 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from cnnbench.report.aggregate import aggregates
+from cnnbench.report.claims import claims_table, receptive_fields
 from cnnbench.report.inference import CORRECTIONS
 from cnnbench.report.loader import NoRecordsError
 from cnnbench.report.provenance import provenance
 from cnnbench.report.stats import (
+    DEFAULT_BASELINE,
     Objective,
     ReportInputError,
     ablation,
@@ -49,6 +52,10 @@ class Report:
     studies: list[Study]
     provenance: list[tuple[str, str]]
     repeats: pd.DataFrame = field(default_factory=pd.DataFrame)
+    aggregates: pd.DataFrame = field(default_factory=pd.DataFrame)
+    profiles: pd.DataFrame = field(default_factory=pd.DataFrame)
+    claims: pd.DataFrame = field(default_factory=pd.DataFrame)
+    receptive_fields: list[int] = field(default_factory=list)
     confidence: float = 0.95
     correction: str = "holm"
     power: float = 0.8
@@ -111,6 +118,8 @@ def build_report(
     scored, repeats = deduplicate(scored_runs(frame[frame["study.name"].isna()], goals))  # sweep trials: their own section
     keys = _check_keys(keys, scored if not scored.empty else frame) if keys else default_keys(scored)
     board = leaderboard(scored, keys, confidence, correction)
+    across, profiles = aggregates(scored, keys, list(DEFAULT_BASELINE), confidence)
+    claims = claims_table(scored, keys, confidence=confidence, correction=correction, power=power)
     return Report(
         frame=frame,
         keys=keys,
@@ -123,6 +132,10 @@ def build_report(
         studies=studies(frame, goals),
         provenance=provenance(frame, list(skipped)),
         repeats=repeats,
+        aggregates=across,
+        profiles=profiles,
+        claims=claims,
+        receptive_fields=receptive_fields() if not claims.empty else [],
         confidence=confidence,
         correction=correction,
         power=power,

@@ -60,9 +60,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     from cnnbench.report.build import build_report, select
     from cnnbench.report.loader import read_records, to_frame
+    from cnnbench.report.output import check_out
     from cnnbench.report.plots import figures
     from cnnbench.report.render import write_report
 
+    check_out(args.out)
     loaded = read_records(args.results or [Path("results")])
     for source, reason in loaded.skipped:
         print(f"cnnbench: warning: skipped {source}: {reason}", file=sys.stderr)

@@ -164,10 +164,12 @@ def seeds_to_decide(effect: float, spread: float, alpha: float, power: float = 0
     if not math.isfinite(spread) or spread == 0:
         return float(max(floor, MIN_SEEDS))
     scale = (1.0 if paired else 2.0) * (spread / abs(effect)) ** 2
-    n = scale * (stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)) ** 2
-    for _ in range(20):
+    n = scale * (special.ndtri(1 - alpha / 2) + special.ndtri(power)) ** 2
+    for _ in range(50):
         df = max(n - 1 if paired else 2 * n - 2, 1.0)
-        n = scale * (stats.t.ppf(1 - alpha / 2, df) + stats.t.ppf(power, df)) ** 2
+        previous, n = n, scale * (special.stdtrit(df, 1 - alpha / 2) + special.stdtrit(df, power)) ** 2
+        if abs(n - previous) < 1e-6 * n:
+            break
     return float(max(math.ceil(n), floor, MIN_SEEDS))
 
 

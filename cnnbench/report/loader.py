@@ -81,7 +81,8 @@ def flatten_record(record: dict[str, Any], source: str) -> dict[str, Any]:
     """One record -> one flat row: ``components`` unprefixed, the test metrics as ``metric.<name>``,
     validation and train metrics as ``validation.<name>`` and ``train.<name>``, other dicts dotted.
 
-    A run record of any schema is first upgraded to schema 2 (``cnnbench.records.upgrade``). Lists (a
+    A run record of any schema is first upgraded to schema 2's shape (``cnnbench.records.upgrade``, which
+    also derives the configuration of a record from before schema 2). Lists (a
     curve, per-class accuracy), the ``config`` and the ``identity`` stay whole, one Python object per cell.
     """
     record = upgrade(record)

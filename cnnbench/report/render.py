@@ -13,16 +13,20 @@ import json
 import math
 import os
 import re
+import shutil
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from cnnbench.atomic import write_bytes, write_text, writing
 from cnnbench.report.blocks import Block, Heading, Image, Paragraph, Plot, Table
 from cnnbench.report.build import Report
+from cnnbench.report.claims import COMPETES, DILATION_CLAIM
 from cnnbench.report.html import TITLE, html_page
 from cnnbench.report.inference import CORRECTION_NAMES, MIN_SEEDS
+from cnnbench.report.output import staged
 from cnnbench.report.stats import SECTION_KEYS, fold, sections, text
 
 FORMATS = ("markdown", "html", "csv", "parquet")
@@ -69,7 +73,8 @@ COLUMNS: dict[str, tuple[str, Callable[[Any], str], bool]] = {
     "mean": ("test mean", _number(".4f"), True),
     "std": ("std", _number(".4f"), True),
     "validation": ("validation mean", _number(".4f"), True),
-    "gap": ("gap train-val", _number("+.4f"), True),
+    "gap": ("gap train-val", lambda gap: gap if isinstance(gap, str) else _number("+.4f")(gap), True),
+    "p_adjusted": ("p corrected", _p_value, True),
     "train_s": ("train s", _number(".2f"), True),
     "versus_leader": ("vs leader", str, False),
     "p_leader": ("p vs leader", _p_value, True),
@@ -77,7 +82,6 @@ COLUMNS: dict[str, tuple[str, Callable[[Any], str], bool]] = {
     "diff": ("difference", _number("+.4f"), True),
     "p_better": ("P(better)", _number(".2f"), True),
     "p_value": ("p", _p_value, True),
-    "p_adjusted": ("p corrected", _p_value, True),
     "seeds_to_decide": ("seeds to decide", lambda n: "" if pd.isna(n) else f"{int(n)}", True),
     "importance": ("importance", _number(".3f"), True),
     "value": ("value", _number(".4f"), True),
@@ -184,6 +188,60 @@ def _ablation_blocks(report: Report) -> list[Block]:
     return blocks
 
 
+def _aggregate_blocks(report: Report) -> list[Block]:
+    if report.aggregates.empty:
+        return []
+    intro = (
+        "Each choice across the sections (tasks, datasets, devices) of one metric, the other settings pooled, as rliable "
+        "(Agarwal et al. 2021) aggregates: the interquartile mean (IQM, the mean of the middle half of all runs) and the "
+        "performance profile (the share of runs that beat a threshold tau; here tau is the median of all compared runs, "
+        f"profiles.csv has the whole curve), with {report.confidence:.0%} stratified-bootstrap intervals (runs resampled within "
+        "each section). Scores are raw metric values: compare only metrics on one scale across datasets."
+    )
+    blocks: list[Block] = [Heading(2, "Across sections"), Paragraph(intro)]
+    for (metric, slot), rows in report.aggregates.groupby(["metric", "slot"], sort=True):
+        rows = rows.assign(
+            iqm_ci=[_interval(".4f")(lo, hi) for lo, hi in zip(rows["iqm_low"], rows["iqm_high"])],
+            above_ci=[_interval(".3f")(lo, hi) for lo, hi in zip(rows["above_low"], rows["above_high"])],
+        )
+        tau = rows["tau"].iloc[0]
+        frame = pd.DataFrame(
+            {"choice": rows["choice"], "sections": rows["sections"].astype(str), "runs": rows["runs"].astype(str), "IQM": rows["iqm"].map("{:.4f}".format),
+             f"{report.confidence:.0%} CI": rows["iqm_ci"], f"share > {tau:.4f}": rows["above"].map("{:.3f}".format), f"{report.confidence:.0%} CI ": rows["above_ci"]}
+        )
+        blocks += [Heading(3, f"{metric} by {slot}"), table(frame, list(frame.columns), "aggregates")]
+    return blocks
+
+
+def _claim_blocks(report: Report) -> list[Block]:
+    """The survey's claims (``experiment=survey_claims``), each with the comparison that tests it."""
+    if report.claims.empty:
+        return []
+    intro = (
+        "Each claim of the survey (Gu et al., arXiv:1512.07108) with the comparison that tests it on the test split (or on the "
+        "overfitting gap, train - validation accuracy, lower is better): the difference (choice - baseline) with its "
+        f"{report.confidence:.0%} bootstrap interval, P(better) (the share of seeds on which the choice beats the baseline, "
+        f"when paired), and the p-value corrected over all claims ({CORRECTION_NAMES[report.correction]}). "
+        f"'Improves' claims are tested against no difference, 'alternative' and 'competes' claims against being worse by "
+        f"{COMPETES:g} or more. Supported or contradicted when the corrected p is below {1 - report.confidence:.2g}; an inconclusive "
+        f"claim gives the seeds per side that would decide it with power {report.power:.0%}."
+    )
+    rows = report.claims.assign(
+        n=report.claims["n_choice"].astype(str) + "/" + report.claims["n_baseline"].astype(str),
+        gap=[
+            f"{choice:.4f} vs {baseline:.4f}" if "gap" in comparison and pd.notna(choice) else ""
+            for comparison, choice, baseline in zip(report.claims["comparison"], report.claims["gap_choice"], report.claims["gap_baseline"])
+        ],
+    )
+    columns = ["claim", "comparison", "context", "n", "test", "diff", "ci", "p_better", "p_adjusted", "gap", "verdict", "seeds_to_decide"]
+    blocks: list[Block] = [Heading(2, "Survey claims"), Paragraph(intro), table(rows, columns, "claims", report.confidence)]
+    if report.receptive_fields:
+        sides = ", ".join(map(str, report.receptive_fields))
+        verdict = "supported" if report.receptive_fields == [3, 7, 15] else "contradicted"
+        blocks.append(Paragraph(f"{DILATION_CLAIM} Measured from the input gradient of one output pixel of 3x3 convolutions with dilations 1, 2, 4: {sides}; {verdict} (arithmetic, not a trained comparison)."))
+    return blocks
+
+
 def _repeat_blocks(report: Report) -> list[Block]:
     if report.repeats.empty:
         return []
@@ -253,7 +311,7 @@ def document(report: Report, plots: Sequence[Plot], base: Path | None = None) ->
     shown = [k for k in report.keys if k not in SECTION_KEYS]
     intro = f"Metric per task: {goals or 'none'}. Configurations are told apart by {len(shown)} settings: {', '.join(shown) or 'none'}."
     blocks: list[Block] = [Heading(1, TITLE), Paragraph(intro), *map(Paragraph, report.notes)]
-    blocks += _leaderboard_blocks(report) + _ablation_blocks(report) + _repeat_blocks(report)
+    blocks += _claim_blocks(report) + _leaderboard_blocks(report) + _ablation_blocks(report) + _aggregate_blocks(report) + _repeat_blocks(report)
     figures = [plot for plot in plots if not plot.name.startswith("study-")]
     if figures:
         blocks += [Heading(2, "Plots"), *map(Image, figures)]
@@ -262,8 +320,15 @@ def document(report: Report, plots: Sequence[Plot], base: Path | None = None) ->
     return blocks + [Heading(2, "Provenance"), table(provenance, ["what", "covers"], "provenance")]
 
 
+_MARKDOWN_PUNCTUATION = re.compile(r"[\\`*\[\]~|]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
+_AUTOLINK = re.compile(r"(?i)(://|\bwww\.)")
+
+
 def _markdown_cell(value: str) -> str:
-    return html.escape(value, quote=False).replace("|", "\\|").replace("\n", " ")
+    """``value`` as Markdown text: HTML escaped, and link, image, emphasis, code and table syntax made literal
+    (a record field such as ``[x](http://...)`` shows as written, never as a live link or image)."""
+    escaped = _MARKDOWN_PUNCTUATION.sub(lambda match: "\\" + match.group(), html.escape(value, quote=False))
+    return _AUTOLINK.sub(lambda match: match.group().replace("/", "\\/").replace(".", "\\."), escaped).replace("\n", " ")
 
 
 def markdown(blocks: Sequence[Block], image_dir: str = "plots") -> str:
@@ -286,7 +351,8 @@ def markdown(blocks: Sequence[Block], image_dir: str = "plots") -> str:
 
 
 def _csv(frame: pd.DataFrame, path: Path) -> Path:
-    frame.to_csv(path, index=False, float_format="%.10g", lineterminator="\n")
+    with writing(path, "w") as handle:
+        frame.to_csv(handle, index=False, float_format="%.10g", lineterminator="\n")
     return path
 
 
@@ -311,6 +377,10 @@ def tables(report: Report) -> dict[str, pd.DataFrame]:
     found = {
         "leaderboard": report.leaderboard,
         "ablation": report.ablation,
+        "aggregates": report.aggregates,
+        "profiles": report.profiles,
+        "repeats": report.repeats,
+        "claims": report.claims,
         "bench": report.bench,
         "pytest_benchmark": report.pytest_benchmark,
         "trials": pd.concat(trials, ignore_index=True) if trials else pd.DataFrame(),
@@ -319,28 +389,22 @@ def tables(report: Report) -> dict[str, pd.DataFrame]:
 
 
 def write_report(report: Report, plots: Sequence[Plot], out: Path, formats: Iterable[str] = FORMATS) -> list[Path]:
-    """Write the chosen ``formats`` into ``out`` and return the paths written."""
+    """Write the chosen ``formats`` as one step into ``out`` (see :mod:`cnnbench.report.output`); return the paths."""
     formats = set(formats)
-    out.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
     blocks = document(report, plots, out) if formats & {"markdown", "html"} else []
-    if "markdown" in formats:
-        image_dir = out / "plots"
-        image_dir.mkdir(exist_ok=True)
-        for stale in image_dir.glob("*.png"):
-            stale.unlink()
-        for plot in plots:
-            (image_dir / f"{plot.name}.png").write_bytes(plot.png)
-            written.append(image_dir / f"{plot.name}.png")
-        written.append(out / "report.md")
-        written[-1].write_text(markdown(blocks), encoding="utf-8")
-    if "html" in formats:
-        written.append(out / "report.html")
-        written[-1].write_text(html_page(blocks), encoding="utf-8")
-    if "csv" in formats:
-        written += [_csv(frame, out / f"{name}.csv") for name, frame in tables(report).items()]
-    if "parquet" in formats:
-        for name, frame in {"records": report.frame, **tables(report)}.items():
-            _parquet_safe(frame).to_parquet(out / f"{name}.parquet", index=False)
-            written.append(out / f"{name}.parquet")
-    return written
+    written: list[Path] = []
+    with staged(out) as stage:
+        if "markdown" in formats:
+            shutil.rmtree(stage / "plots", ignore_errors=True)  # the previous report's plots, not this one's
+            written += [write_bytes(stage / "plots" / f"{plot.name}.png", plot.png) for plot in plots]
+            written.append(write_text(stage / "report.md", markdown(blocks)))
+        if "html" in formats:
+            written.append(write_text(stage / "report.html", html_page(blocks)))
+        if "csv" in formats:
+            written += [_csv(frame, stage / f"{name}.csv") for name, frame in tables(report).items()]
+        if "parquet" in formats:
+            for name, frame in {"records": report.frame, **tables(report)}.items():
+                with writing(stage / f"{name}.parquet") as handle:
+                    _parquet_safe(frame).to_parquet(handle, index=False)
+                written.append(stage / f"{name}.parquet")
+    return [out / path.relative_to(stage) for path in written]

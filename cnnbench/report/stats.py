@@ -77,6 +77,13 @@ def _identity_cell(value: Any) -> Any:
     return json.dumps(value, sort_keys=True) if isinstance(value, (list, dict)) else value
 
 
+def _identity_column(key: str) -> str:
+    """The column an identity setting fills. Identities name a component ``pooling`` like its column;
+    the first schema-2 records (before 3 Dec 2026, 12:03) named it ``pooling.name``, and still load."""
+    root, _, leaf = key.rpartition(".")
+    return root if leaf == "name" and root in COMPONENT_ROOTS else key
+
+
 def _identities(runs: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
     """Each run's configuration code and one row per configuration of its identity settings."""
     codes, _ = pd.factorize(runs["config_id"].astype(object), use_na_sentinel=True)
@@ -84,7 +91,7 @@ def _identities(runs: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
     cells = runs["identity"].to_numpy()
     table = pd.DataFrame.from_records(
         [
-            {key: _identity_cell(value) for key, value in (cells[at] if isinstance(cells[at], dict) else {}).items() if key not in IDENTITY_IN_SECTION}
+            {_identity_column(key): _identity_cell(value) for key, value in (cells[at] if isinstance(cells[at], dict) else {}).items() if key not in IDENTITY_IN_SECTION}
             for code, at in positions.items()
             if code >= 0
         ]
@@ -95,7 +102,7 @@ def _identities(runs: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
 def identity_keys(runs: pd.DataFrame) -> list[str]:
     """The settings of the runs' identities, components first (in registry kind order), then by name."""
     _, table = _identities(runs)
-    found = [c for c in table.columns if table[c].notna().any()]
+    found = [c for c in table.columns if table[c].notna().any() and not c.endswith("._partial_")]  # Hydra's, never a setting
     components = component_columns(pd.DataFrame(columns=found))
     return components + sorted(set(found) - set(components))
 

@@ -17,12 +17,27 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from cnnbench.records import flatten_components, identity_hash, upgrade, write_atomic, write_record
+from cnnbench.records import config_identity, flatten_components, upgrade, write_atomic, write_record
 
 ACTIVATION_EFFECT = {"relu": 0.0, "leaky_relu": 0.002, "prelu": 0.004, "elu": 0.001, "maxout": -0.003}
 POOLING_EFFECT = {"max": 0.0, "avg": -0.006, "lp": -0.002, "mixed": 0.001}
 #: train minus validation accuracy: mixed pooling overfits less than max pooling
-POOLING_GAP = {"max": 0.02, "avg": 0.015, "lp": 0.02, "mixed": 0.01}
+POOLING_GAP = {"max": 0.02, "avg": 0.015, "lp": 0.02, "mixed": 0.01, "mixed_random": 0.01}
+#: each task's model and primary metric
+TASKS = {"classification": ("lenet5", "accuracy"), "metric_learning": ("embedding_net", "recall_at_1")}
+#: the arms of experiment=survey_claims (conf/survey/): task, activation, pooling, loss, and the effect on the metric
+SURVEY_ARMS = {
+    "baseline": ("classification", "relu", "max", "softmax", 0.0),
+    "avg_pool": ("classification", "relu", "avg", "softmax", -0.006),
+    "mixed_pool": ("classification", "relu", "mixed_random", "softmax", 0.001),
+    "leaky_relu": ("classification", "leaky_relu", "max", "softmax", 0.0),
+    "prelu": ("classification", "prelu", "max", "softmax", 0.004),
+    "elu": ("classification", "elu", "max", "softmax", -0.001),
+    "maxout": ("classification", "maxout", "max", "softmax", -0.03),
+    "l2_hinge": ("classification", "relu", "max", "hinge", -0.002),
+    "contrastive": ("metric_learning", "relu", "max", "contrastive", 0.0),
+    "triplet": ("metric_learning", "relu", "max", "triplet", 0.03),
+}
 #: what a run reads for a dataset name: sha256 of its files, stood in by a name
 FINGERPRINTS = {"digits": "d1917e5f" * 8, "mnist": "a6f3b0c2" * 8}
 HYPERPARAMETERS = {"leaky_relu": {"negative_slope": 0.01}, "elu": {"alpha": 1.0}, "maxout": {"pieces": 2}, "lp": {"p": 3}, "mixed": {"lam": 0.5}}
@@ -35,6 +50,8 @@ def run_record(
     *,
     activation: str = "relu",
     pooling: str = "max",
+    loss: str = "softmax",
+    task: str = "classification",
     seed: int = 0,
     device: str = "cpu",
     dataset: str = "digits",
@@ -46,12 +63,14 @@ def run_record(
     fingerprint: str | None = None,
     schema: int = 2,
 ) -> dict[str, Any]:
-    """A completed classification run as ``cnnbench run`` records it; ``index`` makes its id and time unique.
+    """A completed run as ``cnnbench run`` records it; ``index`` makes its id and time unique.
 
-    ``accuracy`` is the test accuracy; validation is near it, train above it by the pooling's gap.
+    ``accuracy`` is the test value of the task's metric (accuracy, or recall@1 for metric learning);
+    validation is near it, train above it by the pooling's gap.
     ``hyperparameters`` override the components' defaults: ``{"pooling": {"lam": 0.3}}``.
     """
-    rng = random.Random(f"{dataset}/{device}/{activation}/{pooling}/{seed}/{index}")
+    rng = random.Random(f"{dataset}/{device}/{activation}/{pooling}/{loss}/{seed}/{index}")
+    model, metric = TASKS[task]
     if accuracy is None:
         accuracy = 0.97 + ACTIVATION_EFFECT.get(activation, 0.0) + POOLING_EFFECT.get(pooling, 0.0) + rng.gauss(0, 0.002)
     validation = min(1.0, accuracy + rng.gauss(0, 0.001))
@@ -64,8 +83,8 @@ def run_record(
         "convolution": {"name": "conv"},
         "pooling": {"name": pooling, **HYPERPARAMETERS.get(pooling, {})},
         "activation": {"name": activation, **HYPERPARAMETERS.get(activation, {})},
-        "model": {"name": "lenet5"},
-        "loss": {"name": "softmax"},
+        "model": {"name": model},
+        "loss": {"name": loss},
     }
     for slot, values in (hyperparameters or {}).items():
         choices[slot].update(values)
@@ -78,14 +97,14 @@ def run_record(
         "error": None,
         "started_at": started.isoformat(timespec="milliseconds"),
         "finished_at": (started + timedelta(seconds=train_s + 1)).isoformat(timespec="milliseconds"),
-        "task": "classification",
+        "task": task,
         "dataset": dataset,
-        "model": "lenet5",
+        "model": model,
         "components": components,
         "seed": seed,
-        "metrics": {"accuracy": accuracy, "loss": round(2.5 * (1 - accuracy), 6), "per_class_accuracy": [accuracy] * 10},
+        "metrics": {metric: accuracy, "loss": round(2.5 * (1 - accuracy), 6), "per_class_accuracy": [accuracy] * 10},
         "curve": [
-            {"epoch": e, "train_loss": round(loss_scale / e, 5), "accuracy": round(accuracy - 0.05 / e**1.5, 5), "epoch_s": train_s / epochs}
+            {"epoch": e, "train_loss": round(loss_scale / e, 5), metric: round(accuracy - 0.05 / e**1.5, 5), "epoch_s": train_s / epochs}
             for e in range(1, epochs + 1)
         ],
         "timing": {"train_s": train_s, "eval_s": round(train_s / 20, 4), "throughput": round(1437 * epochs / train_s, 2)},
@@ -98,7 +117,7 @@ def run_record(
         "git_commit": "20a06e6" + "0" * 33,
         "host": f"host-{device}",
         "config": {
-            "task": {"name": "classification", "dataset": dataset},
+            "task": {"name": task, "dataset": dataset},
             **{slot: dict(node) for slot, node in choices.items()},
             "optimizer": {"name": "adam", "lr": lr},
             "trainer": {"seed": seed, "epochs": epochs, "device": device, "threads": 1},
@@ -108,21 +127,22 @@ def run_record(
     if study is not None:
         record["study"] = study
     if schema < 2:
-        return record
-    record = upgrade({**record, "schema": 1})  # the identity of the config, as a run derives it
+        return {**record, "schema": schema}
+    record = upgrade({**record, "schema": 1})  # schema 2's shape; what schema 1 lacked is filled in below
     fingerprint = fingerprint or FINGERPRINTS.get(dataset, dataset)
-    record["identity"]["data.fingerprint"] = fingerprint
-    record["identity"].update({"data.val_fraction": 0.1, "data.split_seed": 0})
+    record["config"]["data"] = {"val_fraction": 0.1, "split_seed": 0, "root": "data"}
+    nodes = {slot: record["config"].pop(slot) for slot in choices}
+    record["config_id"], record["identity"] = config_identity(record["config"], nodes, fingerprint, device)
+    record["config"].update(nodes)
     sizes = {"train": 1293, "validation": 144, "test": 360}
     record.update(
         schema=2,
-        config_id=identity_hash(record["identity"]),
         data={"dataset": dataset, "fingerprint": fingerprint, "val_fraction": 0.1, "split_seed": 0, "validation": "carved", "sizes": sizes},
         selection={"rule": "final", "epoch": epochs, "split": "validation"},
-        objective={"metric": "accuracy", "maximize": True},
+        objective={"metric": metric, "maximize": True},
     )
-    record["metrics"]["validation"] = {"accuracy": validation, "loss": round(2.5 * (1 - validation), 6)}
-    record["metrics"]["train"] = {"accuracy": train, "loss": round(2.5 * (1 - train), 6)}
+    record["metrics"]["validation"] = {metric: validation, "loss": round(2.5 * (1 - validation), 6)}
+    record["metrics"]["train"] = {metric: train, "loss": round(2.5 * (1 - train), 6)}
     for epoch in record["curve"]:
         epoch.update(lr=lr, validation=epoch.pop("test"))
     return record
@@ -140,6 +160,18 @@ def grid(
     return [
         run_record(i, activation=a, pooling=p, seed=s, device=v, dataset=d) for i, (d, v, a, p, s) in enumerate(combos)
     ]
+
+
+def survey_records(seeds: Iterable[int] = range(10), start: int = 300_000) -> list[dict[str, Any]]:
+    """The records of ``experiment=survey_claims`` with the effects of :data:`SURVEY_ARMS`."""
+    combos = [(arm, seed) for arm in SURVEY_ARMS for seed in seeds]
+    records = []
+    for i, (arm, seed) in enumerate(combos):
+        task, activation, pooling, loss, effect = SURVEY_ARMS[arm]
+        noise = random.Random(f"survey/{arm}/{seed}").gauss(0, 0.002)
+        value = 0.96 + effect + 0.004 * math.sin(seed) + noise  # a seed effect shared by every arm
+        records.append(run_record(start + i, task=task, activation=activation, pooling=pooling, loss=loss, seed=seed, accuracy=value, epochs=10))
+    return records
 
 
 def study_trials(name: str = "mixed-lam", trials: int = 12, start: int = 100_000) -> list[dict[str, Any]]:

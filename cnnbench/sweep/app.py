@@ -8,23 +8,15 @@ from __future__ import annotations
 
 import argparse
 
-HELP_EPILOG = """examples:
-  cnnbench sweep sweep=mixed_lambda sweep.trials=30          mixed-pooling lambda on LeNet-5 / digits
-  cnnbench sweep sweep=leaky_relu_slope sweep.seeds=[0,1,2]  optimise the mean over three seeds
-  cnnbench sweep sweep=component_choice sweep.workers=2      the best activation and pooling, two processes
-  cnnbench sweep sweep=pooling_pareto                        accuracy against training time (Pareto front)
-  CNNBENCH_SWEEP_STORAGE=postgresql://user:pw@db/optuna cnnbench sweep sweep=learning_rate   on every machine
-  cnnbench sweep sweep=mixed_lambda sweep.retry_failed=true  run the failed trials again
-presets: conf/sweep/*.yaml; search spaces, samplers and pruners: docs/sweeps.md"""
-
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.epilog = HELP_EPILOG
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument("overrides", nargs=argparse.REMAINDER, help="Hydra overrides of the benchmark and of sweep.*")
+    parser.add_argument("overrides", nargs=argparse.REMAINDER, help="Hydra overrides of the benchmark and of sweep.*: `cnnbench sweep --help`")
 
 
 def main(args: argparse.Namespace) -> int:
+    from cnnbench import hydra_app
+    from cnnbench.configstore import store_components
+    from cnnbench.errors import CnnbenchError
     from cnnbench.plugins import default_registry
     from cnnbench.sweep.compose import hydra_context
     from cnnbench.sweep.objective import TrialRunner
@@ -34,10 +26,16 @@ def main(args: argparse.Namespace) -> int:
     from cnnbench.sweep.study import open_study, quiet_optuna, slots_to_fill
     from cnnbench.sweep.worker import helper_processes, work
 
-    quiet_optuna()
+    parsed = hydra_app.parse(args.overrides, "cnnbench sweep")
     registry = default_registry()
-    with hydra_context(registry):
-        sweep = prepare(args.overrides, registry)
+    store_components(registry)
+    if hydra_app.shows_only(parsed):
+        return hydra_app.show(parsed, "sweep_config", "sweep")
+    if parsed.multirun or parsed.config_name or parsed.config_path or parsed.experimental_rerun:
+        raise CnnbenchError("cnnbench sweep takes overrides, --config-dir and Hydra's showing flags (--cfg, --info, --help); it runs its trials itself (sweep.workers=N)")
+    quiet_optuna()
+    with hydra_context(registry, parsed.config_dir):
+        sweep = prepare(parsed.overrides, registry, parsed.config_dir)
         study = open_study(sweep)
         budget = slots_to_fill(sweep, study)
         with Progress(study, budget, sweep.objectives), helper_processes(sweep, budget) as helpers:

@@ -13,14 +13,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from hydra import compose
 from hydra.core.global_hydra import GlobalHydra
-from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf, open_dict
-from omegaconf.errors import OmegaConfBaseException
 
-from cnnbench.configstore import composing
-from cnnbench.errors import CnnbenchError
+from cnnbench.configstore import store_components
 from cnnbench.registry import Registry
 
 SWEEP_CONFIG = "sweep_config"
@@ -31,18 +27,21 @@ _ABSENT = object()
 
 
 @contextmanager
-def hydra_context(registry: Registry) -> Iterator[None]:
-    """Hydra's global state for composing cnnbench configs, with every registered component as an option."""
-    with composing(registry):
+def hydra_context(registry: Registry, config_dir: str | None = None) -> Iterator[None]:
+    """Hydra's global state for composing cnnbench configs, with every registered component as an option
+    and the presets of ``config_dir`` (``--config-dir``) beside cnnbench's own."""
+    from cnnbench.hydra_app import hydra_session
+
+    store_components(registry)
+    with hydra_session(config_dir, "sweep"):
         yield
 
 
 def compose_config(name: str, overrides: Sequence[str]) -> DictConfig:
-    """Compose ``name`` with ``overrides``; Hydra's complaints become one-line errors."""
-    try:
-        return compose(name, overrides=list(overrides), return_hydra_config=True)
-    except (HydraException, OmegaConfBaseException) as error:
-        raise CnnbenchError(str(error).strip().splitlines()[0]) from None
+    """Compose ``name`` with ``overrides`` (its ``hydra`` node kept); Hydra's complaints become one line."""
+    from cnnbench.hydra_app import compose
+
+    return compose(GlobalHydra.instance().hydra, name, overrides)
 
 
 def override_value(value: Any) -> str:

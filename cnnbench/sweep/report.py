@@ -11,10 +11,10 @@ from typing import Any
 
 import optuna
 
-from cnnbench.records import write_atomic
+from cnnbench.atomic import clean_stale, write_text
 from cnnbench.sweep.accounting import Tally
 from cnnbench.sweep.progress import best_trials, params_text, value_text
-from cnnbench.sweep.reproduce import write_reproduction
+from cnnbench.sweep.reproduce import EXPERIMENT_GROUP, write_reproduction
 from cnnbench.sweep.setup import Sweep
 from cnnbench.sweep.storage import mask_url
 
@@ -25,6 +25,8 @@ def report(sweep: Sweep, study: optuna.Study, budget: int) -> int:
     """Print and write the outcome; 0 when at least one trial completed, 1 otherwise."""
     trials = study.get_trials(deepcopy=False)
     tally = Tally.of(trials)
+    for folder in (sweep.folder, sweep.folder / EXPERIMENT_GROUP):
+        clean_stale(folder)
     storage = mask_url(sweep.storage)
     print(
         f"study {sweep.study_name}: {tally.done}/{budget} trials done ({tally.complete} complete, {tally.pruned} pruned, "
@@ -61,7 +63,7 @@ def report(sweep: Sweep, study: optuna.Study, budget: int) -> int:
                 "experiment": str(path),
             }
         )
-    write_atomic(sweep.folder / SUMMARY, json.dumps(summary, indent=1, default=str) + "\n")
+    write_text(sweep.folder / SUMMARY, json.dumps(summary, indent=1, default=str) + "\n")
     if tally.failed:
         print(f"{tally.failed} trial(s) failed; rerun them with the same command plus sweep.retry_failed=true")
     if not best:

@@ -13,7 +13,7 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from cnnbench.records import write_atomic
+from cnnbench.atomic import write_text
 from cnnbench.sweep.compose import RUN_CONFIG, choices, compose_config, override_value, run_config
 from cnnbench.sweep.setup import Sweep
 
@@ -78,6 +78,6 @@ def write_reproduction(sweep: Sweep, params: Mapping[str, Any], name: str, title
     """
     found = reproduction(sweep, params)
     overrides = found.overrides()
-    write_atomic(sweep.folder / f"{name}_overrides.txt", "\n".join(overrides) + "\n")
-    path = write_atomic(sweep.folder / EXPERIMENT_GROUP / f"{name}.yaml", found.experiment_yaml(title))
+    write_text(sweep.folder / f"{name}_overrides.txt", "\n".join(overrides) + "\n")
+    path = write_text(sweep.folder / EXPERIMENT_GROUP / f"{name}.yaml", found.experiment_yaml(title))
     return overrides, path, f"cnnbench run --config-dir={sweep.folder} {EXPERIMENT_GROUP}={name}"

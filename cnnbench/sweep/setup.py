@@ -14,24 +14,27 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.errors import HydraException
+from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf
+from optuna.distributions import CategoricalDistribution
 
-from cnnbench.errors import CnnbenchError
-from cnnbench.overrides import check_component_overrides
+from cnnbench.config_schema import ConfigError, validate
+from cnnbench.hydra_app import check_groups
+from cnnbench.overrides import parse_overrides
+from cnnbench.preflight import check_run, check_writable, other_groups, plain
 from cnnbench.plugins import LoadedRegistry
 from cnnbench.sweep.compose import TrialConfigs
 from cnnbench.sweep.space import Objective, SearchSpace, SweepConfigError, parse_objectives, parse_space
 from cnnbench.sweep.storage import JOURNAL_NAME
-from cnnbench.sweep.strategy import FINITE, check_strategy, grid_size
-from cnnbench.training.execute import plan
+from cnnbench.sweep.strategy import FINITE, check_strategy
 
 #: sweep settings that steer a run of the study but do not define it: changing them continues the same study
 RUN_CONTROL = frozenset(
     {"study", "storage", "trials", "workers", "retry_failed", "max_retry", "heartbeat_s", "sampler", "sampler_args", "pruner", "pruner_args", "seed"}
 )
-_STUDY_NAME = re.compile(r"[\w.-]+")
+_STUDY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+#: numbers of a run record a sweep may optimise besides the task's metrics
+RECORD_NUMBERS = ("timing.train_s", "timing.eval_s", "timing.throughput", "params", "peak_memory_bytes")
 
 
 def _int(name: str, value: Any, minimum: int) -> int:
@@ -73,7 +76,9 @@ class SweepSettings:
         _int("heartbeat_s", settings.heartbeat_s, 1)
         _int("seed", settings.seed, 0)
         if settings.study is not None and not (isinstance(settings.study, str) and _STUDY_NAME.fullmatch(settings.study)):
-            raise SweepConfigError(f"sweep.study must be a name of letters, digits, '_', '-' and '.', got {settings.study!r}")
+            raise SweepConfigError(
+                f"sweep.study must be a folder name of up to 100 ASCII letters, digits, '_', '-' and '.' that starts with a letter or digit, got {settings.study!r}"
+            )
         if settings.storage is not None and not (isinstance(settings.storage, str) and settings.storage):
             raise SweepConfigError("sweep.storage must be a database URL or a journal file path")
         if not isinstance(settings.retry_failed, bool):
@@ -93,10 +98,7 @@ class SweepSettings:
 
 def study_name(preset: str | None, overrides: Sequence[str]) -> str:
     """The preset's name, plus a hash of the overrides that define the study: the same command, the same study."""
-    try:
-        parsed = OverridesParser.create().parse_overrides(list(overrides))
-    except HydraException as error:
-        raise CnnbenchError(str(error).strip().splitlines()[0]) from None
+    parsed = parse_overrides(overrides)
     defining = sorted(
         o.input_line
         for o in parsed
@@ -119,6 +121,7 @@ class Sweep:
     study_name: str
     storage: str
     folder: Path  # results/sweeps/<study>: the best trial's overrides and yaml go here
+    config_dir: str | None = None  # --config-dir: the user's presets, which every worker needs too
 
     @property
     def epochs(self) -> int:
@@ -133,7 +136,7 @@ class Sweep:
     def trials(self) -> int:
         """The study's size: ``sweep.trials``, capped at the grid for grid and brute-force search."""
         if self.settings.sampler in FINITE:
-            return min(self.settings.trials, grid_size(self.space))
+            return min(self.settings.trials, self.space.grid_size())
         return self.settings.trials
 
     @property
@@ -141,25 +144,52 @@ class Sweep:
         return tuple(p.key for p in self.space.params if p.group)
 
 
-def prepare(overrides: Sequence[str], registry: LoadedRegistry) -> Sweep:
+def prepare(overrides: Sequence[str], registry: LoadedRegistry, config_dir: str | None = None) -> Sweep:
     """Compose, read and check the sweep; raise a one-line :class:`CnnbenchError` for anything wrong.
 
-    Must run inside :func:`cnnbench.sweep.compose.hydra_context`.
+    Must run inside :func:`cnnbench.sweep.compose.hydra_context` (with the same ``config_dir``).
     """
-    flags = [o for o in overrides if o.startswith("-")]
-    if flags:
-        raise CnnbenchError(f"cnnbench sweep takes Hydra overrides only (key=value, group=option), got {flags[0]}")
-    check_component_overrides(list(overrides), registry)
+    check_groups(GlobalHydra.instance().hydra, overrides)
     configs = TrialConfigs(overrides)
     node = OmegaConf.to_container(configs.base.sweep, resolve=True)
     settings = SweepSettings.from_node(node)
     space = parse_space(settings.params, registry, groups=configs.groups(), has_key=configs.has_value)
     base_run = configs.trial({})
+    check_run(base_run, registry, extra_sections=other_groups(configs.base), defer_folder=True)
+    check_space_values(space, configs, registry)
     task = registry.create("task", OmegaConf.to_container(base_run.task, resolve=True))
     objectives = parse_objectives(settings.objectives, task.primary_metric, task.maximize)
+    check_objective_metrics(objectives, task, str(base_run.task.name))
     check_strategy(settings.sampler, settings.pruner, space, len(objectives))
-    plan(base_run, registry)  # task, model, loss and components fit together
     name = settings.study or study_name(configs.base.hydra.runtime.choices.get("sweep"), overrides)
     folder = Path(str(base_run.results.dir)) / "sweeps" / name
+    check_writable(base_run.results.dir, "results.dir")
     storage = settings.storage or str(folder / JOURNAL_NAME)  # safe for several processes on this host
-    return Sweep(list(overrides), registry, configs, settings, space, objectives, name, storage, folder)
+    return Sweep(list(overrides), registry, configs, settings, space, objectives, name, storage, folder, config_dir)
+
+
+def check_space_values(space: SearchSpace, configs: TrialConfigs, registry: LoadedRegistry) -> None:
+    """Every bound and choice of the search space is a value the schema allows at its key."""
+    for param in space.params:
+        if param.group:
+            continue
+        dist = param.distribution
+        values = list(dist.choices) if isinstance(dist, CategoricalDistribution) else [dist.low, dist.high]
+        for value in values:
+            try:
+                validate(plain(configs.trial({param.key: value})), registry, extra_sections=other_groups(configs.base))
+            except ConfigError as error:
+                raise SweepConfigError(f"sweep.params.{param.key}: {error}") from None
+
+
+def check_objective_metrics(objectives: Sequence[Objective], task: Any, task_name: str) -> None:
+    """An objective is one of the task's declared metrics or a number in the record (``timing.train_s``)."""
+    declared = tuple(getattr(task, "metrics", ()) or ())
+    if not declared:
+        return  # a task that declares none is checked on its first record (record_value)
+    for objective in objectives:
+        if objective.metric not in declared and objective.metric not in RECORD_NUMBERS:
+            raise SweepConfigError(
+                f"sweep.objectives: {objective.metric!r} is not a metric of task {task_name}; "
+                f"metrics: {', '.join(declared)}; or one of {', '.join(RECORD_NUMBERS)}"
+            )

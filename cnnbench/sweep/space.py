@@ -33,6 +33,8 @@ TYPES = ("float", "int", "categorical")
 FIELDS = {"float": {"low", "high", "log", "step"}, "int": {"low", "high", "log", "step"}, "categorical": {"choices"}}
 REGISTRY_PREFIX = "registry:"
 DIRECTIONS = ("maximize", "minimize")
+#: the most points grid and brute-force search take: beyond it a grid is a mistake (a step too small)
+MAX_GRID_POINTS = 100_000
 
 
 class SweepConfigError(CnnbenchError):
@@ -73,7 +75,18 @@ class SearchSpace:
 
     def grid(self) -> dict[str, list[Any]]:
         """Every value of every parameter, for grid and brute-force search; continuous floats are refused."""
+        self.grid_size()
         return {p.key: _values(p) for p in self.params}
+
+    def grid_size(self) -> int:
+        """The number of grid points, counted without listing them; above :data:`MAX_GRID_POINTS` refused."""
+        size = math.prod(_count(p) for p in self.params)
+        if size > MAX_GRID_POINTS:
+            raise SweepConfigError(
+                f"the grid has {size:.3g} points, more than the {MAX_GRID_POINTS} grid and brute-force search enumerate; "
+                "raise a step, narrow a range, or use sweep.sampler=tpe or random"
+            )
+        return size
 
     def fingerprint(self, objectives: Sequence[Objective]) -> str:
         """A canonical text of the space and objectives: a resumed study must have been created with the same."""
@@ -92,13 +105,20 @@ def _suggest(trial: optuna.Trial, param: Param) -> Any:
     return trial.suggest_float(param.key, dist.low, dist.high, step=dist.step, log=dist.log)
 
 
+def _count(param: Param) -> int:
+    dist = param.distribution
+    if isinstance(dist, CategoricalDistribution):
+        return len(dist.choices)
+    if dist.step is None:
+        raise SweepConfigError(f"sweep.params.{param.key}: grid and brute-force search need a step for a float parameter")
+    return math.floor((dist.high - dist.low) / dist.step + 1e-9) + 1
+
+
 def _values(param: Param) -> list[Any]:
     dist = param.distribution
     if isinstance(dist, CategoricalDistribution):
         return list(dist.choices)
-    if dist.step is None:
-        raise SweepConfigError(f"sweep.params.{param.key}: grid and brute-force search need a step for a float parameter")
-    count = math.floor((dist.high - dist.low) / dist.step + 1e-9) + 1
+    count = _count(param)
     if isinstance(dist, IntDistribution):
         return [dist.low + i * dist.step for i in range(count)]
     return [round(dist.low + i * dist.step, 12) for i in range(count)]  # 0.3, not 0.30000000000000004

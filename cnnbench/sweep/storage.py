@@ -15,7 +15,7 @@ import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 import optuna
 from optuna.exceptions import ExperimentalWarning, UpdateFinishedTrialError
@@ -30,6 +30,8 @@ HEARTBEAT_ATTR = "heartbeat"
 JOURNAL_NAME = "optuna.journal"
 SCHEMA_ATTEMPTS = 4
 SQLITE = "sqlite:///"
+#: a query parameter whose name holds one of these is a credential (password, passwd, pwd, token, ...)
+SECRET_WORDS = ("pass", "pwd", "token", "secret", "key", "credential")
 
 StaleCallback = Callable[[optuna.Study, FrozenTrial], None]
 
@@ -42,21 +44,41 @@ def is_url(storage: str) -> bool:
     return "://" in storage
 
 
+def _secret_param(name: str) -> bool:
+    return any(word in name.lower() for word in SECRET_WORDS)
+
+
 def mask_url(storage: str) -> str:
-    """``storage`` with its user and password replaced by ``***``: safe to print and to record."""
+    """``storage`` with its user info and every secret query parameter (``password``, ``token``, ...)
+    replaced by ``***``: safe to print and to record."""
     if not is_url(storage):
         return storage
     parts = urlsplit(storage)
-    if "@" not in parts.netloc:
-        return storage
-    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    if "@" not in parts.netloc and not any(_secret_param(key) for key, _ in query):
+        return storage  # nothing to hide: the URL as written (urlunsplit would rewrite sqlite:///)
+    netloc = "***@" + parts.netloc.rsplit("@", 1)[1] if "@" in parts.netloc else parts.netloc
+    masked = urlencode([(key, "***" if _secret_param(key) else value) for key, value in query], safe="*/:")
+    return urlunsplit(parts._replace(netloc=netloc, query=masked if query else parts.query))
+
+
+def secrets(storage: str) -> list[str]:
+    """The credentials in ``storage``: its user info and the values of its secret query parameters."""
+    if not is_url(storage):
+        return []
+    parts = urlsplit(storage)
+    found = [parts.netloc.rsplit("@", 1)[0]] if "@" in parts.netloc else []
+    found += [parts.password] if parts.password else []
+    found += [value for key, value in parse_qsl(parts.query, keep_blank_values=True) if _secret_param(key) and value]
+    return sorted({*found, *(unquote(value) for value in found)}, key=len, reverse=True)
 
 
 def scrub(text: str, storage: str) -> str:
     """``text`` (an error message) with every trace of the credentials of ``storage`` removed."""
     text = text.replace(storage, mask_url(storage))
-    password = urlsplit(storage).password if is_url(storage) else None
-    return text.replace(password, "***") if password else text
+    for secret in secrets(storage):
+        text = text.replace(secret, "***")
+    return text
 
 
 class HeartbeatJournalStorage(JournalStorage, BaseHeartbeat):

@@ -7,7 +7,6 @@ parameter, a grid over a continuous float, pruning a multi-objective study. ``gr
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -35,9 +34,16 @@ class SlotGridSampler(optuna.samplers.BaseSampler):
     """
 
     def __init__(self, grid: Mapping[str, list[Any]], seed: int) -> None:
-        self._names = list(grid)
-        points = list(itertools.product(*grid.values()))
-        self._points = [points[i] for i in np.random.default_rng(seed).permutation(len(points))]
+        self._names, self._axes = list(grid), list(grid.values())
+        self._order = np.random.default_rng(seed).permutation(math.prod(len(axis) for axis in self._axes))
+
+    def _point(self, index: int) -> tuple[Any, ...]:
+        """The grid point ``index`` of the product of the axes, decoded digit by digit (the grid is never listed)."""
+        values = []
+        for axis in reversed(self._axes):
+            index, digit = divmod(index, len(axis))
+            values.append(axis[digit])
+        return tuple(reversed(values))
 
     def infer_relative_search_space(self, study: optuna.Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
         return {}
@@ -47,11 +53,7 @@ class SlotGridSampler(optuna.samplers.BaseSampler):
 
     def sample_independent(self, study: optuna.Study, trial: FrozenTrial, param_name: str, param_distribution: BaseDistribution) -> Any:
         rank = slots_before(study.get_trials(deepcopy=False), trial.number)
-        return self._points[rank % len(self._points)][self._names.index(param_name)]
-
-
-def grid_size(space: SearchSpace) -> int:
-    return math.prod(len(values) for values in space.grid().values())
+        return self._point(int(self._order[rank % len(self._order)]))[self._names.index(param_name)]
 
 
 def check_strategy(sampler: str, pruner: str, space: SearchSpace, objectives: int) -> None:
@@ -61,7 +63,7 @@ def check_strategy(sampler: str, pruner: str, space: SearchSpace, objectives: in
     if pruner not in PRUNERS:
         raise SweepConfigError(f"unknown sweep.pruner {pruner!r}; pruners: {', '.join(PRUNERS)}")
     if sampler in FINITE:
-        grid_size(space)  # raises for a float without step
+        space.grid_size()  # raises for a float without step, and for a grid too large to enumerate
     if sampler == "cmaes":
         if objectives > 1:
             raise SweepConfigError("sweep.sampler=cmaes optimises one objective; use tpe or nsga2 for several")

@@ -8,10 +8,14 @@ through the storage's retry callback, beats the heartbeat while a trial runs and
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import logging
 import multiprocessing
 import os
+import signal
 import sys
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -70,20 +74,51 @@ def work(study: optuna.Study, runner: TrialRunner, budget: int) -> None:
             return
 
 
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """End this worker when the ``cnnbench sweep`` process that started it dies, even by SIGKILL.
+
+    Linux delivers SIGTERM on the parent's death (``prctl(PR_SET_PDEATHSIG)``); elsewhere a thread watches
+    for this process being handed to another parent. The trial it was running stays RUNNING, and the
+    heartbeat hands it to the next worker, as for a killed machine.
+    """
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    else:
+        threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True, name="cnnbench-parent-watch").start()
+    if os.getppid() != parent.pid:  # the parent died before the signal was armed
+        os._exit(1)
+
+
+def _watch_parent(parent_pid: int) -> None:
+    while os.getppid() == parent_pid:
+        time.sleep(POLL_S)
+    os._exit(1)
+
+
 def worker_threads(trainer_threads: int | None, workers: int) -> int:
     """Torch threads per worker process: the configured number, else this machine's cores shared out."""
     return int(trainer_threads) if trainer_threads else max(1, (os.cpu_count() or 1) // workers)
 
 
-def worker_process(overrides: Sequence[str], study_name: str, storage: str, budget: int, index: int, threads: int) -> None:
+def worker_process(
+    overrides: Sequence[str], config_dir: str | None, study_name: str, storage: str, budget: int, index: int, threads: int
+) -> None:
     """Entry point of a spawned worker process: rebuild the sweep from the command's overrides and work."""
+    die_with_parent()
     logging.basicConfig(level=logging.WARNING, format="cnnbench: %(message)s")
     quiet_optuna()
     torch.set_num_threads(threads)
     registry = default_registry()
     try:
-        with hydra_context(registry):
-            sweep = replace(prepare(overrides, registry), study_name=study_name, storage=storage)
+        with hydra_context(registry, config_dir):
+            sweep = replace(prepare(overrides, registry, config_dir), study_name=study_name, storage=storage)
             work(open_study(sweep, index), TrialRunner(sweep), budget)
     except CnnbenchError as error:
         print(f"cnnbench: error: worker {index}: {error}", file=sys.stderr)
@@ -104,7 +139,7 @@ def helper_processes(sweep: Sweep, budget: int) -> Iterator[list[BaseProcess]]:
     processes = [
         context.Process(
             target=worker_process,
-            args=(sweep.overrides, sweep.study_name, sweep.storage, budget, index, threads),
+            args=(sweep.overrides, sweep.config_dir, sweep.study_name, sweep.storage, budget, index, threads),
             name=f"cnnbench-sweep-{index}",
         )
         for index in range(1, sweep.settings.workers)

@@ -19,6 +19,7 @@ models and loss they name are registered and fit).
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -422,7 +423,12 @@ def _check_task_attributes(component: Component, registry: Registry) -> None:
     ):
         _expect(valid, f"class attribute {attribute} must be {allowed}, got {getattr(task, attribute, '(missing)')!r}")
     dataset = component.defaults.get("dataset")
-    _expect(dataset is None or dataset in task.datasets, f"default dataset {dataset!r} is not in datasets {task.datasets}")
+    _expect(
+        dataset is None or any(fnmatch.fnmatchcase(dataset, pattern) for pattern in task.datasets),
+        f"default dataset {dataset!r} is not in datasets {task.datasets}",
+    )
+    if "*" in task.datasets and dataset is not None:
+        _expect(dataset in registry.names("dataset"), f"default dataset {dataset!r} is not a registered dataset")
 
 
 def _check_task_references(component: Component, registry: Registry) -> None:

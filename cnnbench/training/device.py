@@ -43,21 +43,54 @@ def device_name(device: torch.device) -> str:
     return platform.processor() or platform.machine()
 
 
-#: what :func:`peak_memory_bytes` measures on each device type (a run record says which)
-MEMORY_MEASURED = {"cuda": "cuda-max-allocated", "cpu": "cpu-process-max-rss"}
+class TrainingMemory:
+    """The peak memory of the training phase alone, started where training starts; ``measured`` says what it is.
+
+    Data preparation can peak far above training (decoding, copying), so a process-lifetime peak would
+    report that transient. CUDA: ``max_memory_allocated`` after a reset of the peak statistics. CPU on
+    Linux: the growth of the resident set over its size at the start, the peak ("VmHWM") reset through
+    ``/proc/self/clear_refs``; where that reset is not possible, the process's lifetime peak RSS.
+    """
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self._base = 0
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+            self.measured = "cuda-max-allocated"
+        elif _reset_peak_rss():
+            self._base = _status_kib("VmRSS") * 1024
+            self.measured = "cpu-rss-growth-during-training"
+        else:
+            self.measured = "cpu-peak-rss-of-process"
+
+    def peak_bytes(self) -> int:
+        if self.device.type == "cuda":
+            return int(torch.cuda.max_memory_allocated(self.device))
+        if self.measured == "cpu-rss-growth-during-training":
+            return max(0, _status_kib("VmHWM") * 1024 - self._base)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return int(peak if sys.platform == "darwin" else peak * 1024)
 
 
-def reset_peak_memory(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
+def _reset_peak_rss() -> bool:
+    """Reset this process's peak RSS to its current RSS (Linux ``clear_refs`` value 5); False where it cannot."""
+    try:
+        with open("/proc/self/clear_refs", "w") as control:
+            control.write("5")
+        _status_kib("VmHWM")  # the peak it resets must also be readable
+        return True
+    except (OSError, ValueError):
+        return False
 
 
-def peak_memory_bytes(device: torch.device) -> int:
-    """Peak CUDA memory allocated, or this process's peak resident set size on the CPU."""
-    if device.type == "cuda":
-        return int(torch.cuda.max_memory_allocated(device))
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return int(peak if sys.platform == "darwin" else peak * 1024)
+def _status_kib(field: str) -> int:
+    """A ``kB`` field of ``/proc/self/status`` (VmRSS: resident now, VmHWM: peak since the last reset)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1])
+    raise ValueError(f"/proc/self/status has no {field}")
 
 
 def synchronize(device: torch.device) -> None:

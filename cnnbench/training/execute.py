@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import random
 import sys
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from cnnbench.data.splits import SplitSettings
+from cnnbench.atomic import writing
 from cnnbench.errors import CnnbenchError, IncompatibleConfigError, require
 from cnnbench.kinds import SLOTS
 from cnnbench.parts import Parts
@@ -175,7 +175,7 @@ def _record(cfg: DictConfig, registry: LoadedRegistry, plan_: Plan, data: TaskDa
         timing={},
         params=sum(p.numel() for p in model.parameters() if p.requires_grad),
         peak_memory_bytes=None,
-        memory_measured=devices.MEMORY_MEASURED[settings.device.type],
+        memory_measured="",  # set with the peak, once training is over
         device=settings.device.type,
         device_name=devices.device_name(settings.device),
         trainer=OmegaConf.to_container(cfg.trainer, resolve=True),
@@ -229,7 +229,7 @@ def execute(
             on_epoch(epoch, metrics)
 
     results_dir = Path(str(cfg.results.dir))
-    devices.reset_peak_memory(plan_.settings.device)
+    memory = devices.TrainingMemory(plan_.settings.device)
     result = FitResult()
     status, error = "completed", None
     try:
@@ -245,7 +245,7 @@ def execute(
         "eval_s": result.eval_s,
         "throughput": result.images / result.train_s if result.train_s else None,
     }
-    record.peak_memory_bytes = devices.peak_memory_bytes(plan_.settings.device)
+    record.peak_memory_bytes, record.memory_measured = memory.peak_bytes(), memory.measured
     if cfg.results.checkpoint and status == "completed":
         save_checkpoint(model, results_dir / "checkpoints" / f"{record.run_id}.pt")
     path = write_record(record, results_dir)
@@ -258,11 +258,9 @@ def execute(
 
 
 def save_checkpoint(model: nn.Module, path: Path) -> Path:
-    """Save the weights atomically (temporary file, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{time.time_ns()}.tmp")
-    torch.save(model.state_dict(), tmp)
-    os.replace(tmp, path)
+    """Save the weights atomically (:func:`cnnbench.atomic.writing`): a kill never leaves half a checkpoint."""
+    with writing(path) as handle:
+        torch.save(model.state_dict(), handle)
     return path
 
 

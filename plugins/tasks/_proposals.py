@@ -26,8 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
+
 from cnnbench_plugins.tasks._boxes import box_area, clip, expand, nms, pad_groups
-from scipy import ndimage
 
 #: saliency levels (colour distance, images in [0, 1]); the shapes' colours differ from the background by
 #: >= 0.35 per channel, the background's texture and noise from its median by < 0.2
@@ -68,6 +68,8 @@ def component_boxes(masks: torch.Tensor, min_area: int = MIN_AREA) -> tuple[torc
     Returns boxes (M, 4) and the flat index (M,) of the plane each came from; components under
     ``min_area`` pixels are dropped.
     """
+    from scipy import ndimage  # here, not at the top: `cnnbench list` loads this module and scipy costs ~0.4 s
+
     height, width = masks.shape[-2:]
     planes = masks.reshape(-1, height, width)
     within_plane = np.zeros((3, 3, 3), dtype=bool)

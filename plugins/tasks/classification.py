@@ -1,4 +1,4 @@
-"""Image classification: LeNet-5 and a small AlexNet on digits, MNIST/IDX, USPS and CIFAR-10."""
+"""Image classification: LeNet-5 or a small AlexNet on any registered dataset (digits, MNIST, your images, ...)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from cnnbench import hookimpl
-from cnnbench.data import DATASETS
+from cnnbench.data import ANY_DATASET
 from cnnbench.data.labelled import labelled_splits
 from cnnbench.data.splits import SplitSettings
 from cnnbench.tasks import Split, Task, TaskData
@@ -22,14 +22,15 @@ class Classification(Task):
     models = ("lenet5", "alexnet")
     default_loss = "softmax"
     loss_inputs = ("logits",)
-    datasets = DATASETS
+    datasets = ANY_DATASET
     primary_metric = "accuracy"
+    metrics = ("accuracy", "loss")
 
     def __init__(self, dataset: str = "digits", limit: int | None = None, eval_batch_size: int = 1000) -> None:
-        if dataset not in self.datasets:
-            raise ValueError(f"dataset must be one of {', '.join(self.datasets)}, got {dataset!r}")
         if limit is not None and limit < 1:
             raise ValueError(f"limit must be >= 1 or null, got {limit}")
+        if eval_batch_size < 1:
+            raise ValueError(f"eval_batch_size must be >= 1, got {eval_batch_size}")
         self.dataset, self.limit, self.eval_batch_size = dataset, limit, eval_batch_size
 
     def load_data(self, root: Path, image_size: int | None, seed: int, split: SplitSettings) -> TaskData:

@@ -127,6 +127,7 @@ class Detection(Task):
     loss_inputs = ("logits",)
     datasets = ("shapes",)
     primary_metric = "map50"
+    metrics = ("map50", "loss", "proposal_recall", "baseline_map50")
 
     def __init__(
         self,

@@ -11,7 +11,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from cnnbench import hookimpl
-from cnnbench.data import DATASETS
+from cnnbench.data import ANY_DATASET
 from cnnbench.data.labelled import labelled_splits
 from cnnbench.data.splits import SplitSettings
 from cnnbench.errors import require
@@ -106,13 +106,13 @@ class MetricLearning(Task):
     models = ("embedding_net",)
     default_loss = "contrastive"
     loss_inputs = ("pairs", "embeddings")
-    datasets = DATASETS
+    datasets = ANY_DATASET
     primary_metric = "recall_at_1"
+    metrics = ("verification_accuracy", "roc_auc", "recall_at_1", "baseline_verification_accuracy", "baseline_roc_auc", "baseline_recall_at_1")
 
     def __init__(
         self, dataset: str = "digits", limit: int | None = None, test_pairs: int = 2000, pair_seed: int = 0, eval_batch_size: int = 1000
     ) -> None:
-        require(dataset in self.datasets, f"dataset must be one of {', '.join(self.datasets)}, got {dataset!r}")
         require(limit is None or limit >= 1, f"limit must be >= 1 or null, got {limit}")
         require(isinstance(test_pairs, int) and test_pairs >= 2, f"test_pairs must be an integer >= 2, got {test_pairs!r}")
         self.dataset, self.limit = dataset, limit

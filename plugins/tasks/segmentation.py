@@ -51,6 +51,7 @@ class Segmentation(Task):
     loss_inputs = ("logits",)
     datasets = ("shapes",)
     primary_metric = "mean_iou"
+    metrics = ("pixel_accuracy", "mean_iou", "loss", "baseline_pixel_accuracy", "baseline_mean_iou")
 
     def __init__(
         self, dataset: str = "shapes", n_train: int = 1000, n_test: int = 200, image_size: int = 32, data_seed: int = 0, eval_batch_size: int = 100

@@ -65,11 +65,20 @@ def test_every_built_in_has_a_baseline_of_the_same_output_shape(registry) -> Non
 
 def test_mixed_poolings_are_compared_with_both_poolings_together(registry) -> None:
     targets = {name: registry.get("pooling", name).spec.baseline.target for name in ("mixed", "mixed_learned", "mixed_random", "lp", "stochastic")}
-    assert targets == {"mixed": 1.05, "mixed_learned": 1.05, "mixed_random": 1.3, "lp": 1.2, "stochastic": 4.0}
+    assert targets == {"mixed": 1.05, "mixed_learned": 1.05, "mixed_random": 1.15, "lp": 1.15, "stochastic": 1.3}
+    assert registry.get("pooling", "mixed_learned").spec.baseline.name == "sigmoid(w)*max+(1-sigmoid(w))*avg"
     _, op, case = build_both(registry, "pooling", "mixed")
     (x,) = case.inputs
     torch.testing.assert_close(op.call(x), F.max_pool2d(x, 2) + F.avg_pool2d(x, 2))
 
+
+def test_mixed_learned_is_compared_with_its_formula_composed_of_built_ins(registry) -> None:
+    module, op, case = build_both(registry, "pooling", "mixed_learned")
+    (x,) = case.inputs
+    (logit,) = op.parameters
+    torch.testing.assert_close(op.call(x), module(x))  # both start at sigmoid(0) = 0.5
+    share = torch.sigmoid(logit)
+    torch.testing.assert_close(op.call(x), share * F.max_pool2d(x, 2) + (1 - share) * F.avg_pool2d(x, 2))
 
 def test_a_third_party_component_is_compared_with_its_kinds_default() -> None:
     swish = Component("activation", "swish", lambda channels, beta: torch.nn.SiLU(), {"beta": 1.0}, "swish", "cnnbench-swish")

@@ -32,6 +32,14 @@ def test_bench_prints_ratios_and_targets_and_writes_one_record_per_component(tmp
     assert "cpu float32, 1 threads, cpu clock" in out and "2 records written" in out
 
 
+
+def test_training_shapes_time_each_loss_on_the_batches_its_tasks_train_with(tmp_path: Path) -> None:
+    fast = ["--repeats", "1", "--min-time", "0.001", "--threads", "1", "--results", str(tmp_path)]
+    assert main(["bench", "loss", "--names", "hinge,triplet", "--training-shapes", *fast]) == 0
+    shapes = {(r["name"], r["shape"]) for r in records(tmp_path)}
+    assert ("hinge", "16,10,1,1") in shapes and ("hinge", "128,10,1,1") in shapes
+    assert ("triplet", "128,128,1,1") in shapes and len(shapes) == 6
+
 class Swish(nn.Module):
     """x * sigmoid(beta x), as a third-party plugin would ship it."""
 
@@ -60,6 +68,7 @@ def test_a_third_party_component_is_timed_like_a_built_in(tmp_path: Path, monkey
         (["bench", "poolings"], "unknown kind 'poolings'; kinds: convolution, pooling, activation"),
         (["bench", "--names", "no_such_thing*", *FAST], "no convolution/pooling/activation/normalization/loss/layer component matches"),
         (["bench", "--device", "tpu"], "--device='tpu'"),
+        (["bench", "--training-shapes", "--shape", "2,4,6,6"], "--training-shapes replaces --shape"),
     ],
 )
 def test_bad_input_is_one_line_and_no_record(arguments: list[str], message: str, tmp_path: Path, capsys) -> None:

@@ -102,3 +102,15 @@ def test_inputs_are_reproducible_from_the_seed(registry) -> None:
     relu = registry.get("activation", "relu")
     first, again = (make_case(relu, SHAPE, torch.float32, CPU, seed=3).inputs[0] for _ in range(2))
     torch.testing.assert_close(first, again)
+
+
+def test_training_shapes_are_the_networks_maps_and_the_tasks_logits_and_embeddings(registry) -> None:
+    from cnnbench.bench.inputs import training_shapes
+
+    assert (16, 6, 28, 28) in training_shapes(registry.get("pooling", "stochastic"))  # LeNet-5's conv1 output
+    assert (16, 128, 15, 15) in training_shapes(registry.get("activation", "relu"))  # AlexNet-style conv2 output
+    assert training_shapes(registry.get("loss", "hinge")) == ((16, 10, 1, 1), (64, 10, 1, 1), (128, 10, 1, 1))
+    assert {shape[1] for shape in training_shapes(registry.get("loss", "triplet"))} == {64, 128}
+    for component in (registry.get("loss", "hinge"), registry.get("loss", "contrastive"), registry.get("pooling", "mixed")):
+        for shape in training_shapes(component):
+            make_case(component, shape, torch.float32, CPU)  # every one of them is a valid case

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from cnnbench.data import ImageSet, load_images
+from cnnbench.data.cifar10 import load_cifar10
 from cnnbench.errors import DataError
 
 RECORD = 3073
@@ -57,19 +58,19 @@ def test_every_data_batch_file_is_read_in_numeric_order(
     # written out of order, and data_batch_10 sorts before data_batch_2 as text
     counts = {"data_batch_2.bin": 5, "data_batch_10.bin": 15, "data_batch_1.bin": 10}
     write_batches(tmp_path / "cifar-10-batches-bin", records, counts)
-    data = load_images("cifar10", tmp_path, "train")
+    data = load_cifar10(tmp_path, "train", None)
     order = np.r_[20:30, 0:5, 5:20]  # file 1 holds source records 20..29, file 2 0..4, file 10 5..19
     assert torch.equal(data.images, cifar["train"].images[order])
     assert torch.equal(data.labels, cifar["train"].labels[order])
     assert data.classes == STANDARD  # no batches.meta.txt: the standard names
-    head = load_images("cifar10", tmp_path, "train", limit=12)  # all of file 1 and the first two of file 2
+    head = load_cifar10(tmp_path, "train", 12)  # all of file 1 and the first two of file 2
     assert torch.equal(head.images, data.images[:12]) and torch.equal(head.labels, data.labels[:12])
 
 
 def test_class_names_come_from_batches_meta(tmp_path: Path, records: bytes) -> None:
     write_batches(tmp_path / "cifar10", records, {"test_batch.bin": 3})
     (tmp_path / "cifar10" / "batches.meta.txt").write_text("\n".join(f"class {i}" for i in range(10)) + "\n\n")
-    assert load_images("cifar10", tmp_path, "test").classes == tuple(f"class {i}" for i in range(10))
+    assert load_cifar10(tmp_path, "test", None).classes == tuple(f"class {i}" for i in range(10))
 
 
 def test_a_file_that_is_not_whole_records_is_a_data_error(tmp_path: Path, records: bytes) -> None:
@@ -85,7 +86,7 @@ def test_a_label_beyond_the_classes_is_a_data_error(tmp_path: Path, records: byt
     write_batches(tmp_path / "cifar10", records, {"test_batch.bin": 2})
     (tmp_path / "cifar10" / "batches.meta.txt").write_text("cat\ndog\n")
     with pytest.raises(DataError, match=r"test_batch.bin: label \d but there are 2 classes"):
-        load_images("cifar10", tmp_path, "test")
+        load_cifar10(tmp_path, "test", None)
 
 
 def test_missing_folders_are_all_named(tmp_path: Path) -> None:

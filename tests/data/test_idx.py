@@ -12,7 +12,8 @@ import pytest
 import torch
 from idx_files import NAMES, idx_bytes, write_idx_set
 
-from cnnbench.data import ImageSet, load_images
+from cnnbench.data import ImageSet, clear_cache, load_images
+from cnnbench.data.idx import load_idx
 from cnnbench.errors import DataError
 
 # md5 of the raw (decompressed) official files, from /work/shared/data/README.md
@@ -75,17 +76,17 @@ def test_limit_gives_the_first_samples_and_the_same_classes(shared_data: Path, m
 def test_raw_and_gzip_files_give_identical_arrays(shared_data: Path, tmp_path: Path, mnist: dict[str, ImageSet]) -> None:
     for name in NAMES["test"]:
         (tmp_path / name).write_bytes(gzip.decompress((shared_data / "mnist" / f"{name}.gz").read_bytes()))
-    raw = load_images("idx", tmp_path, "test")
+    raw = load_idx(tmp_path, "test", None)
     assert torch.equal(raw.images, mnist["test"].images) and torch.equal(raw.labels, mnist["test"].labels)
     # with both present the raw file is read: a broken .gz beside it does not matter
     (tmp_path / "t10k-images-idx3-ubyte.gz").write_bytes(b"not gzip")
-    assert torch.equal(load_images("idx", tmp_path, "test").images, mnist["test"].images)
+    assert torch.equal(load_idx(tmp_path, "test", None).images, mnist["test"].images)
 
 
 @pytest.mark.parametrize("gz", [False, True])
 def test_idx_set_of_any_image_size_loads(tmp_path: Path, gz: bool) -> None:
     images, labels = write_tiny_set(tmp_path, gz)
-    for split, classes in (("train", ("0", "1", "2", "3")), ("test", ("0", "1", "2"))):
+    for split, classes in (("train", ("0", "1", "2", "3")), ("test", ("0", "1", "2", "3"))):  # the splits share their classes
         data = load_images("idx", tmp_path, split)
         assert data.images.shape == (len(labels[split]), 1, 20, 12)
         assert torch.equal(data.images[:, 0], torch.from_numpy(images[split] / 255).float())
@@ -124,6 +125,7 @@ def test_a_truncated_file_fails_only_when_the_limit_reaches_the_missing_part(tin
     path = tiny / "train-images-idx3-ubyte"
     path.write_bytes(CORRUPTIONS["truncated"](path.read_bytes()))
     assert len(load_images("idx", tiny, "train", limit=5)) == 5  # the first five images are whole
+    clear_cache()
     with pytest.raises(DataError, match="truncated: header declares 6 items but the file holds 5"):
         load_images("idx", tiny, "train", limit=6)
 
@@ -138,6 +140,7 @@ def test_mnist_labels_must_be_digits(tmp_path: Path) -> None:
     write_tiny_set(tmp_path / "mnist")
     assert len(load_images("mnist", tmp_path, "train")) == 6
     (tmp_path / "mnist" / "t10k-labels-idx1-ubyte").write_bytes(idx_bytes(np.array([2, 10, 1, 0])))
+    clear_cache()
     with pytest.raises(DataError, match="label 10 in .*; MNIST labels are digits 0-9"):
         load_images("mnist", tmp_path, "test")
 

@@ -1,4 +1,4 @@
-"""``load_images``: the dataset names, and one-line errors for a wrong name, split or limit."""
+"""``load_images`` over the dataset kind: the built-in names, and one-line errors for a wrong name, split or limit."""
 
 from __future__ import annotations
 
@@ -8,22 +8,22 @@ from pathlib import Path
 import pytest
 import torch
 
-from cnnbench.data import DATASETS, load_images
+from cnnbench.data import load_images
 from cnnbench.errors import InvalidHyperparameterError, UnknownComponentError
 
 
-def test_the_documented_datasets_are_available() -> None:
-    assert DATASETS == ("digits", "mnist", "idx", "usps", "cifar10")
+def test_the_documented_datasets_are_available(registry) -> None:
+    assert set(registry.names("dataset")) >= {"digits", "mnist", "idx", "usps", "cifar10", "imagefolder", "npz"}
 
 
 def test_unknown_dataset_suggests_the_close_name() -> None:
     with pytest.raises(UnknownComponentError) as error:
         load_images("mnsit", Path("."), "train")
-    assert str(error.value) == "unknown dataset 'mnsit': did you mean mnist? known dataset names: cifar10, digits, idx, mnist, usps"
+    assert str(error.value).startswith("unknown dataset 'mnsit': did you mean mnist? known dataset names: cifar10, digits, idx, imagefolder, mnist")
 
 
 def test_unknown_split_lists_the_splits() -> None:
-    with pytest.raises(UnknownComponentError, match="unknown split 'val': .*known split names: test, train"):
+    with pytest.raises(UnknownComponentError, match="unknown split 'val': .*known split names: test, train, validation"):
         load_images("digits", Path("."), "val")  # type: ignore[arg-type]
 
 

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from cnnbench.data import ImageSet, load_images
+from cnnbench.data.usps import load_usps
 from cnnbench.errors import DataError
 
 # per-digit counts from zip.info.txt
@@ -43,7 +44,7 @@ def test_first_row_is_mapped_from_minus_one_plus_one_to_zero_one(shared_data: Pa
 def test_uncompressed_file_gives_the_same_set(shared_data: Path, tmp_path: Path, usps: dict[str, ImageSet]) -> None:
     (tmp_path / "usps").mkdir()
     (tmp_path / "usps" / "zip.test").write_bytes(gzip.decompress((shared_data / "usps" / "zip.test.gz").read_bytes()))
-    raw = load_images("usps", tmp_path, "test")
+    raw = load_usps(tmp_path, "test", None)
     assert torch.equal(raw.images, usps["test"].images) and torch.equal(raw.labels, usps["test"].labels)
 
 
@@ -79,5 +80,6 @@ def test_malformed_file_is_a_one_line_data_error_naming_it(tmp_path: Path, rows:
 
 def test_missing_file_names_the_folder(tmp_path: Path) -> None:
     (tmp_path / "usps").mkdir()
+    (tmp_path / "usps" / "zip.train").write_text(" ".join(["3"] + ["0.5"] * 256) + "\n")
     with pytest.raises(DataError, match=rf"usps: no zip.test\(\.gz\) in {tmp_path / 'usps'}; expected"):
         load_images("usps", tmp_path, "test")

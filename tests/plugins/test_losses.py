@@ -84,6 +84,15 @@ def test_hinge_matches_the_survey_formula(registry, p, margin):
     assert loss.item() == pytest.approx(survey_hinge(logits.detach(), target, p, margin))
 
 
+@pytest.mark.parametrize("p", [1, 2])
+def test_hinge_gradient_is_the_survey_formulas(registry, p):
+    """The loss forms its own gradient (one op per step at classifier shapes): it must be autograd's of the formula."""
+    logits, target = logits_and_target((9, 6), dtype=torch.float64)
+    (grad,) = torch.autograd.grad(build(registry, "hinge", p=p, margin=0.5)(logits, target), logits)
+    delta = F.one_hot(target, 6).to(logits.dtype) * 2 - 1
+    (expected,) = torch.autograd.grad(F.relu(0.5 - delta * logits).pow(p).sum() / 9, logits)
+    torch.testing.assert_close(grad, expected)
+
 def test_l1_hinge_is_a_sum_of_binary_svm_hinges_per_class(registry):
     """One-vs-all: the survey's L1-hinge is, class by class, scikit-learn's binary hinge loss."""
     logits, target = logits_and_target((12, 4))
@@ -324,3 +333,17 @@ def test_contract_scalar_finite_gradients_and_dtypes(registry, name, dtype):
     assert loss.dtype in (dtype, torch.promote_types(dtype, torch.float32))  # triplet distances: float32 at least
     loss.backward()
     assert args[0].grad.dtype == dtype and torch.isfinite(args[0].grad).all()
+
+
+def test_triplet_distances_of_a_large_batch_match_the_direct_kernel_with_finite_gradients(registry):
+    """From 26 rows up the Euclidean distances take cdist's matmul form; they must stay the direct kernel's."""
+    emb = torch.randn(64, 32)
+    emb[1] = emb[0]  # a duplicate: zero distance off the diagonal
+    emb.requires_grad_()
+    loss = build(registry, "triplet", mining="batch_hard")
+    direct = torch.cdist(emb, emb, compute_mode="donot_use_mm_for_euclid_dist")
+    off_diagonal = ~torch.eye(64, dtype=torch.bool)
+    torch.testing.assert_close(loss.distances(emb)[off_diagonal], direct[off_diagonal], atol=1e-3, rtol=1e-5)
+    labels = torch.arange(64) // 4
+    (grad,) = torch.autograd.grad(loss(emb, labels), emb)
+    assert torch.isfinite(grad).all()

@@ -209,6 +209,36 @@ def test_stochastic_training_gradient_reaches_only_the_picked_activations(regist
     assert_close((x * x.grad).sum(), out.sum())  # the picked values are the outputs
 
 
+
+def test_stochastic_training_gradient_adds_up_where_overlapping_windows_pick_the_same_activation(registry):
+    x = torch.zeros(1, 1, 5, 5)
+    x[..., 2, 2] = 5.0  # the one positive cell, shared by all four 3x3 windows of stride 2
+    x.requires_grad_()
+    out = pool(registry, "stochastic", 3, 2, channels=1).train()(x)
+    weights = torch.randn_like(out)
+    (out * weights).sum().backward()
+    assert torch.equal(out, torch.full((1, 1, 2, 2), 5.0))
+    assert_close(x.grad[0, 0, 2, 2], weights.sum())
+    assert x.grad.count_nonzero() == 1
+
+
+def test_stochastic_training_of_signed_inputs_sends_no_gradient_to_negative_cells(registry):
+    x = torch.randn(8, 3, 6, 6)
+    x[:, :, :2, :2] = -1.0  # an all-negative window: output 0, no gradient
+    x.requires_grad_()
+    out = pool(registry, "stochastic").train()(x)
+    out.sum().backward()
+    assert (x.grad[x <= 0] == 0).all() and (out[:, :, 0, 0] == 0).all()
+    assert_close(x.grad.sum(), (out > 0).sum().float())
+
+
+def test_stochastic_training_in_bfloat16_samples_in_proportion_too(registry):
+    x = torch.tensor([[1.0, 2.0], [3.0, 4.0]], dtype=torch.bfloat16).expand(5000, 4, 2, 2)
+    out = pool(registry, "stochastic").to(torch.bfloat16).train()(x)
+    assert out.dtype == torch.bfloat16
+    frequencies = torch.stack([(out == value).double().mean() for value in (1.0, 2.0, 3.0, 4.0)])
+    assert_close(frequencies, torch.tensor([0.1, 0.2, 0.3, 0.4], dtype=torch.float64), atol=0.015, rtol=0)
+
 @pytest.mark.parametrize(
     ("name", "hp", "message"),
     [

@@ -27,7 +27,7 @@ def test_filters_metric_keys_and_formats(shared_results: Path, tmp_path: Path) -
     argv = ["report", "--results", str(shared_results), "--out", str(out), "--format", "csv", "--device", "cuda"]
     argv += ["--where", "activation != 'prelu' and `study.name`.isna()", "--metric", "loss", "--by", "task,dataset,device,activation,pooling"]
     assert main(argv) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["ablation.csv", "bench.csv", "leaderboard.csv"]
+    assert sorted(p.name for p in out.iterdir()) == ["ablation.csv", "bench.csv", "claims.csv", "leaderboard.csv"]  # ELU vs ReLU tests a claim
     board = pd.read_csv(out / "leaderboard.csv")
     assert set(board["device"]) == {"cuda"} and set(board["activation"]) == {"relu", "elu"} and set(board["metric"]) == {"loss"}
     assert list(board.columns[:5]) == ["task", "dataset", "device", "activation", "pooling"] and not board["maximize"].any()

@@ -80,7 +80,8 @@ def test_a_pickle_is_never_unpickled(tmp_path: Path) -> None:
 
 
 def test_schema_0_records_load_with_defaults(tmp_path: Path) -> None:
-    """An early record: no schema, record_type, status, device or curve, components as nested nodes."""
+    """An early record: no schema, record_type, status, device or curve, components as nested nodes; it
+    is upgraded to schema 2, selected on test, with a configuration derived from what it has."""
     old = {
         "run_id": "20240101T000000000000Z-old-1",
         "task": "classification",
@@ -92,6 +93,7 @@ def test_schema_0_records_load_with_defaults(tmp_path: Path) -> None:
     write_atomic(tmp_path / "old" / "run.json", json.dumps(old))
     row = load(tmp_path / "old").iloc[0]
     assert row["schema"] == 0 and row["record_type"] == "run" and row["status"] == "completed"
+    assert row["selected_on_test"] and len(row["config_id"]) == 16 and row["identity"]["pooling.lam"] == 0.25
     assert row["device"] == "unknown"
     assert row["pooling"] == "mixed" and row["pooling.lam"] == 0.25 and row["activation"] == "relu"
     assert row["metric.accuracy"] == 0.95 and row["seed"] == 3

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -11,6 +12,7 @@ import time
 from pathlib import Path
 
 import optuna
+import pytest
 from optuna.trial import TrialState
 
 from cnnbench.sweep.accounting import RETRY_OF, Tally
@@ -57,3 +59,42 @@ def test_sigkill_mid_trial_loses_only_that_trial_and_the_rerun_retries_it(tmp_pa
     records = [json.loads(p.read_text()) for p in results.glob("runs/*.json")]
     # trial 0 once (it completed: never run again), nothing for the killed trial 1, then a new trial and the retry
     assert sorted(r["study"]["trial"] for r in records) == [0, 2, 3]
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_sigkill_of_the_parent_ends_its_worker_processes(tmp_path):
+    command = [
+        sys.executable, "-m", "cnnbench.cli", "sweep", "sweep=mixed_lambda", "sweep.study=orphans", "sweep.trials=6",
+        "sweep.workers=2", "task.limit=200", "trainer.epochs=20", "trainer.threads=1", f"results.dir={tmp_path}",
+    ]  # fmt: skip
+    parent = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while not (workers := [c for c in _children(parent.pid) if "spawn_main" in Path(f"/proc/{c}/cmdline").read_text()]):
+            assert time.monotonic() < deadline and parent.poll() is None, "the sweep never started its worker"
+            time.sleep(0.1)
+        parent.kill()
+        parent.wait()
+        deadline = time.monotonic() + 20
+        while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(_alive(pid) for pid in workers), "a worker outlived its parent"
+    finally:
+        parent.kill()
+        for pid in _children(parent.pid) + locals().get("workers", []):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)

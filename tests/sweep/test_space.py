@@ -109,6 +109,22 @@ def test_grid_enumerates_steps_and_refuses_continuous_floats(registry):
         continuous.grid()
 
 
+def test_a_grid_too_large_to_enumerate_is_refused_without_listing_it(registry):
+    huge = parse({"pooling": {"lam": {"type": "float", "low": 0.0, "high": 1.0, "step": 1e-8}}}, registry)
+    with pytest.raises(SweepConfigError, match=r"the grid has 1e\+08 points, more than the 100000"):
+        huge.grid()
+
+
+def test_slot_grid_sampler_decodes_the_same_points_as_the_product():
+    import itertools
+
+    from cnnbench.sweep.strategy import SlotGridSampler
+
+    grid = {"a": [1, 2, 3], "b": ["x", "y"], "c": [0.5, 1.5]}
+    sampler = SlotGridSampler(grid, seed=0)
+    assert [sampler._point(i) for i in range(12)] == list(itertools.product(*grid.values()))
+
+
 def test_fingerprint_changes_with_the_space_and_the_objectives(registry):
     narrow = parse({"pooling": {"lam": {"type": "float", "low": 0.0, "high": 0.5}}}, registry)
     wide = parse({"pooling": {"lam": {"type": "float", "low": 0.0, "high": 1.0}}}, registry)

@@ -60,3 +60,13 @@ def test_a_requeued_copy_is_judged_by_its_own_start_not_the_heartbeat_it_inherit
     trial = study.ask()
     storage.set_trial_system_attr(trial._trial_id, HEARTBEAT_ATTR, time.time() - 60)  # copied from a dead attempt
     assert storage._get_stale_trial_ids(study._study_id) == []
+
+
+def test_mask_url_hides_credentials_in_every_part_of_the_url():
+    url = "postgresql://bob:s3cr%40t@db:5432/optuna?sslmode=require&password=hunter2&pwd=x1&token=abc&passwd=y2"
+    masked = mask_url(url)
+    assert masked == "postgresql://***@db:5432/optuna?sslmode=require&password=***&pwd=***&token=***&passwd=***"
+    scrubbed = scrub(f"cannot connect to {url}: password hunter2 or s3cr@t refused (token abc)", url)
+    assert not any(secret in scrubbed for secret in ("hunter2", "s3cr", "abc", "x1", "bob"))
+    assert mask_url("sqlite:///results/sweeps/s.db") == "sqlite:///results/sweeps/s.db"
+    assert mask_url("mysql://db/optuna?password=") == "mysql://db/optuna?password=***"

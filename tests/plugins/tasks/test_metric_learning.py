@@ -17,7 +17,8 @@ from cnnbench_plugins.tasks.metric_learning import (
 )
 
 from cnnbench.configstore import compose_run_config
-from cnnbench.errors import IncompatibleConfigError, InvalidHyperparameterError
+from cnnbench.data.splits import SplitSettings
+from cnnbench.errors import IncompatibleConfigError, UnknownComponentError
 from cnnbench.parts import Parts
 from cnnbench.training.execute import execute
 
@@ -158,9 +159,10 @@ def test_a_batch_without_pairs_gives_a_zero_loss_that_backpropagates(registry) -
     assert value.item() == 0.0
 
 
-def test_unknown_dataset_is_refused(registry) -> None:
-    with pytest.raises(InvalidHyperparameterError, match="metric_learning.*dataset must be one of"):
-        registry.create("task", {"name": "metric_learning", "dataset": "shapes"})
+def test_unknown_dataset_is_refused_with_the_close_names(registry, tmp_path: Path) -> None:
+    task = registry.create("task", {"name": "metric_learning", "dataset": "mnsit"})
+    with pytest.raises(UnknownComponentError, match="unknown dataset 'mnsit': did you mean mnist"):
+        task.load_data(tmp_path, 28, 0, SplitSettings())
 
 
 # --- runs ---------------------------------------------------------------------------------------------

@@ -1,0 +1,155 @@
+"""Datasets as a kind: ``load_dataset(name, root)`` finds the registered loader, checks it, and caches it per process.
+
+A dataset plugin registers ``factory(root, limit, **hp) -> ImageSplits`` through
+``cnnbench_register_datasets``; ``task.dataset=NAME`` picks it and ``data.root`` is the ``root``.
+Loaded datasets are kept for the life of the process, keyed by (name, root, options, limit), so the trials
+of a sweep and the jobs a launcher runs in one process read and decode the files once (issue 14).
+``CNNBENCH_DATA_CACHE=0`` turns the cache off.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any, TypeVar
+
+from cnnbench.data.imageset import ImageSet
+from cnnbench.errors import DataError, InvalidHyperparameterError
+from cnnbench.registry import Registry
+
+CACHE_ENV = "CNNBENCH_DATA_CACHE"
+#: datasets kept at once: a sweep over a few datasets reuses each, a long session does not grow without end
+CACHE_SIZE = 4
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ImageSplits:
+    """A dataset's labelled images: train and test, and validation when the dataset has a split of its own.
+
+    All splits share ``classes`` (labels index it) and the channel count; ``validation`` is ``None`` when
+    the dataset has none, and the caller carves one from ``train`` (``cnnbench.data.splits``).
+    """
+
+    train: ImageSet
+    test: ImageSet
+    validation: ImageSet | None = None
+
+    def items(self) -> list[tuple[str, ImageSet]]:
+        """(split name, images) for every split present, in the order train, validation, test."""
+        present = {"train": self.train, "validation": self.validation, "test": self.test}
+        return [(split, images) for split, images in present.items() if images is not None]
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """The content hash of the images and labels (:mod:`cnnbench.data.fingerprint`), computed once per load."""
+        from cnnbench.data.fingerprint import fingerprint
+
+        own = (self.validation.images, self.validation.labels) if self.validation is not None else ()
+        return fingerprint(self.train.images, self.train.labels, self.test.images, self.test.labels, *own)
+
+
+class ProcessCache:
+    """The last ``size`` values made for their keys in this process; off when ``$CNNBENCH_DATA_CACHE`` is 0.
+
+    A sweep over a few datasets reuses each, and a long session does not grow without end.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size, self.entries = size, OrderedDict[Hashable, Any]()
+        _caches.append(self)
+
+    def get(self, key: Hashable, make: Callable[[], T], keep: bool = True) -> T:
+        """The value kept for ``key``, else ``make()`` (kept only with ``keep``)."""
+        if not cache_enabled():
+            return make()
+        if key in self.entries:
+            self.entries.move_to_end(key)
+            return self.entries[key]
+        value = make()
+        if not keep:
+            return value
+        self.entries[key] = value
+        while len(self.entries) > self.size:
+            self.entries.popitem(last=False)
+        return value
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+
+_caches: list[ProcessCache] = []
+
+
+def frozen(value: Any) -> Hashable:
+    """``value`` (nested mappings and lists) as a hashable cache key."""
+    if isinstance(value, Mapping):
+        return tuple(sorted((key, frozen(item)) for key, item in value.items()))
+    if isinstance(value, list | tuple):
+        return tuple(frozen(item) for item in value)
+    return value
+
+
+def cache_enabled() -> bool:
+    return os.environ.get(CACHE_ENV, "1").strip().lower() not in {"0", "false", "no", "off"}
+
+
+def clear_cache() -> None:
+    """Forget every dataset loaded and prepared so far (benchmarks, and tests that rewrite files under one root)."""
+    for cache in _caches:
+        cache.entries.clear()
+
+
+_loaded = ProcessCache(CACHE_SIZE)
+
+
+def load_dataset(
+    name: str,
+    root: Path | str,
+    *,
+    limit: int | None = None,
+    options: Mapping[str, Any] | None = None,
+    registry: Registry | None = None,
+    keep: bool = True,
+) -> ImageSplits:
+    """The splits of the registered dataset ``name`` under ``root`` (the first ``limit`` images of each).
+
+    ``options`` are the dataset's hyperparameters over its registered defaults; ``keep=False`` does not add
+    the dataset to the process cache (a caller that keeps what it makes of it). An unknown name raises
+    :class:`~cnnbench.errors.UnknownComponentError` with the closest names; missing files, and a split
+    without a single image, raise :class:`~cnnbench.errors.DataError`. Nothing is ever downloaded.
+
+    >>> load_dataset("digits", ".").test.images.shape
+    torch.Size([450, 1, 8, 8])
+    """
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise InvalidHyperparameterError(f"limit must be >= 1 or None, got {limit}")
+    if registry is None:
+        from cnnbench.plugins import default_registry
+
+        registry = default_registry()
+    component = registry.get("dataset", name)
+    root = Path(root)
+    key = (component.name, component.plugin, str(root.expanduser().resolve()), frozen(dict(options or {})), limit)
+
+    def load() -> ImageSplits:
+        splits = component.build(dict(options or {}), root=root, limit=limit)
+        _check(name, root, splits)
+        return splits
+
+    return _loaded.get(key, load, keep)
+
+
+def _check(name: str, root: Path, splits: Any) -> None:
+    """Refuse what training cannot use, before it starts: a wrong return type, an empty split, mismatched classes."""
+    if not isinstance(splits, ImageSplits):
+        raise DataError(f"dataset {name!r} returned a {type(splits).__name__}, not cnnbench.data.ImageSplits")
+    for split, images in splits.items():
+        if len(images) == 0:
+            raise DataError(f"dataset {name!r}: the {split} split under {root} has 0 images; every split needs at least one")
+        if images.classes != splits.train.classes or images.images.shape[1:2] != splits.train.images.shape[1:2]:
+            raise DataError(f"dataset {name!r}: the {split} split has other classes or channels than the train split")

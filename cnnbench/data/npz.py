@@ -1,0 +1,66 @@
+"""Arrays you already have: ``root/train.npz`` and ``root/test.npz`` (and optionally ``root/val.npz``), each with
+arrays ``x`` (images) and ``y`` (integer labels).
+
+``x`` may be (N, H, W), (N, H, W, C) or (N, C, H, W) with C = 1 or 3; uint8 pixels are scaled to [0, 1],
+floating ones are kept as they are. Classes are named "0" up to the largest label of any split, or by an
+optional array ``classes`` in ``train.npz``. Files are opened with ``allow_pickle=False``: loading runs no code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from cnnbench.data.dataset import ImageSplits
+from cnnbench.data.files import how_to_get
+from cnnbench.data.imageset import ImageSet, from_bytes
+from cnnbench.errors import DataError
+
+FILES = {"train": "train.npz", "validation": "val.npz", "test": "test.npz"}
+CHANNELS = (1, 3)
+
+
+def _images(x: np.ndarray, path: Path) -> torch.Tensor:
+    if x.ndim == 3:
+        x = x[:, None]
+    elif x.ndim == 4 and x.shape[1] not in CHANNELS and x.shape[-1] in CHANNELS:
+        x = x.transpose(0, 3, 1, 2)
+    if x.ndim != 4 or x.shape[1] not in CHANNELS:
+        raise DataError(f"{path}: x has shape {x.shape}; expected (N, H, W), (N, H, W, C) or (N, C, H, W) with C = 1 or 3")
+    if x.dtype == np.uint8:
+        return from_bytes(np.ascontiguousarray(x))
+    if not np.issubdtype(x.dtype, np.floating):
+        raise DataError(f"{path}: x has dtype {x.dtype}; expected uint8 pixels or floating-point values")
+    return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+
+
+def _read(path: Path, limit: int | None) -> tuple[torch.Tensor, np.ndarray, np.ndarray | None]:
+    try:
+        with np.load(path, allow_pickle=False) as arrays:
+            missing = {"x", "y"} - set(arrays.files)
+            if missing:
+                raise DataError(f"{path}: no array {' or '.join(sorted(missing))}; it has {', '.join(arrays.files) or 'none'}")
+            x, y = arrays["x"][:limit], arrays["y"][:limit]
+            names = arrays["classes"] if "classes" in arrays.files else None
+    except (OSError, ValueError) as error:
+        raise DataError(f"{path}: cannot read as .npz without pickles: {error}") from None
+    if y.ndim != 1 or len(y) != len(x) or not np.issubdtype(y.dtype, np.integer) or (len(y) and y.min() < 0):
+        raise DataError(f"{path}: y must be one non-negative integer label per image of x, got {y.dtype} {y.shape} for {len(x)} images")
+    return _images(x, path), y, names
+
+
+def load_npz(root: Path, limit: int | None) -> ImageSplits:
+    """Your arrays: root/train.npz and root/test.npz (optionally root/val.npz), each with arrays x and y."""
+    for split in ("train", "test"):
+        if not (root / FILES[split]).is_file():
+            raise DataError(f"npz: no {root / FILES[split]}; expected train.npz and test.npz with arrays x and y; {how_to_get(root)}")
+    read = {split: _read(root / name, limit) for split, name in FILES.items() if (root / name).is_file()}
+    names = read["train"][2]
+    largest = max(int(y.max(initial=0)) for _, y, _ in read.values())
+    classes = tuple(str(name) for name in names) if names is not None else tuple(str(label) for label in range(largest + 1))
+    if largest >= len(classes):
+        raise DataError(f"npz: label {largest} but train.npz names {len(classes)} classes")
+    sets = {split: ImageSet(x, torch.from_numpy(y.astype(np.int64)), classes) for split, (x, y, _) in read.items()}
+    return ImageSplits(train=sets["train"], test=sets["test"], validation=sets.get("validation"))

@@ -1,0 +1,94 @@
+"""Everything a run is checked for before any work: the typed schema, what fits together, and where it writes.
+
+``cnnbench run`` calls :func:`check_run` on the composed config before Hydra creates its run folder, and
+``cnnbench sweep`` on the trial config before trial 0; both stop at the first problem with one line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from cnnbench.atomic import clean_stale, probe_writable
+from cnnbench.config_schema import ConfigError, missing_sections, validate
+from cnnbench.configstore import GROUPS
+from cnnbench.errors import CnnbenchError
+from cnnbench.plugins import LoadedRegistry
+
+#: folders under ``results.dir`` that runs write files into
+OUTPUT_FOLDERS = ("runs", "checkpoints")
+
+
+def plain(cfg: DictConfig) -> dict[str, Any]:
+    """``cfg`` resolved into plain containers, Hydra's own node left out; a broken interpolation is one line."""
+    node = OmegaConf.masked_copy(cfg, [key for key in cfg if key != "hydra"]) if "hydra" in cfg else cfg
+    missing_sections(node)
+    try:
+        return OmegaConf.to_container(node, resolve=True)  # type: ignore[return-value]
+    except OmegaConfBaseException as error:
+        key = getattr(error, "full_key", "") or "?"
+        reason = str(error).strip().splitlines()[0]
+        raise ConfigError(f"cannot resolve config key {key}: {reason}") from None
+
+
+def other_groups(cfg: DictConfig) -> list[str]:
+    """Config groups beyond cnnbench's own (a ``logger`` group, say): their owners check them.
+
+    The groups come from ``cfg.hydra`` when the config has it, else from the running Hydra job.
+    """
+    from hydra.core.hydra_config import HydraConfig
+
+    if "hydra" in cfg:
+        chosen = OmegaConf.to_container(cfg.hydra.runtime.choices)
+    elif HydraConfig.initialized():
+        chosen = OmegaConf.to_container(HydraConfig.get().runtime.choices)
+    else:
+        return []
+    own = {*GROUPS, "optimizer", "schedule", "trainer", "experiment", "sweep"}
+    return [group for group in chosen if not group.startswith("hydra/") and group not in own]
+
+
+def check_writable(folder: Any, key: str) -> Path:
+    """Create ``folder`` and prove it writable now, not after training; one line naming ``key`` otherwise.
+
+    The temporary files that killed writers left in its record and checkpoint folders are removed.
+    """
+    try:
+        found = probe_writable(Path(str(folder)), key)
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise CnnbenchError(f"{key} {folder} cannot hold results: {reason}; give a folder you can write to") from None
+    for part in OUTPUT_FOLDERS:
+        clean_stale(found / part)
+    return found
+
+
+def check_training_objects(cfg: DictConfig) -> None:
+    """Build the optimizer and schedule on one dummy parameter: torch's own checks, before any data loads."""
+    import torch
+    from hydra.utils import instantiate
+
+    try:
+        optimizer = instantiate(cfg.optimizer)([torch.nn.Parameter(torch.zeros(1))])
+        if cfg.get("schedule"):
+            instantiate(cfg.schedule)(optimizer)
+    except Exception as error:  # noqa: BLE001 (torch's ValueError/TypeError, Hydra's InstantiationException)
+        reason = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
+        raise ConfigError(f"optimizer or schedule refused by torch: {reason}") from None
+
+
+def check_run(cfg: DictConfig, registry: LoadedRegistry, *, extra_sections: Iterable[str] = (), defer_folder: bool = False) -> None:
+    """The whole run, checked: types and ranges, optimizer and schedule, task / model / loss fit, and last
+    (it creates the folder) the results folder, unless the caller has more to check first (``defer_folder``)."""
+    from cnnbench.training.execute import plan
+
+    resolved = plain(cfg)
+    validate(resolved, registry, extra_sections=[*other_groups(cfg), *extra_sections])
+    check_training_objects(cfg)
+    plan(cfg, registry)
+    if not defer_folder:
+        check_writable(resolved["results"]["dir"], "results.dir")

@@ -1,0 +1,1 @@
+"""The presets cnnbench-swish ships: config-group options beside the registered component."""
