@@ -146,7 +146,7 @@ TORCH_ARGUMENTS: dict[str, Setting] = {
     "milestones": Setting((list, tuple), "a list of increasing epochs >= 1", lambda v: all(isinstance(m, int) and m >= 1 for m in v) and list(v) == sorted(set(v))),
 }
 #: top-level sections checked elsewhere: Hydra's own node and the sweep settings (cnnbench.sweep.setup)
-CHECKED_ELSEWHERE = ("hydra", "sweep")
+CHECKED_ELSEWHERE = ("hydra", "sweep", "logger")  # logger: the trackers (cnnbench/tracking/) read their own settings
 TORCH_SECTIONS = ("optimizer", "schedule")
 REQUIRED = ("task", "trainer", "optimizer", "data", "results")
 
