@@ -118,6 +118,7 @@ TRAINER: dict[str, Setting] = {
     "compile": flag(),
     "progress": choice("auto", True, False),
     "select": choice("final", "best_val"),
+    "patience": integer(1, nullable=True),
 }
 DATA: dict[str, Setting] = {
     "root": text(),
