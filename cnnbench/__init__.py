@@ -57,7 +57,33 @@ _EXPORTS = {
     "CnnbenchError": "cnnbench.errors",
 }
 
-__all__ = ["__version__", "hookimpl", *_EXPORTS]
+__all__ = [
+    "__version__",
+    "hookimpl",
+    "Spec",
+    "Range",
+    "Baseline",
+    "Op",
+    "KINDS",
+    "Parts",
+    "Task",
+    "TaskData",
+    "ImageSet",
+    "ImageSplits",
+    "Registry",
+    "Component",
+    "load_registry",
+    "default_registry",
+    "composing",
+    "compose_run_config",
+    "load_dataset",
+    "execute",
+    "RunRecord",
+    "BenchRecord",
+    "Objective",
+    "load",
+    "CnnbenchError",
+]
 
 if TYPE_CHECKING:
     from cnnbench.configstore import compose_run_config, composing

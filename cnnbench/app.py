@@ -62,7 +62,8 @@ def _check_multirun(hydra: Any, args: argparse.Namespace, base: Any, registry: A
     params = base.hydra.sweeper.get("params")
     configured = OmegaConf.to_container(params) if params is not None else {}
     swept = dict(sweep_values([f"{k}={v}" for k, v in configured.items()]) + sweep_values(overrides))
-    fixed = [o for o in overrides if o.split("=", 1)[0].lstrip("+~") not in swept]
+    swept_keys = {key.lstrip("+~") for key in swept}
+    fixed = [o for o in overrides if o.split("=", 1)[0].lstrip("+~") not in swept_keys]
     first = {key: values[0] for key, values in swept.items()}
     jobs = [first] + [{**first, key: value} for key, values in swept.items() for value in values[1:]]
     for job in jobs:

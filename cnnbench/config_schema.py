@@ -146,8 +146,9 @@ TORCH_ARGUMENTS: dict[str, Setting] = {
     "total_iters": integer(0),
     "milestones": Setting((list, tuple), "a list of increasing epochs >= 1", lambda v: all(isinstance(m, int) and m >= 1 for m in v) and list(v) == sorted(set(v))),
 }
-#: top-level sections checked elsewhere: Hydra's own node and the sweep settings (cnnbench.sweep.setup)
-CHECKED_ELSEWHERE = ("hydra", "sweep", "logger")  # logger: the trackers (cnnbench/tracking/) read their own settings
+#: top-level sections checked elsewhere: Hydra's own node, the sweep settings (cnnbench.sweep.setup) and the
+#: experiment trackers (options of the ``logger`` group, each a plugin of cnnbench.tracking)
+CHECKED_ELSEWHERE = ("hydra", "sweep", "logger")
 TORCH_SECTIONS = ("optimizer", "schedule")
 REQUIRED = ("task", "trainer", "optimizer", "data", "results")
 

@@ -154,11 +154,12 @@ def _unknown_override(hydra: Hydra, config_name: str, overrides: Sequence[str], 
 
 
 def sweep_values(overrides: Sequence[str]) -> list[tuple[str, list[Any]]]:
-    """``key=a,b`` and ``key=range(..)`` overrides of a multirun as (key, values); intervals and globs are left out."""
+    """``key=a,b`` and ``key=range(..)`` overrides of a multirun as (key, values), the key with its ``+`` if it
+    has one; intervals and globs are left out."""
     found = []
     for override in parse_overrides(overrides):
         if override.is_choice_sweep() or override.is_range_sweep():
-            found.append((override.key_or_group, list(override.sweep_iterator())))
+            found.append((override.get_key_element(), list(override.sweep_iterator())))
     return found
 
 

@@ -36,20 +36,18 @@ def plain(cfg: DictConfig) -> dict[str, Any]:
 
 
 def other_groups(cfg: DictConfig) -> list[str]:
-    """Config groups beyond cnnbench's own (a ``logger`` group, say): their owners check them.
+    """Config groups beyond cnnbench's own (``logger``, ``survey``): their owners check them.
 
-    The groups come from ``cfg.hydra`` when the config has it, else from the running Hydra job.
+    Hydra's config loader knows every group, a list choice such as ``logger=[csv,tensorboard]`` included
+    (``hydra.runtime.choices`` leaves list choices out).
     """
-    from hydra.core.hydra_config import HydraConfig
+    from hydra.core.global_hydra import GlobalHydra
 
-    if "hydra" in cfg:
-        chosen = OmegaConf.to_container(cfg.hydra.runtime.choices)
-    elif HydraConfig.initialized():
-        chosen = OmegaConf.to_container(HydraConfig.get().runtime.choices)
-    else:
-        return []
-    own = {*GROUPS, "optimizer", "schedule", "trainer", "experiment", "sweep"}
-    return [group for group in chosen if not group.startswith("hydra/") and group not in own]
+    groups = set(OmegaConf.to_container(cfg.hydra.runtime.choices)) if "hydra" in cfg else set()
+    if GlobalHydra.instance().is_initialized():
+        groups |= set(GlobalHydra.instance().config_loader().list_groups(""))
+    own = {*GROUPS, "optimizer", "schedule", "trainer", "experiment", "sweep", "hydra"}
+    return sorted(group for group in groups if not group.startswith("hydra/") and group not in own)
 
 
 def check_writable(folder: Any, key: str) -> Path:

@@ -19,13 +19,14 @@ import json
 import math
 import os
 import socket
-import tempfile
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar, Literal
+
+from cnnbench.atomic import write_text
 
 SCHEMA_VERSION = 2
 RUNS_DIR = "runs"
@@ -189,22 +190,6 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
-def write_atomic(path: Path, text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file and a rename: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
 def as_dict(record: Record | Mapping[str, Any]) -> dict[str, Any]:
     """A record as the JSON object it is written as (a mapping is taken as already such an object)."""
     if dataclasses.is_dataclass(record) and not isinstance(record, type):
@@ -216,7 +201,7 @@ def write_record(record: Record | Mapping[str, Any], results_dir: Path | str) ->
     """Save ``record`` as ``<results_dir>/runs/<run_id>.json`` atomically and return the path."""
     document = as_dict(record)
     path = Path(results_dir) / RUNS_DIR / f"{document['run_id']}.json"
-    return write_atomic(path, json.dumps(document, indent=1, sort_keys=True, default=str, allow_nan=True) + "\n")
+    return write_text(path, json.dumps(document, indent=1, sort_keys=True, default=str, allow_nan=True) + "\n")
 
 
 def flatten_components(choices: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:

@@ -14,6 +14,7 @@ def test_every_public_name_resolves_and_has_a_docstring() -> None:
         value = getattr(cnnbench, name)
         assert name == "__version__" or name == "KINDS" or (value.__doc__ or "").strip(), name
     assert set(cnnbench.__all__) <= set(dir(cnnbench))
+    assert set(cnnbench.__all__) == {"__version__", "hookimpl", *cnnbench._EXPORTS}
 
 
 def test_import_cnnbench_does_not_import_torch() -> None:

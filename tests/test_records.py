@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from cnnbench.atomic import write_text
 from cnnbench.records import (
     SCHEMA_FILE,
     RunRecord,
@@ -20,7 +21,6 @@ from cnnbench.records import (
     new_run_id,
     upgrade,
     validate,
-    write_atomic,
     write_record,
 )
 
@@ -37,14 +37,14 @@ def test_a_failed_write_leaves_neither_a_file_nor_a_temporary(tmp_path: Path, mo
 
     monkeypatch.setattr(os, "fsync", disk_full)
     with pytest.raises(OSError, match="disk full"):
-        write_atomic(tmp_path / "r.json", "{}")
+        write_text(tmp_path / "r.json", "{}")
     assert list(tmp_path.iterdir()) == []
 
 
 def test_a_failed_write_keeps_the_previous_version(tmp_path: Path) -> None:
-    path = write_atomic(tmp_path / "r.json", "old")
+    path = write_text(tmp_path / "r.json", "old")
     with pytest.raises(TypeError):
-        write_atomic(path, None)  # type: ignore[arg-type]
+        write_text(path, None)  # type: ignore[arg-type]
     assert path.read_text() == "old" and list(tmp_path.iterdir()) == [path]
 
 

@@ -92,7 +92,7 @@ def test_an_unknown_input_kind_is_refused() -> None:
 def test_built_ins_declare_their_ranges_and_baselines(registry) -> None:
     lp = registry.get("pooling", "lp").spec
     assert lp.ranges["p"].contains(2.0) and not lp.ranges["p"].contains(0.5)
-    assert (lp.baseline.name, lp.baseline.target) == ("lp_pool2d", 1.2)
+    assert lp.baseline.name == "lp_pool2d" and 1.0 < lp.baseline.target <= 1.2
     assert registry.get("model", "alexnet").spec.stochastic and registry.get("model", "lenet5").spec.input_size == 32
     assert registry.get("loss", "triplet").spec.input_kind == "embeddings"
 

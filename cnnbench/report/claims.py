@@ -11,7 +11,7 @@ A claim is decided by a two-sided test of "difference = margin" (0 for ``better`
 for ``not worse``): ``supported`` when the corrected p-value is below the level and the difference is
 on the claimed side, ``contradicted`` when it is on the other side, else ``inconclusive``, with the
 seeds per side that would decide it. The receptive-field claim is arithmetic about layers, not about
-training, so it is measured (:func:`receptive_fields`) instead of tested.
+training, so it is computed (:func:`receptive_fields`) instead of tested.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from cnnbench.report.inference import MIN_SEEDS, Sample, adjust, compare_all, family_level, seeds_to_decide
-from cnnbench.report.stats import section_columns, texts
+from cnnbench.report.stats import as_text, section_columns, texts
 
 
 @dataclass(frozen=True)
@@ -75,21 +75,33 @@ def _column(runs: pd.DataFrame, name: str) -> pd.Series:
     return pd.to_numeric(runs[name], errors="coerce") if name in runs else pd.Series(np.nan, index=runs.index)
 
 
-def _comparisons(runs: pd.DataFrame, keys: Sequence[str], claim: Claim) -> list[tuple[str, Sample, Sample, float, float]]:
-    """(context, choice sample, baseline sample, mean gaps) for each context holding both of a claim's arms."""
-    chosen = runs[(texts(runs["task"]) == claim.task) & runs[claim.slot].isin([claim.choice, claim.baseline])] if claim.slot in runs else runs.iloc[:0]
+def _mean_of_finite(values: np.ndarray) -> float:
+    """The mean of the finite values (a record selected on test has no gap), NaN when there are none."""
+    finite = values[np.isfinite(values)]
+    return float(finite.mean()) if len(finite) else float("nan")
+
+
+def _comparisons(runs: pd.DataFrame, settings: pd.DataFrame, claim: Claim) -> list[tuple[str, Sample, Sample, float, float]]:
+    """(context, choice sample, baseline sample, mean gaps) for each context holding both of a claim's
+    arms; ``settings`` holds the runs' keys as text, the section's first."""
+    if claim.slot not in settings:
+        return []
+    rows = (settings["task"] == claim.task) & settings[claim.slot].isin([claim.choice, claim.baseline])
+    chosen = runs[rows]
     gap = _gap(chosen, claim.metric)
-    chosen = chosen.assign(_value=gap if claim.overfitting else _column(chosen, f"metric.{claim.metric}"), _gap=gap)
-    chosen = chosen[np.isfinite(chosen["_value"])]
-    fixed = [k for k in section_columns(keys) if k != "metric"] + [k for k in keys if k != claim.slot and not k.startswith(claim.slot + ".") and k not in section_columns(keys)]
+    value = gap if claim.overfitting else _column(chosen, f"metric.{claim.metric}")
+    fixed = [k for k in settings.columns if k != claim.slot and not k.startswith(claim.slot + ".")]
+    table = settings.loc[rows, fixed].assign(_arm=settings.loc[rows, claim.slot], _seed=texts(chosen["seed"]), _value=value, _gap=gap)
+    table = table[np.isfinite(table["_value"])]
+    arm, seed, values, gaps = (table[c].to_numpy() for c in ("_arm", "_seed", "_value", "_gap"))
     found = []
-    for context, group in chosen.groupby([texts(chosen[k]) for k in fixed], sort=True) if fixed else [((), chosen)]:
-        arms = {arm: group[group[claim.slot] == arm] for arm in (claim.choice, claim.baseline)}
-        if any(arm.empty for arm in arms.values()):
+    for context, at in sorted(table.groupby(fixed, sort=False).indices.items()):
+        sides = [at[arm[at] == name] for name in (claim.choice, claim.baseline)]
+        if any(len(side) == 0 for side in sides):
             continue
-        samples = [Sample(tuple(texts(arm["seed"])), arm["_value"].to_numpy(dtype=float)) for arm in arms.values()]
+        samples = [Sample(tuple(seed[side]), values[side].astype(float)) for side in sides]
         where = ", ".join(f"{k}={v}" for k, v in zip(fixed, context) if k in ("dataset", "device") and v)
-        found.append((where, *samples, arms[claim.choice]["_gap"].mean(), arms[claim.baseline]["_gap"].mean()))
+        found.append((where, *samples, *(_mean_of_finite(gaps[side].astype(float)) for side in sides)))
     return found
 
 
@@ -98,8 +110,10 @@ def claims_table(
 ) -> pd.DataFrame:
     """One row per claim and context with runs of both arms; empty when no claim has runs."""
     rows, choices, shifted, baselines, higher = [], [], [], [], []
+    section = [k for k in section_columns(keys) if k != "metric"]
+    settings = as_text(runs, section + [k for k in keys if k not in section])
     for claim in claims:
-        for context, choice, baseline, gap_choice, gap_baseline in _comparisons(runs, keys, claim):
+        for context, choice, baseline, gap_choice, gap_baseline in _comparisons(runs, settings, claim):
             maximize = not claim.overfitting
             shift = claim.margin if maximize else -claim.margin  # "not worse": test choice + margin against baseline
             rows.append({"claim": claim.sentence, "comparison": claim.comparison, "context": context, "gap_choice": gap_choice, "gap_baseline": gap_baseline, "shift": shift})
@@ -111,7 +125,10 @@ def claims_table(
         return pd.DataFrame(columns=CLAIM_COLUMNS)
     frame = pd.DataFrame(rows)
     tested = compare_all(shifted, baselines, higher, confidence)
-    tested["p_better"] = compare_all(choices, baselines, higher, confidence, intervals=False)["p_better"]  # of the choice itself
+    moved = np.flatnonzero(frame["shift"].to_numpy() != 0)  # P(better) is of the choice itself, not of choice + margin
+    if len(moved):
+        unmoved = compare_all([choices[i] for i in moved], [baselines[i] for i in moved], [higher[i] for i in moved], confidence, intervals=False)
+        tested.loc[moved, "p_better"] = unmoved["p_better"].to_numpy()
     frame = pd.concat([frame, tested], axis=1)
     frame["p_adjusted"] = adjust(frame["p_value"].to_numpy(), correction)
     alpha = 1 - confidence
@@ -134,19 +151,15 @@ def claims_table(
     return frame[CLAIM_COLUMNS]
 
 
-def receptive_fields(dilations: Sequence[int] = (1, 2, 4), size: int = 33) -> list[int]:
+def receptive_fields(dilations: Sequence[int] = (1, 2, 4)) -> list[int]:
     """The side of the input square one output pixel depends on after each of stacked 3x3 convolutions
-    with ``dilations``, measured from the gradient of the centre output pixel (torch is imported here,
-    only when the claims section is written)."""
-    import torch
-
-    torch.manual_seed(0)
-    layers, sides = [], []
+    with ``dilations``: the support of the kernels composed so far (a dilated 3x3 kernel is separable,
+    so one axis is enough), or 0 where the composed footprint has holes, which a claim of "no gaps" would
+    exclude."""
+    footprint, sides = np.ones(1), []
     for dilation in dilations:
-        layers.append(torch.nn.Conv2d(1, 1, 3, padding=dilation, dilation=dilation, bias=False))
-        torch.nn.init.uniform_(layers[-1].weight, 0.1, 1.0)  # positive weights: every path shows in the gradient
-        image = torch.ones(1, 1, size, size, requires_grad=True)
-        torch.nn.Sequential(*layers)(image)[0, 0, size // 2, size // 2].backward()
-        rows = torch.nonzero(image.grad[0, 0].abs().sum(dim=1))
-        sides.append(int(rows.max() - rows.min() + 1))
+        kernel = np.zeros(2 * dilation + 1)
+        kernel[::dilation] = 1.0  # 3 taps, dilation - 1 zeros between them
+        footprint = np.convolve(footprint, kernel)
+        sides.append(len(footprint) if footprint.all() else 0)
     return sides

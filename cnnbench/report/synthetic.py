@@ -17,7 +17,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from cnnbench.records import config_identity, flatten_components, upgrade, write_atomic, write_record
+from cnnbench.atomic import write_text
+from cnnbench.records import config_identity, flatten_components, upgrade, write_record
 
 ACTIVATION_EFFECT = {"relu": 0.0, "leaky_relu": 0.002, "prelu": 0.004, "elu": 0.001, "maxout": -0.003}
 POOLING_EFFECT = {"max": 0.0, "avg": -0.006, "lp": -0.002, "mixed": 0.001}
@@ -251,4 +252,4 @@ def write_all(records: Iterable[dict[str, Any]], results_dir: Path | str) -> lis
 
 
 def write_pytest_benchmark(results_dir: Path | str, name: str = "pytest-benchmark.json") -> Path:
-    return write_atomic(Path(results_dir) / "benchmarks" / name, json.dumps(pytest_benchmark_document(), indent=1))
+    return write_text(Path(results_dir) / "benchmarks" / name, json.dumps(pytest_benchmark_document(), indent=1))

@@ -37,8 +37,12 @@ class SlotGridSampler(optuna.samplers.BaseSampler):
         self._names, self._axes = list(grid), list(grid.values())
         self._order = np.random.default_rng(seed).permutation(math.prod(len(axis) for axis in self._axes))
 
-    def _point(self, index: int) -> tuple[Any, ...]:
-        """The grid point ``index`` of the product of the axes, decoded digit by digit (the grid is never listed)."""
+    def point(self, rank: int) -> tuple[Any, ...]:
+        """The grid point the trial filling slot ``rank`` runs (after the last point, the first again)."""
+        return self._decode(int(self._order[rank % len(self._order)]))
+
+    def _decode(self, index: int) -> tuple[Any, ...]:
+        """Point ``index`` of the product of the axes, decoded digit by digit: the grid is never listed."""
         values = []
         for axis in reversed(self._axes):
             index, digit = divmod(index, len(axis))
@@ -53,7 +57,7 @@ class SlotGridSampler(optuna.samplers.BaseSampler):
 
     def sample_independent(self, study: optuna.Study, trial: FrozenTrial, param_name: str, param_distribution: BaseDistribution) -> Any:
         rank = slots_before(study.get_trials(deepcopy=False), trial.number)
-        return self._point(int(self._order[rank % len(self._order)]))[self._names.index(param_name)]
+        return self.point(rank)[self._names.index(param_name)]
 
 
 def check_strategy(sampler: str, pruner: str, space: SearchSpace, objectives: int) -> None:

@@ -13,8 +13,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
+from cnnbench.atomic import write_text
 from cnnbench.hookspecs import hookimpl
-from cnnbench.records import RunRecord, write_atomic
+from cnnbench.records import RunRecord
 from cnnbench.tracking.series import epoch_scalars, final_scalars, hyperparameters, run_name, settings, tags
 
 NAME = "csv"
@@ -62,7 +63,7 @@ class CsvLogger:
 
 
 def _write_run(folder: Path, content: Mapping[str, Any]) -> None:
-    write_atomic(folder / "run.json", json.dumps(content, indent=1, sort_keys=True) + "\n")
+    write_text(folder / "run.json", json.dumps(content, indent=1, sort_keys=True) + "\n")
 
 
 plugin = CsvLogger()

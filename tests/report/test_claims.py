@@ -76,12 +76,28 @@ def test_the_claims_section_is_written(survey) -> None:
     assert "| PReLU improves on ReLU. | activation=prelu vs relu, test accuracy | dataset=digits, device=cpu | 10/10 | sign-flip | +0.0036 |" in text
     assert "| 1.00 | 0.0176 |  | supported |" in text  # P(better) on all 10 seeds, p = 2/1024 corrected over 9 claims
     assert "| 0.0098 vs 0.0203 | supported |" in text  # the gap is shown where the claim is about overfitting
-    assert "dilations 1, 2, 4: 3, 7, 15; supported" in text
+    assert "dilations 1, 2, 4, from the composed kernels: 3, 7, 15, without holes; supported" in text
 
 
 def test_receptive_fields_of_stacked_dilations() -> None:
     assert receptive_fields((1, 2, 4)) == [3, 7, 15]
     assert receptive_fields((1, 1, 1)) == [3, 5, 7]  # without dilation: linear growth
+    assert receptive_fields((1, 4)) == [3, 0]  # dilation 4 after a 3-wide footprint leaves holes
+
+
+def test_receptive_fields_match_the_gradient_of_the_dilated_block() -> None:
+    """The same footprint measured on torch convolutions, from the input gradient of the centre pixel."""
+    import torch
+
+    layers, sides = [], []
+    for dilation in (1, 2, 4):
+        layers.append(torch.nn.Conv2d(1, 1, 3, padding=dilation, dilation=dilation, bias=False))
+        torch.nn.init.uniform_(layers[-1].weight, 0.1, 1.0)
+        image = torch.ones(1, 1, 33, 33, requires_grad=True)
+        torch.nn.Sequential(*layers)(image)[0, 0, 16, 16].backward()
+        rows = torch.nonzero(image.grad[0, 0].abs().sum(dim=1))
+        sides.append(int(rows.max() - rows.min() + 1))
+    assert sides == receptive_fields((1, 2, 4))
 
 
 def test_p_better_is_of_the_choice_itself_not_of_the_margin(survey) -> None:

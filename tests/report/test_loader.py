@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from cnnbench.records import write_atomic
+from cnnbench.atomic import write_text
 from cnnbench.report import load, synthetic
 from cnnbench.report.loader import NoRecordsError, SkippedRecordWarning, curves
 
@@ -90,7 +90,7 @@ def test_schema_0_records_load_with_defaults(tmp_path: Path) -> None:
         "seed": 3,
         "metrics": {"accuracy": 0.95},
     }
-    write_atomic(tmp_path / "old" / "run.json", json.dumps(old))
+    write_text(tmp_path / "old" / "run.json", json.dumps(old))
     row = load(tmp_path / "old").iloc[0]
     assert row["schema"] == 0 and row["record_type"] == "run" and row["status"] == "completed"
     assert row["selected_on_test"] and len(row["config_id"]) == 16 and row["identity"]["pooling.lam"] == 0.25

@@ -95,5 +95,5 @@ def test_a_grid_split_across_racing_workers_runs_every_point_once(tmp_path):
     )
     assert sorted(t.params["x"] for t in trials if t.state == TrialState.COMPLETE) == grid
     assert [t.params["x"] for t in sorted(trials, key=lambda t: t.number) if not t.user_attrs.get(SURPLUS)] == [
-        p[0] for p in SlotGridSampler({"x": grid}, seed=0)._points
+        SlotGridSampler({"x": grid}, seed=0).point(rank)[0] for rank in range(len(grid))
     ]  # slot r ran point r

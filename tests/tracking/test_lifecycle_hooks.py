@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from cnnbench import hookimpl, hookspecs
-from cnnbench.configstore import compose_run_config, store_components
+from cnnbench.configstore import compose_run_config
 from cnnbench.plugins import PluginSource, load_registry
 from cnnbench.training.execute import RunFailed, execute
 
@@ -42,8 +42,7 @@ class Spy:
 def _run(tmp_path: Path, spy: Spy):
     registry = load_registry(extra=[(PluginSource("spy", "spy-dist"), spy)])
     assert not registry.failures
-    store_components(registry)
-    return execute(compose_run_config([*FAST, f"results.dir={tmp_path}"]), registry)
+    return execute(compose_run_config([*FAST, f"results.dir={tmp_path}"], registry), registry)
 
 
 def test_a_plugin_sees_the_start_each_epoch_and_the_written_end(tmp_path: Path) -> None:
