@@ -23,7 +23,7 @@ FILTER_ROWS = 8
 STYLE = """
 :root { --rule: #1f2328; --hair: #d8dee4; --muted: #57606a; --accent: #0b5cad; }
 body { font: 16px/1.5 Charter, "Bitstream Charter", "Sitka Text", Cambria, Georgia, serif; color: #1f2328;
-       margin: 2.5rem auto; max-width: 1180px; padding: 0 1.5rem; }
+       margin: 2.5rem auto; max-width: 1320px; padding: 0 1.5rem; }
 h1, h2, h3 { font-family: system-ui, -apple-system, "Segoe UI", "Helvetica Neue", Arial, sans-serif; line-height: 1.25; }
 h1 { font-size: 1.9rem; margin: 0 0 .6rem; }
 h2 { font-size: 1.35rem; margin: 2.6rem 0 .6rem; padding-bottom: .25rem; border-bottom: 1px solid var(--hair); }

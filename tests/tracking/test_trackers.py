@@ -9,13 +9,10 @@ from pathlib import Path
 import optuna
 import pytest
 
-from cli_helpers import FAST, cnnbench, records
+from cli_helpers import FAST, assert_clean_error, cnnbench, records
 from cnnbench.cli import main
-from cnnbench.plugins import default_registry
-from cnnbench.records import validate
 from cnnbench.sweep.storage import JOURNAL_NAME
 from cnnbench.tracking import mlflow_logger
-from cnnbench.tracking.series import MissingTrackerError
 
 TWO_EPOCHS = ("task.limit=240", "trainer.epochs=2", "trainer.progress=false", "trainer.threads=1")
 
@@ -117,9 +114,11 @@ def test_a_sweep_nests_its_trials_under_one_mlflow_run_per_study(tmp_path: Path,
         assert by_id[Path(path).stem]["study"]["trial"] == trial.number
 
 
-def test_a_logger_without_its_package_says_which_extra_installs_it(logged: tuple[Path, dict], monkeypatch: pytest.MonkeyPatch) -> None:
-    record = validate(logged[1])
-    record.config["logger"] = {"mlflow": {"tracking_uri": "sqlite:///unused.db", "experiment": "x"}}
-    monkeypatch.setitem(__import__("sys").modules, "mlflow", None)  # as if not installed
-    with pytest.raises(MissingTrackerError, match=r"logger=mlflow needs mlflow: pip install 'cnnbench\[mlflow\]'"):
-        default_registry().hook.cnnbench_run_start(record=record)
+def test_a_logger_without_its_package_says_which_extra_installs_it(tmp_path: Path) -> None:
+    hidden = tmp_path / "site" / "mlflow"
+    hidden.mkdir(parents=True)
+    (hidden / "__init__.py").write_text("raise ImportError('not installed')\n")  # as if mlflow were missing
+    done = cnnbench("run", "logger=mlflow", *FAST, cwd=tmp_path, env={"PYTHONPATH": str(tmp_path / "site")})
+    assert_clean_error(done.returncode, done.stderr, "logger=mlflow needs mlflow: pip install 'cnnbench[mlflow]'")
+    assert done.returncode == 2
+    assert not (tmp_path / "results" / "runs").exists()  # refused before training: no record
