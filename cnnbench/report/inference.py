@@ -148,6 +148,10 @@ def adjust(p_values: Sequence[float] | np.ndarray, method: str = "holm") -> np.n
     return adjusted
 
 
+#: more seeds than any budget would give: reported as "> MAX_SEEDS"
+MAX_SEEDS = 10_000
+
+
 def seeds_to_decide(effect: float, spread: float, alpha: float, power: float = 0.8, paired: bool = True) -> float:
     """Seeds per side that would make a test at level ``alpha`` detect ``effect`` with ``power``.
 
@@ -156,7 +160,8 @@ def seeds_to_decide(effect: float, spread: float, alpha: float, power: float = 0
     normal approximation n = ((z(1 - alpha/2) + z(power)) * s / d)^2 (times 2 when unpaired), refined
     with Student's t quantiles at the implied degrees of freedom (statsmodels' power solvers do the
     same iteration; it is not a dependency). A paired sign-flip test can never go below p = 2 / 2^n, so
-    n is at least the smallest n with 2 / 2^n < alpha. NaN when no effect was observed.
+    n is at least the smallest n with 2 / 2^n < alpha. NaN when no effect was observed; infinite above
+    :data:`MAX_SEEDS` (an effect that small is no difference to plan for, whatever float noise says).
     """
     if not math.isfinite(effect) or effect == 0:
         return math.nan
@@ -170,7 +175,7 @@ def seeds_to_decide(effect: float, spread: float, alpha: float, power: float = 0
         previous, n = n, scale * (special.stdtrit(df, 1 - alpha / 2) + special.stdtrit(df, power)) ** 2
         if abs(n - previous) < 1e-6 * n:
             break
-    return float(max(math.ceil(n), floor, MIN_SEEDS))
+    return math.inf if n > MAX_SEEDS else float(max(math.ceil(n), floor, MIN_SEEDS))
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from cnnbench.report.blocks import Block, Heading, Image, Paragraph, Plot, Table
 from cnnbench.report.build import Report
 from cnnbench.report.claims import COMPETES, DILATION_CLAIM
 from cnnbench.report.html import TITLE, html_page
-from cnnbench.report.inference import CORRECTION_NAMES, MIN_SEEDS
+from cnnbench.report.inference import CORRECTION_NAMES, MAX_SEEDS, MIN_SEEDS
 from cnnbench.report.output import staged
 from cnnbench.report.stats import SECTION_KEYS, fold, sections, text
 
@@ -82,7 +82,7 @@ COLUMNS: dict[str, tuple[str, Callable[[Any], str], bool]] = {
     "diff": ("difference", _number("+.4f"), True),
     "p_better": ("P(better)", _number(".2f"), True),
     "p_value": ("p", _p_value, True),
-    "seeds_to_decide": ("seeds to decide", lambda n: "" if pd.isna(n) else f"{int(n)}", True),
+    "seeds_to_decide": ("seeds to decide", lambda n: "" if pd.isna(n) else f"> {MAX_SEEDS:,}" if n > MAX_SEEDS else f"{int(n)}", True),
     "importance": ("importance", _number(".3f"), True),
     "value": ("value", _number(".4f"), True),
     "validation_value": ("validation", _number(".4f"), True),

@@ -11,6 +11,7 @@ from scipy import stats
 
 from cnnbench.report import inference
 from cnnbench.report.inference import (
+    MAX_SEEDS,
     Sample,
     adjust,
     compare_all,
@@ -177,3 +178,7 @@ def test_large_samples_get_the_normal_interval_the_bootstrap_converges_to() -> N
     assert (low[0], high[0]) == pytest.approx(tuple(np.percentile(means, [2.5, 97.5])), abs=0.1 * half)
     saturated = np.r_[np.ones(399), 0.9]  # one miss in 400: the normal interval would pass 1
     assert mean_intervals([saturated])[1][0] <= 1.0
+
+
+def test_a_vanishing_effect_needs_more_seeds_than_any_budget() -> None:
+    assert seeds_to_decide(1e-12, 0.01, 0.05) == math.inf and seeds_to_decide(0.01, 0.01, 0.05) < MAX_SEEDS
