@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from cnnbench.configstore import compose_run_config
+from cnnbench.composition import compose_run_config
 from cnnbench.plugins import default_registry
 from cnnbench.training.execute import execute
 

@@ -34,8 +34,9 @@ import cnnbench.sweep.objective
 import cnnbench.sweep.worker
 import cnnbench.training.execute
 from cnnbench.cli import main as cli
+from cnnbench.composition import composing
 from cnnbench.plugins import default_registry
-from cnnbench.sweep.compose import RUN_CONFIG, compose_config, hydra_context, run_config
+from cnnbench.sweep.compose import RUN_CONFIG, compose_config, run_config
 
 TRIAL = ["trainer.epochs=1", "trainer.threads=1"]
 POSTGRES = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
@@ -56,7 +57,7 @@ def timed(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
 
 def baseline(trials: int, results: Path) -> float:
     registry = default_registry()
-    with hydra_context(registry):
+    with composing(registry):
         cfg = run_config(compose_config(RUN_CONFIG, [*TRIAL, f"results.dir={results}", "trainer.progress=false"]))
     cnnbench.training.execute.execute(cfg, registry)  # warm-up: data, first allocations
     times = []

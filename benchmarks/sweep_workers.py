@@ -36,13 +36,14 @@ def train_loop(epochs: int, runs: int, results: str) -> float:
     """Median seconds of one run of the sweep's trial config, trained ``runs`` times after a warm-up."""
     import torch
 
+    from cnnbench.composition import composing
     from cnnbench.plugins import default_registry
-    from cnnbench.sweep.compose import RUN_CONFIG, compose_config, hydra_context, run_config
+    from cnnbench.sweep.compose import RUN_CONFIG, compose_config, run_config
     from cnnbench.training.execute import execute
 
     torch.set_num_threads(1)
     registry = default_registry()
-    with hydra_context(registry):
+    with composing(registry):
         overrides = ["pooling=mixed", f"trainer.epochs={epochs}", "trainer.threads=1", "trainer.progress=false", f"results.dir={results}"]
         cfg = run_config(compose_config(RUN_CONFIG, overrides))
     execute(cfg, registry)

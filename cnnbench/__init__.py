@@ -44,8 +44,8 @@ _EXPORTS = {
     "load_registry": "cnnbench.plugins",
     "default_registry": "cnnbench.plugins",
     # configs, data and runs
-    "composing": "cnnbench.configstore",
-    "compose_run_config": "cnnbench.configstore",
+    "composing": "cnnbench.composition",
+    "compose_run_config": "cnnbench.composition",
     "load_dataset": "cnnbench.data",
     "execute": "cnnbench.training.execute",
     # records
@@ -86,7 +86,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from cnnbench.configstore import compose_run_config, composing
+    from cnnbench.composition import compose_run_config, composing
     from cnnbench.data import ImageSet, ImageSplits, load_dataset
     from cnnbench.errors import CnnbenchError
     from cnnbench.kinds import KINDS

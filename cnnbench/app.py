@@ -1,6 +1,6 @@
 """``cnnbench run``: the Hydra app over ``conf/``; ``-m`` runs the cross product of the overrides.
 
-The registry feeds Hydra's ConfigStore first, so every installed component is a config option. The
+Composed through :mod:`cnnbench.composition`, so every installed component is a config option. The
 composed config is checked (:mod:`cnnbench.preflight`) before Hydra creates a run folder; a multirun
 checks each value of each swept key the same way, and each job again before it trains.
 """
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 from cnnbench.errors import CnnbenchError
 
+BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
 HELP = "run a benchmark (Hydra app: overrides, -m, --cfg job, --info, --help lists every option)"
 
 
@@ -50,11 +51,11 @@ def _remove_job_folder(output_dir: str, results_dir: str) -> None:
             break
 
 
-def _check_multirun(hydra: Any, args: argparse.Namespace, base: Any, registry: Any) -> None:
+def _check_multirun(session: Any, args: argparse.Namespace, base: Any, registry: Any) -> None:
     """The first job, then each other value of each swept key in it, checked before any job starts."""
     from omegaconf import OmegaConf
 
-    from cnnbench.hydra_app import compose, sweep_values
+    from cnnbench.hydra_app import sweep_values
     from cnnbench.preflight import check_run
     from cnnbench.sweep.compose import override_value
 
@@ -67,7 +68,22 @@ def _check_multirun(hydra: Any, args: argparse.Namespace, base: Any, registry: A
     first = {key: values[0] for key, values in swept.items()}
     jobs = [first] + [{**first, key: value} for key, values in swept.items() for value in values[1:]]
     for job in jobs:
-        check_run(compose(hydra, "config", [*fixed, *(f"{k}={override_value(v)}" for k, v in job.items())]), registry)
+        check_run(session.compose("config", [*fixed, *(f"{k}={override_value(v)}" for k, v in job.items())]), registry)
+
+
+def _checked_sweeper(cfg: Any) -> tuple[str, ...]:
+    """Hydra's basic sweeper composes every job twice, once in this process to validate it; the jobs are
+    checked here already (:func:`_check_multirun`, then each before it trains), so use its variant that
+    composes each once (``hydra_plugins/cnnbench_multirun``). Any other sweeper is left as configured."""
+    if cfg.hydra.sweeper.get("_target_") != BASIC_SWEEPER:
+        return ()
+    from hydra.core.plugins import Plugins
+
+    from hydra_plugins.cnnbench_multirun import CheckedSweeper
+
+    name = f"{CheckedSweeper.__module__}.{CheckedSweeper.__name__}"
+    Plugins.instance().class_name_to_class.setdefault(name, CheckedSweeper)  # an editable install hides it from Hydra's scan
+    return (f"hydra.sweeper._target_={name}",)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -76,16 +92,17 @@ def main(args: argparse.Namespace) -> int:
     from omegaconf import DictConfig
 
     from cnnbench import hydra_app
-    from cnnbench.configstore import store_components
+    from cnnbench.composition import composing, storing
+    from cnnbench.credentials import mask_text
     from cnnbench.plugins import default_registry
     from cnnbench.preflight import check_run
     from cnnbench.training.execute import RunFailed, execute
 
     parsed = hydra_app.parse(args.overrides, "cnnbench run")
     registry = default_registry()
-    store_components(registry)
     if hydra_app.shows_only(parsed):
-        return hydra_app.show(parsed, "config", "run")
+        with storing(registry):
+            return hydra_app.show(parsed, "config", "run")
     problems: list[str] = []
 
     def job(cfg: DictConfig) -> None:
@@ -96,7 +113,7 @@ def main(args: argparse.Namespace) -> int:
                 check_run(cfg, registry)
             record, path = execute(cfg, registry)
         except CnnbenchError as error:
-            print(f"cnnbench: error: {error}", file=sys.stderr)
+            print(f"cnnbench: error: {mask_text(str(error))}", file=sys.stderr)
             if not isinstance(error, RunFailed):
                 _remove_job_folder(runtime.runtime.output_dir, str(cfg.results.dir))
             if not multirun:
@@ -105,15 +122,15 @@ def main(args: argparse.Namespace) -> int:
             return
         print(summary_line(record, path), flush=True)
 
-    with hydra_app.hydra_session(parsed.config_dir, "run") as hydra:
-        first = hydra_app.first_compose(hydra, "config", parsed)
+    with composing(registry, config_dir=parsed.config_dir, task_name="run") as session:
+        first = hydra_app.first_compose(session, "config", parsed)
         mode = hydra_app.run_mode(parsed, first)
         if mode == RunMode.RUN:
             check_run(first, registry)
         else:
-            _check_multirun(hydra, parsed, first, registry)
+            _check_multirun(session, parsed, first, registry)
         try:
-            hydra_app.launch(hydra, hydra_app.Launch(parsed, "config", mode), job)
+            hydra_app.launch(session, hydra_app.Launch(parsed, "config", mode, _checked_sweeper(first)), job)
         except SystemExit as exit_:  # Hydra exits on its own errors; report the status instead
             return int(exit_.code or 0)
     if problems:

@@ -62,7 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def error_exit(message: str, code: int = 2) -> int:
-    print(f"cnnbench: error: {message}", file=sys.stderr)
+    """Print the one error line, every URL's credentials masked (an override may quote a storage URL)."""
+    from cnnbench.credentials import mask_text
+
+    print(f"cnnbench: error: {mask_text(message)}", file=sys.stderr)
     return code
 
 

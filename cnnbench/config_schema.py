@@ -237,24 +237,42 @@ def hyperparameter_setting(default: Any) -> Setting | None:
     return None
 
 
-def check_component(slot: str, node: Any, registry: Registry) -> None:
-    """A component node: a registered name, declared hyperparameters, each of its default's type and range."""
+def check_component(slot: str, node: Any, registry: Registry, key_prefix: str | None = None) -> None:
+    """A component node: a registered name, declared hyperparameters, each of its default's type and range.
+
+    ``key_prefix`` is where the node sits in the config, when not at ``slot`` (``data.imagefolder``).
+    """
     if node is None:
         return
     if not isinstance(node, Mapping) or "name" not in node:
         raise ConfigError(f"{slot} must name a registered {slot} ({slot}=NAME, see `cnnbench list {slot}`), got {_shown(node)}")
     component: Component = registry.get(slot, str(node["name"]))
+    prefix = key_prefix or slot
     given = {key: value for key, value in node.items() if key != "name"}
     for key, value in given.items():
         if key not in component.defaults:
-            allowed = ", ".join(f"{slot}.{k}" for k in component.defaults) or "none"
+            allowed = ", ".join(f"{prefix}.{k}" for k in component.defaults) or "none"
             raise ConfigError(f"{slot} {component.name!r} has no hyperparameter {key}: {closest(key, component.defaults)}it has: {allowed}")
         setting = hyperparameter_setting(component.defaults[key])
         if setting is not None and value is not None:
-            check_value(f"{slot}.{key}", value, setting)
+            check_value(f"{prefix}.{key}", value, setting)
     spec = getattr(component, "spec", None)  # the declared ranges, where the registry records them
     if spec is not None and hasattr(spec, "check_values"):
         spec.check_values(f"{slot} {component.name!r}", given)
+
+
+def check_data(node: Any, registry: Registry) -> None:
+    """``data``: its own settings, and a section of options for each dataset that has any (``data.imagefolder``)."""
+    if not isinstance(node, Mapping):
+        raise ConfigError(f"data must be a section of settings ({', '.join(DATA)}), got {_shown(node)}")
+    known = [*(f"data.{k}" for k in DATA), *(f"data.{c.name}" for c in registry.components("dataset") if c.defaults)]
+    for name, value in node.items():
+        if name in DATA:
+            check_value(f"data.{name}", value, DATA[name])
+        elif isinstance(value, Mapping) and name in registry.names("dataset"):
+            check_component("dataset", {"name": name, **value}, registry, key_prefix=f"data.{name}")
+        else:
+            raise unknown_key(f"data.{name}", known)
 
 
 def missing_sections(config: Mapping[str, Any]) -> None:
@@ -278,8 +296,9 @@ def validate(config: Mapping[str, Any], registry: Registry, *, extra_sections: I
         if section not in allowed:
             raise ConfigError(f"unknown config section {section}: {closest(section, allowed)}sections: {', '.join(sorted(allowed))}")
     missing_sections(config)
-    for section, settings in (("trainer", TRAINER), ("data", DATA), ("results", RESULTS)):
+    for section, settings in (("trainer", TRAINER), ("results", RESULTS)):
         check_section(section, config[section], settings)
+    check_data(config["data"], registry)
     for slot in GROUPS:
         check_component(slot, config.get(slot), registry)
     for section in TORCH_SECTIONS:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
@@ -18,6 +18,9 @@ from cnnbench.config_schema import ConfigError, missing_sections, validate
 from cnnbench.configstore import GROUPS
 from cnnbench.errors import CnnbenchError
 from cnnbench.plugins import LoadedRegistry
+
+if TYPE_CHECKING:
+    from cnnbench.training.execute import Plan
 
 #: folders under ``results.dir`` that runs write files into
 OUTPUT_FOLDERS = ("runs", "checkpoints")
@@ -79,14 +82,28 @@ def check_training_objects(cfg: DictConfig) -> None:
         raise ConfigError(f"optimizer or schedule refused by torch: {reason}") from None
 
 
+def check_data(cfg: DictConfig, plan_: Plan, registry: LoadedRegistry) -> None:
+    """The task's dataset is there and usable (no split empty): loaded now, as the run will load it.
+
+    Tasks that read a registered dataset keep what they prepare for the process (``labelled_splits``), so
+    the run reuses this load; generated data (segmentation, detection) needs no check.
+    """
+    if str(plan_.nodes["task"].get("dataset")) not in registry.names("dataset"):
+        return
+    model = registry.get("model", plan_.nodes["model"]["name"])
+    plan_.task.load_data(Path(str(cfg.data.root)), model.spec.input_size, plan_.settings.seed, plan_.split, plan_.dataset_options)
+
+
 def check_run(cfg: DictConfig, registry: LoadedRegistry, *, extra_sections: Iterable[str] = (), defer_folder: bool = False) -> None:
-    """The whole run, checked: types and ranges, optimizer and schedule, task / model / loss fit, and last
-    (it creates the folder) the results folder, unless the caller has more to check first (``defer_folder``)."""
+    """The whole run, checked: types and ranges, optimizer and schedule, task / model / loss fit, the data,
+    and last (it creates the folder) the results folder, unless the caller has more to check first
+    (``defer_folder``)."""
     from cnnbench.training.execute import plan
 
     resolved = plain(cfg)
     validate(resolved, registry, extra_sections=[*other_groups(cfg), *extra_sections])
     check_training_objects(cfg)
-    plan(cfg, registry)
+    plan_ = plan(cfg, registry)
+    check_data(cfg, plan_, registry)
     if not defer_folder:
         check_writable(resolved["results"]["dir"], "results.dir")

@@ -253,6 +253,9 @@ def config_identity(
     threads, progress, folders, the data's path and the device index).
     """
     identity: dict[str, Any] = {}
+    data, chosen = config.get("data"), (config.get("task") or {}).get("dataset")
+    if isinstance(data, Mapping):  # data.<dataset>: only the chosen dataset's options can change a result
+        config = {**config, "data": {key: value for key, value in data.items() if not isinstance(value, Mapping) or key == chosen}}
     _flat("", {key: value for key, value in config.items() if key not in nodes}, identity)
     identity.update({key: _canonical(value) for key, value in flatten_components(nodes).items()})
     identity.update({"data.fingerprint": fingerprint, "device": device_type})

@@ -8,6 +8,7 @@ validation split, and once at the end on the test split (and on a training sampl
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -65,11 +66,13 @@ class Task(ABC):
     metrics: ClassVar[tuple[str, ...]] = ()
 
     @abstractmethod
-    def load_data(self, root: Path, image_size: int | None, seed: int, split: SplitSettings) -> TaskData:
+    def load_data(self, root: Path, image_size: int | None, seed: int, split: SplitSettings, dataset_options: Mapping[str, Any] | None = None) -> TaskData:
         """Load (or generate) train, validation and test; raise :class:`cnnbench.errors.DataError` when missing.
 
         Where the dataset has no validation split, carve one from training with
         :func:`cnnbench.data.splits.carve_validation` and ``split`` (never with ``seed``, the run's seed).
+        ``dataset_options`` are the config's ``data.<dataset>`` options of the chosen dataset, for
+        :func:`cnnbench.data.load_dataset` (empty for a dataset without options, or a generated one).
         """
 
     @abstractmethod

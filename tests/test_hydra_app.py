@@ -44,6 +44,13 @@ def test_sweep_cfg_job_prints_the_sweeps_config(capsys: pytest.CaptureFixture[st
     assert cfg.sweep.params.pooling.lam.type == "float" and cfg.pooling.name == "mixed"
 
 
+def test_cfg_job_masks_the_credentials_of_a_storage_url(capsys: pytest.CaptureFixture[str]) -> None:
+    url = "postgresql://bob:hunter2@db:5432/optuna?password=hunter2&sslmode=require"
+    assert main(["sweep", "--cfg", "job", f"sweep.storage='{url}'"]) == 0
+    shown = capsys.readouterr().out
+    assert "storage: postgresql://***@db:5432/optuna?password=***&sslmode=require" in shown and "hunter2" not in shown
+
+
 def test_info_prints_each_section_once(capsys: pytest.CaptureFixture[str]) -> None:
     for command in ("run", "sweep"):
         assert main([command, "--info"]) == 0

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from cnnbench import hookspecs
-from cnnbench.configstore import compose_run_config
+from cnnbench.composition import compose_run_config
 from cnnbench.errors import InvalidHyperparameterError, UnknownComponentError
 from cnnbench.kinds import BENCH_KINDS, DEFAULT_BASELINE, GROUPS, KINDS, MODULE_KINDS, SLOTS, load_object
 from cnnbench.parts import Parts

@@ -135,7 +135,7 @@ def test_the_json_schema_in_docs_is_the_one_the_dataclasses_generate() -> None:
 def test_a_real_run_record_validates_and_a_wrong_field_is_named(tmp_path: Path) -> None:
     from pydantic import ValidationError
 
-    from cnnbench.configstore import compose_run_config
+    from cnnbench.composition import compose_run_config
     from cnnbench.plugins import default_registry
     from cnnbench.training.execute import execute
 

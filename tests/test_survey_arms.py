@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from cnnbench.configstore import compose_run_config
+from cnnbench.composition import compose_run_config
 
 ARMS = sorted(p.stem for p in (Path(__file__).resolve().parents[1] / "conf" / "survey").glob("*.yaml"))
 #: arm -> (the arm it is compared with, the one setting that differs)

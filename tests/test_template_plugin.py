@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from cnnbench.configstore import compose_run_config
+from cnnbench.composition import compose_run_config
 from cnnbench.plugins import LoadedRegistry, default_registry, load_registry
 from cnnbench.testing import MODULE_CHECKS, check_component
 

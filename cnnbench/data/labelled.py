@@ -9,13 +9,14 @@ process prepare them once. Every call returns new dicts over the shared tensors,
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import astuple, dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from cnnbench.data.dataset import ProcessCache, load_dataset
+from cnnbench.data.dataset import ProcessCache, frozen, load_dataset
 from cnnbench.data.imageset import resize, standardize
 from cnnbench.data.splits import SplitSettings, carve_validation, training_sample
 
@@ -35,21 +36,24 @@ class LabelledSplits:
 _prepared = ProcessCache(2)
 
 
-def labelled_splits(dataset: str, root: Path, image_size: int | None, split: SplitSettings, limit: int | None = None) -> LabelledSplits:
+def labelled_splits(
+    dataset: str, root: Path, image_size: int | None, split: SplitSettings, limit: int | None = None, options: Mapping[str, Any] | None = None
+) -> LabelledSplits:
     """The three splits of ``dataset``, standardized with the training split's statistics.
 
     Validation is the dataset's own split where it has one (an image folder's ``val/``), else carved from
-    the training split.
+    the training split. ``options`` are the dataset's own (``data.imagefolder.max_size``).
     """
-    key = (dataset, str(Path(root).expanduser().resolve()), image_size, astuple(split), limit)
-    shared = _prepared.get(key, lambda: _prepare(dataset, root, image_size, split, limit))
+    options = dict(options or {})
+    key = (dataset, str(Path(root).expanduser().resolve()), image_size, astuple(split), limit, frozen(options))
+    shared = _prepared.get(key, lambda: _prepare(dataset, root, image_size, split, limit, options))
     return LabelledSplits(
         dict(shared.train), dict(shared.validation), dict(shared.test), dict(shared.train_sample), dict(shared.info)
     )
 
 
-def _prepare(dataset: str, root: Path, image_size: int | None, split: SplitSettings, limit: int | None) -> LabelledSplits:
-    loaded = load_dataset(dataset, root, limit=limit, keep=False)  # the prepared splits are kept instead: memory once
+def _prepare(dataset: str, root: Path, image_size: int | None, split: SplitSettings, limit: int | None, options: dict[str, Any]) -> LabelledSplits:
+    loaded = load_dataset(dataset, root, limit=limit, options=options, keep=False)  # the prepared splits are kept instead: memory once
     train, test = loaded.train, loaded.test
     size = image_size or train.images.shape[-1]
     images = resize(train.images, size)

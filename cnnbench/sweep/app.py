@@ -15,10 +15,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from cnnbench import hydra_app
-    from cnnbench.configstore import store_components
+    from cnnbench.composition import composing, storing
     from cnnbench.errors import CnnbenchError
     from cnnbench.plugins import default_registry
-    from cnnbench.sweep.compose import hydra_context
     from cnnbench.sweep.objective import TrialRunner
     from cnnbench.sweep.progress import Progress
     from cnnbench.sweep.report import report
@@ -28,13 +27,13 @@ def main(args: argparse.Namespace) -> int:
 
     parsed = hydra_app.parse(args.overrides, "cnnbench sweep")
     registry = default_registry()
-    store_components(registry)
     if hydra_app.shows_only(parsed):
-        return hydra_app.show(parsed, "sweep_config", "sweep")
+        with storing(registry):
+            return hydra_app.show(parsed, "sweep_config", "sweep")
     if parsed.multirun or parsed.config_name or parsed.config_path or parsed.experimental_rerun:
         raise CnnbenchError("cnnbench sweep takes overrides, --config-dir and Hydra's showing flags (--cfg, --info, --help); it runs its trials itself (sweep.workers=N)")
     quiet_optuna()
-    with hydra_context(registry, parsed.config_dir):
+    with composing(registry, config_dir=parsed.config_dir, task_name="sweep"):
         sweep = prepare(parsed.overrides, registry, parsed.config_dir)
         study = open_study(sweep)
         budget = slots_to_fill(sweep, study)

@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from cnnbench.configstore import store_components
-from cnnbench.registry import Registry
+from cnnbench.composition import current
 
 SWEEP_CONFIG = "sweep_config"
 RUN_CONFIG = "config"
@@ -26,22 +23,9 @@ _KEYWORDS = {"true", "false", "null", "nan", "inf"}
 _ABSENT = object()
 
 
-@contextmanager
-def hydra_context(registry: Registry, config_dir: str | None = None) -> Iterator[None]:
-    """Hydra's global state for composing cnnbench configs, with every registered component as an option
-    and the presets of ``config_dir`` (``--config-dir``) beside cnnbench's own."""
-    from cnnbench.hydra_app import hydra_session
-
-    store_components(registry)
-    with hydra_session(config_dir, "sweep"):
-        yield
-
-
 def compose_config(name: str, overrides: Sequence[str]) -> DictConfig:
-    """Compose ``name`` with ``overrides`` (its ``hydra`` node kept); Hydra's complaints become one line."""
-    from cnnbench.hydra_app import compose
-
-    return compose(GlobalHydra.instance().hydra, name, overrides)
+    """Compose ``name`` with ``overrides`` (its ``hydra`` node kept) in the open :func:`cnnbench.composition.composing` block."""
+    return current().compose(name, overrides)
 
 
 def override_value(value: Any) -> str:
@@ -107,7 +91,7 @@ class TrialConfigs:
 
     def groups(self) -> dict[str, list[str]]:
         """Each config group of the benchmark and its options (registered components, yaml files)."""
-        loader = GlobalHydra.instance().config_loader()
+        loader = current().hydra.config_loader
         return {group: loader.get_group_options(group) for group in choices(self.base)}
 
     def trial(self, values: Mapping[str, Any], groups: Sequence[str] = ()) -> DictConfig:

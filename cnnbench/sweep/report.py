@@ -12,11 +12,11 @@ from typing import Any
 import optuna
 
 from cnnbench.atomic import clean_stale, write_text
+from cnnbench.credentials import mask_url
 from cnnbench.sweep.accounting import Tally
 from cnnbench.sweep.progress import best_trials, params_text, value_text
 from cnnbench.sweep.reproduce import EXPERIMENT_GROUP, write_reproduction
 from cnnbench.sweep.setup import Sweep
-from cnnbench.sweep.storage import mask_url
 
 SUMMARY = "summary.json"
 

@@ -14,15 +14,14 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf
 from optuna.distributions import CategoricalDistribution
 
+from cnnbench.composition import check_groups, current
 from cnnbench.config_schema import ConfigError, validate
-from cnnbench.hydra_app import check_groups
 from cnnbench.overrides import parse_overrides
-from cnnbench.preflight import check_run, check_writable, other_groups, plain
 from cnnbench.plugins import LoadedRegistry
+from cnnbench.preflight import check_run, check_writable, other_groups, plain
 from cnnbench.sweep.compose import TrialConfigs
 from cnnbench.sweep.space import Objective, SearchSpace, SweepConfigError, parse_objectives, parse_space
 from cnnbench.sweep.storage import JOURNAL_NAME
@@ -147,9 +146,9 @@ class Sweep:
 def prepare(overrides: Sequence[str], registry: LoadedRegistry, config_dir: str | None = None) -> Sweep:
     """Compose, read and check the sweep; raise a one-line :class:`CnnbenchError` for anything wrong.
 
-    Must run inside :func:`cnnbench.sweep.compose.hydra_context` (with the same ``config_dir``).
+    Must run inside :func:`cnnbench.composition.composing` (with the same ``config_dir``).
     """
-    check_groups(GlobalHydra.instance().hydra, overrides)
+    check_groups(current().hydra, overrides)
     configs = TrialConfigs(overrides)
     node = OmegaConf.to_container(configs.base.sweep, resolve=True)
     settings = SweepSettings.from_node(node)

@@ -8,10 +8,11 @@ import numpy as np
 import optuna
 from optuna.trial import TrialState
 
+from cnnbench.credentials import mask_url, scrub
 from cnnbench.sweep.accounting import Tally, latest_attempts, requeue
 from cnnbench.sweep.setup import Sweep
 from cnnbench.sweep.space import SweepConfigError
-from cnnbench.sweep.storage import StorageError, mask_url, open_storage, scrub
+from cnnbench.sweep.storage import StorageError, open_storage
 from cnnbench.sweep.strategy import make_pruner, make_sampler
 
 SPACE_ATTR = "cnnbench.space"

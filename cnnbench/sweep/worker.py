@@ -27,10 +27,10 @@ import torch
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.storages import fail_stale_trials
 
+from cnnbench.composition import composing
 from cnnbench.errors import CnnbenchError
 from cnnbench.plugins import default_registry
 from cnnbench.sweep.accounting import RETRY_OF, SURPLUS, Tally, slots_before
-from cnnbench.sweep.compose import hydra_context
 from cnnbench.sweep.objective import TrialFailed, TrialRunner
 from cnnbench.sweep.setup import Sweep, prepare
 from cnnbench.sweep.study import open_study, quiet_optuna
@@ -117,7 +117,7 @@ def worker_process(
     torch.set_num_threads(threads)
     registry = default_registry()
     try:
-        with hydra_context(registry, config_dir):
+        with composing(registry, config_dir=config_dir, task_name="sweep"):
             sweep = replace(prepare(overrides, registry, config_dir), study_name=study_name, storage=storage)
             work(open_study(sweep, index), TrialRunner(sweep), budget)
     except CnnbenchError as error:

@@ -21,8 +21,8 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
-from cnnbench.data.splits import SplitSettings
 from cnnbench.atomic import writing
+from cnnbench.data.splits import SplitSettings
 from cnnbench.errors import CnnbenchError, IncompatibleConfigError, require
 from cnnbench.kinds import SLOTS
 from cnnbench.parts import Parts
@@ -52,6 +52,7 @@ class Plan:
     loss: nn.Module
     settings: LoopSettings
     split: SplitSettings
+    dataset_options: dict[str, Any]  # data.<dataset> of the task's dataset
 
 
 def _node(config: Any, default_name: str) -> dict[str, Any]:
@@ -92,6 +93,8 @@ def plan(cfg: DictConfig, registry: LoadedRegistry) -> Plan:
     require(select in SELECTIONS, f"trainer.select must be one of {', '.join(SELECTIONS)}, got {select!r}")
     data = cfg.get("data") or {}
     split = SplitSettings(float(data.get("val_fraction", 0.1)), int(data.get("split_seed", 0)))
+    chosen = data.get(str(task_node.get("dataset")))  # data.<dataset>: the task's dataset's options
+    dataset_options = _node(chosen, "") if isinstance(chosen, DictConfig | Mapping) else {}
     settings = LoopSettings(
         epochs=int(trainer.epochs),
         batch_size=int(trainer.batch_size),
@@ -104,7 +107,7 @@ def plan(cfg: DictConfig, registry: LoadedRegistry) -> Plan:
         select=select,
         patience=_patience(trainer.get("patience")),
     )
-    return Plan(task_name, task, nodes, loss, settings, split)
+    return Plan(task_name, task, nodes, loss, settings, split, dataset_options)
 
 
 def _patience(value: Any) -> int | None:
@@ -210,7 +213,7 @@ def execute(
         torch.set_num_threads(int(cfg.trainer.threads))
     seed_everything(plan_.settings.seed, bool(cfg.trainer.deterministic), plan_.settings.device)
     model_component = registry.get("model", plan_.nodes["model"]["name"])
-    data = plan_.task.load_data(Path(str(cfg.data.root)), model_component.spec.input_size, plan_.settings.seed, plan_.split)
+    data = plan_.task.load_data(Path(str(cfg.data.root)), model_component.spec.input_size, plan_.settings.seed, plan_.split, plan_.dataset_options)
     model = build_model(registry, plan_, data).to(plan_.settings.device)
     loss = plan_.loss.to(plan_.settings.device)
     if plan_.settings.channels_last:

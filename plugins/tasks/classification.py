@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +34,8 @@ class Classification(Task):
             raise ValueError(f"eval_batch_size must be >= 1, got {eval_batch_size}")
         self.dataset, self.limit, self.eval_batch_size = dataset, limit, eval_batch_size
 
-    def load_data(self, root: Path, image_size: int | None, seed: int, split: SplitSettings) -> TaskData:
-        data = labelled_splits(self.dataset, root, image_size, split, self.limit)
+    def load_data(self, root: Path, image_size: int | None, seed: int, split: SplitSettings, dataset_options: Mapping[str, Any] | None = None) -> TaskData:
+        data = labelled_splits(self.dataset, root, image_size, split, self.limit, dataset_options)
         return TaskData(data.train, data.validation, data.test, data.train_sample, data.info)
 
     def training_loss(self, model: nn.Module, loss: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:

@@ -12,12 +12,14 @@ jointly as in Fast R-CNN (Girshick 2015): the configured loss on the class score
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
+from cnnbench_plugins.models.rcnn import RCNN, RCNNOutput
 from cnnbench_plugins.tasks._average_precision import Boxes, mean_average_precision
 from cnnbench_plugins.tasks._boxes import box_iou, clip, decode, encode, nms, pad_groups, warp
 from cnnbench_plugins.tasks._proposals import Proposals, propose
@@ -30,7 +32,6 @@ from cnnbench.data.splits import SplitSettings, training_sample, validation_seed
 from cnnbench.errors import require
 from cnnbench.hookspecs import Register
 from cnnbench.tasks import Split, Task, TaskData
-from cnnbench_plugins.models.rcnn import RCNN, RCNNOutput
 
 #: R-CNN's fine-tuning labels: a proposal is an object at IoU >= 0.5 with a ground-truth box, else background
 #: (its SVM stage instead took only IoU < 0.3 as negatives; the joint training here follows fine-tuning); it
@@ -162,7 +163,7 @@ class Detection(Task):
         self.samples_per_image, self.fg_fraction, self.nms_iou = samples_per_image, fg_fraction, nms_iou
         self.data_seed, self.eval_batch_size = data_seed, eval_batch_size
 
-    def load_data(self, root: Path, image_size: int | None, seed: int, split: SplitSettings) -> TaskData:
+    def load_data(self, root: Path, image_size: int | None, seed: int, split: SplitSettings, dataset_options: Mapping[str, Any] | None = None) -> TaskData:
         """Train and test scenes from ``data_seed`` (the same for every run; disjoint), validation scenes
         (``val_fraction`` of ``n_train``) from their own seed stream; proposals, crops.
 

@@ -3,6 +3,7 @@ loss, or a triplet network with mining in the batch); scored by verification on 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -118,10 +119,10 @@ class MetricLearning(Task):
         self.dataset, self.limit = dataset, limit
         self.test_pairs, self.pair_seed, self.eval_batch_size = test_pairs, pair_seed, eval_batch_size
 
-    def load_data(self, root: Path, image_size: int | None, seed: int, split: SplitSettings) -> TaskData:
+    def load_data(self, root: Path, image_size: int | None, seed: int, split: SplitSettings, dataset_options: Mapping[str, Any] | None = None) -> TaskData:
         """The labelled images, plus for each evaluated split held-out pairs fixed by ``pair_seed`` (not the
         run's seed), so every run is scored on the same pairs; the raw-pixel baseline is computed here once."""
-        data = labelled_splits(self.dataset, root, image_size, split, self.limit)
+        data = labelled_splits(self.dataset, root, image_size, split, self.limit, dataset_options)
         splits = {"train": data.train_sample, "validation": data.validation, "test": data.test}
         pairs = {}
         for name, images in splits.items():

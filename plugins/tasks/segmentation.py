@@ -3,6 +3,7 @@ triangle); scored by pixel accuracy and mean IoU."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +63,7 @@ class Segmentation(Task):
         self.dataset, self.n_train, self.n_test, self.image_size = dataset, n_train, n_test, image_size
         self.data_seed, self.eval_batch_size = data_seed, eval_batch_size
 
-    def load_data(self, root: Path, image_size: int | None, seed: int, split: SplitSettings) -> TaskData:
+    def load_data(self, root: Path, image_size: int | None, seed: int, split: SplitSettings, dataset_options: Mapping[str, Any] | None = None) -> TaskData:
         """Train and test scenes from ``data_seed``; validation scenes (``val_fraction`` of ``n_train``) from
         their own seed stream, so train and test stay what they were without a validation split."""
         size = image_size or self.image_size

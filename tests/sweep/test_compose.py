@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
-from cnnbench.sweep.compose import TrialConfigs, hydra_context, override_value
+from cnnbench.composition import composing
+from cnnbench.sweep.compose import TrialConfigs, override_value
 
 
 @pytest.mark.parametrize(
@@ -17,7 +18,7 @@ def test_override_values_parse_back_unchanged(value):
 
 
 def test_trial_config_sets_values_and_picks_groups_without_touching_the_base(registry):
-    with hydra_context(registry):
+    with composing(registry):
         configs = TrialConfigs(["sweep=mixed_lambda", "task.limit=200"])
         trial = configs.trial({"activation": "elu", "pooling.lam": 0.25}, groups=("activation",))
         again = configs.trial({"pooling.lam": 0.75})

@@ -8,8 +8,9 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
+from cnnbench.credentials import mask_url, scrub
 from cnnbench.sweep.accounting import RETRY_OF
-from cnnbench.sweep.storage import HEARTBEAT_ATTR, HeartbeatJournalStorage, StorageError, mask_url, open_storage, scrub
+from cnnbench.sweep.storage import HEARTBEAT_ATTR, HeartbeatJournalStorage, StorageError, open_storage
 from cnnbench.sweep.study import quiet_optuna
 
 URL = "postgresql+psycopg2://alice:s3cr3t-pw@db.example:5432/optuna"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from cnnbench import hookimpl, hookspecs
-from cnnbench.configstore import compose_run_config
+from cnnbench.composition import compose_run_config
 from cnnbench.plugins import PluginSource, load_registry
 from cnnbench.training.execute import RunFailed, execute
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from cnnbench.configstore import compose_run_config
+from cnnbench.composition import compose_run_config
 from cnnbench.plugins import default_registry
 from cnnbench.registry import Component
 from cnnbench.training.execute import RunFailed, build_model, execute, load_checkpoint, plan

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from cnnbench.configstore import compose_run_config
+from cnnbench.composition import compose_run_config
 from cnnbench.training.execute import execute
 
 SHORT = ["task.limit=400", "trainer.epochs=3", "trainer.batch_size=32", "trainer.progress=false"]

@@ -12,7 +12,7 @@ from idx_files import write_idx_set
 from torch import nn
 
 from cnnbench.cli import main
-from cnnbench.configstore import compose_run_config
+from cnnbench.composition import compose_run_config
 from cnnbench.data import load_images
 from cnnbench.plugins import default_registry
 from cnnbench.registry import Component

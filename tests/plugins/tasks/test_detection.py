@@ -13,7 +13,7 @@ from cnnbench_plugins.tasks._proposals import Proposals
 from cnnbench_plugins.tasks.detection import RCNNOutput, assign, detect, objective, sample
 from torch import nn
 
-from cnnbench.configstore import compose_run_config
+from cnnbench.composition import compose_run_config
 from cnnbench.data.splits import SplitSettings
 from cnnbench.errors import IncompatibleConfigError, InvalidHyperparameterError
 from cnnbench.parts import Parts

@@ -16,7 +16,7 @@ from cnnbench_plugins.tasks.metric_learning import (
     verification,
 )
 
-from cnnbench.configstore import compose_run_config
+from cnnbench.composition import compose_run_config
 from cnnbench.data.splits import SplitSettings
 from cnnbench.errors import IncompatibleConfigError, UnknownComponentError
 from cnnbench.parts import Parts

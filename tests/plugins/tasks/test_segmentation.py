@@ -11,7 +11,7 @@ from cnnbench_plugins.tasks.segmentation import confusion_matrix, segmentation_s
 from sklearn.metrics import confusion_matrix as sklearn_confusion_matrix
 from sklearn.metrics import jaccard_score
 
-from cnnbench.configstore import compose_run_config
+from cnnbench.composition import compose_run_config
 from cnnbench.data import shapes
 from cnnbench.data.splits import SplitSettings
 from cnnbench.errors import IncompatibleConfigError, InvalidHyperparameterError
