@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from omegaconf import DictConfig
+
     from cnnbench.records import RunRecord
 
 from cnnbench.errors import CnnbenchError
@@ -86,42 +88,49 @@ def _checked_sweeper(cfg: Any) -> tuple[str, ...]:
     return (f"hydra.sweeper._target_={name}",)
 
 
-def main(args: argparse.Namespace) -> int:
+def run_job(cfg: DictConfig) -> str | None:
+    """One job of ``cnnbench run`` under Hydra: ``None`` when it completed, else its one-line problem (a
+    multirun goes on to the next job). A module-level function, so any launcher's processes can take it,
+    and each loads the registry once."""
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
-    from omegaconf import DictConfig
 
-    from cnnbench import hydra_app
-    from cnnbench.composition import composing, storing
     from cnnbench.credentials import mask_text
     from cnnbench.plugins import default_registry
     from cnnbench.preflight import check_run
     from cnnbench.training.execute import RunFailed, execute
+
+    registry = default_registry()
+    runtime = HydraConfig.get()
+    multirun = runtime.mode == RunMode.MULTIRUN
+    try:
+        if multirun:
+            check_run(cfg, registry)
+        record, path = execute(cfg, registry)
+    except CnnbenchError as error:
+        print(f"cnnbench: error: {mask_text(str(error))}", file=sys.stderr)
+        if not isinstance(error, RunFailed):
+            _remove_job_folder(runtime.runtime.output_dir, str(cfg.results.dir))
+        if not multirun:
+            raise SystemExit(error.exit_code) from None
+        return str(error)
+    print(summary_line(record, path), flush=True)
+    return None
+
+
+def main(args: argparse.Namespace) -> int:
+    from hydra.types import RunMode
+
+    from cnnbench import hydra_app
+    from cnnbench.composition import composing, storing
+    from cnnbench.plugins import default_registry
+    from cnnbench.preflight import check_run
 
     parsed = hydra_app.parse(args.overrides, "cnnbench run")
     registry = default_registry()
     if hydra_app.shows_only(parsed):
         with storing(registry):
             return hydra_app.show(parsed, "config", "run")
-    problems: list[str] = []
-
-    def job(cfg: DictConfig) -> None:
-        runtime = HydraConfig.get()
-        multirun = runtime.mode == RunMode.MULTIRUN
-        try:
-            if multirun:
-                check_run(cfg, registry)
-            record, path = execute(cfg, registry)
-        except CnnbenchError as error:
-            print(f"cnnbench: error: {mask_text(str(error))}", file=sys.stderr)
-            if not isinstance(error, RunFailed):
-                _remove_job_folder(runtime.runtime.output_dir, str(cfg.results.dir))
-            if not multirun:
-                raise SystemExit(error.exit_code) from None
-            problems.append(str(error))  # a multirun goes on to the next run
-            return
-        print(summary_line(record, path), flush=True)
-
     with composing(registry, config_dir=parsed.config_dir, task_name="run") as session:
         first = hydra_app.first_compose(session, "config", parsed)
         mode = hydra_app.run_mode(parsed, first)
@@ -130,7 +139,7 @@ def main(args: argparse.Namespace) -> int:
         else:
             _check_multirun(session, parsed, first, registry)
         try:
-            hydra_app.launch(session, hydra_app.Launch(parsed, "config", mode, _checked_sweeper(first)), job)
+            problems = [p for p in hydra_app.launch(session, hydra_app.Launch(parsed, "config", mode, _checked_sweeper(first)), run_job) if p]
         except SystemExit as exit_:  # Hydra exits on its own errors; report the status instead
             return int(exit_.code or 0)
     if problems:

@@ -130,12 +130,13 @@ def first_compose(session: Session, config_name: str, args: argparse.Namespace) 
     return session.compose(config_name, args.overrides, RunMode.MULTIRUN if args.multirun else RunMode.RUN)
 
 
-def launch(session: Session, launch_: Launch, task: TaskFunction) -> None:
-    """Run ``task`` under Hydra (its run folder, logging, launcher and sweeper), as ``@hydra.main`` would."""
+def launch(session: Session, launch_: Launch, task: TaskFunction) -> list[Any]:
+    """Run ``task`` under Hydra (its run folder, logging, launcher and sweeper), as ``@hydra.main`` would;
+    the values ``task`` returned, one per job (from every launcher's processes)."""
     overrides = [*launch_.args.overrides, f"hydra.mode={launch_.mode.name}", *launch_.extra]
     hydra = session.hydra
     if launch_.mode == RunMode.RUN:
-        run_and_report(lambda: hydra.run(config_name=launch_.config_name, task_function=task, overrides=overrides))
-    else:
-        run_and_report(lambda: hydra.multirun(config_name=launch_.config_name, task_function=task, overrides=overrides))
-
+        done = run_and_report(lambda: hydra.run(config_name=launch_.config_name, task_function=task, overrides=overrides))
+        return [done.return_value]
+    batches = run_and_report(lambda: hydra.multirun(config_name=launch_.config_name, task_function=task, overrides=overrides))
+    return [job.return_value for batch in batches or [] for job in batch]

@@ -88,3 +88,11 @@ def test_hydra_launcher_plugins_run_jobs_in_parallel_without_colliding(tmp_path:
     runs = records(tmp_path / "results")
     assert sorted(r["components"]["activation"] for r in runs) == ["elu", "relu"]
     assert len({r["run_id"] for r in runs}) == 2
+
+
+@pytest.mark.parametrize("launcher", ["basic", "joblib"])
+def test_a_job_that_fails_makes_the_multirun_exit_1_whichever_process_ran_it(tmp_path: Path, launcher: str) -> None:
+    result = cnnbench("run", "-m", f"hydra/launcher={launcher}", *FAST, "optimizer.lr=1e-3,1e30", cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert "TrainingDiverged" in result.stderr and "cnnbench: 1 run(s) of the multirun did not complete" in result.stderr
+    assert sorted(r["status"] for r in records(tmp_path / "results")) == ["completed", "failed"]
