@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -96,3 +97,25 @@ def test_a_job_that_fails_makes_the_multirun_exit_1_whichever_process_ran_it(tmp
     assert result.returncode == 1, result.stderr
     assert "TrainingDiverged" in result.stderr and "cnnbench: 1 run(s) of the multirun did not complete" in result.stderr
     assert sorted(r["status"] for r in records(tmp_path / "results")) == ["completed", "failed"]
+
+
+def _live_workers() -> list[str]:
+    """This process's live children, from /proc, but the resource trackers (one per process, they end with it)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            state, parent = stat.read_text().rsplit(")", 1)[1].split()[:2]
+            command = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if int(parent) == os.getpid() and state != "Z" and "resource_tracker" not in command:
+            found.append(command)
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_a_joblib_multirun_ends_its_idle_workers_before_returning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "-m", "hydra/launcher=joblib", *FAST, "activation=relu,elu"]) == 0
+    assert len(records(tmp_path / "results")) == 2
+    assert _live_workers() == []
