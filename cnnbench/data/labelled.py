@@ -78,7 +78,8 @@ def _prepare(dataset: str, root: Path, image_size: int | None, split: SplitSetti
         validation, val_labels = resized_rows(own_validation.images, size), own_validation.labels
     del train, own_validation  # the loaded training (and validation) images, unless a caller keeps them too
     mean, std = channel_statistics(fit)
-    fit.sub_(mean).div_(std), validation.sub_(mean).div_(std)
+    for images in (fit, validation):
+        images.sub_(mean).div_(std)
     test_images, test_labels = resized_rows(test.images, size), test.labels
     del test
     test_images.sub_(mean).div_(std)
