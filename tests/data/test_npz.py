@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from cnnbench.data import load_dataset
 from cnnbench.errors import DataError
@@ -85,3 +86,12 @@ def test_an_empty_or_cut_npz_is_one_line(tmp_path: Path, content: bytes) -> None
     with pytest.raises(DataError, match=rf"^{tmp_path / 'train.npz'}: cannot read as .npz") as error:
         load_dataset("npz", tmp_path)
     assert "\n" not in str(error.value)
+
+
+def test_channels_last_pixels_become_contiguous_nchw_floats_of_the_same_values(tmp_path: Path) -> None:
+    x = np.random.default_rng(0).integers(0, 256, (5, 6, 7, 3), dtype=np.uint8)
+    save(tmp_path, "train", x, np.arange(5) % 2)
+    save(tmp_path, "test", x[:1], np.array([0]))
+    images = load_dataset("npz", tmp_path).train.images
+    expected = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)).astype(np.float32)).div_(255)
+    assert images.is_contiguous() and torch.equal(images, expected)
