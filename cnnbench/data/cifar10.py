@@ -41,13 +41,18 @@ def load_cifar10(root: Path, split: str, limit: int | None) -> ImageSet:
     if not files:
         raise DataError(f"cifar10: no {pattern} in {folder}; expected {EXPECTED}; {how_to_get(folder)}")
     classes = read_classes(folder / "batches.meta.txt")
-    records = []
-    for path in files:
-        remaining = None if limit is None else limit - sum(map(len, records))
-        records.append(read_records(path, remaining, len(classes)))
-    data = np.concatenate(records)
+    counts = [record_count(path) for path in files]  # every size checked before anything is allocated
+    total = sum(counts) if limit is None else min(limit, sum(counts))
+    data = np.empty((total, RECORD), np.uint8)  # one buffer for all files: no concatenated copy
+    start = 0
+    for path, count in zip(files, counts, strict=True):
+        if start == total:  # the limit is reached
+            break
+        take = min(count, total - start)
+        read_records(path, data[start : start + take], len(classes))
+        start += take
     labels = torch.from_numpy(data[:, 0].astype(np.int64))
-    return ImageSet(from_bytes(data[:, 1:].reshape(-1, *SHAPE)), labels, classes)
+    return ImageSet(from_bytes(data[:, 1:]).unflatten(1, SHAPE), labels, classes)
 
 
 def read_classes(path: Path) -> tuple[str, ...]:
@@ -57,15 +62,23 @@ def read_classes(path: Path) -> tuple[str, ...]:
     return tuple(line.strip() for line in path.read_text().splitlines() if line.strip())
 
 
-def read_records(path: Path, limit: int | None, num_classes: int) -> np.ndarray:
-    """The first ``limit`` records (all when None) of one batch file, as a (records, 3073) uint8 array."""
+def record_count(path: Path) -> int:
+    """How many records ``path`` holds; an empty file, or one that is not whole records, is a :class:`DataError`."""
     size = path.stat().st_size
-    if size % RECORD:
-        raise DataError(
-            f"{path}: {size} bytes is not a whole number of {RECORD}-byte records (label + 3x32x32 pixels)"
-        )
-    count = size // RECORD if limit is None else min(limit, size // RECORD)
-    data = np.fromfile(path, np.uint8, count=count * RECORD).reshape(count, RECORD)
-    if data[:, 0].max(initial=0) >= num_classes:
-        raise DataError(f"{path}: label {data[:, 0].max()} but there are {num_classes} classes")
-    return data
+    if size == 0 or size % RECORD:
+        what = "empty" if size == 0 else f"{size} bytes is not a whole number of {RECORD}-byte records"
+        raise DataError(f"{path}: {what}; expected {RECORD}-byte records (a label byte, then 3x32x32 pixel bytes)")
+    return size // RECORD
+
+
+def read_records(path: Path, into: np.ndarray, num_classes: int) -> None:
+    """Fill ``into`` (records, 3073) with the first records of one batch file, checking their labels."""
+    try:
+        with path.open("rb") as stream:
+            read = stream.readinto(memoryview(into).cast("B"))
+    except OSError as error:
+        raise DataError(f"{path}: cannot read: {error}") from error
+    if read != into.nbytes:  # the file shrank since its size was checked
+        raise DataError(f"{path}: truncated: {read} bytes read, {into.nbytes} expected")
+    if into[:, 0].max(initial=0) >= num_classes:
+        raise DataError(f"{path}: label {into[:, 0].max()} but there are {num_classes} classes")

@@ -15,13 +15,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from cnnbench.atomic import writing
 from cnnbench.data.dataset import ImageSplits
 from cnnbench.data.files import how_to_get
 from cnnbench.data.imageset import ImageSet, from_bytes
@@ -72,7 +72,7 @@ def _decode(items: list[tuple[Path, int]], channels: int, side: int | None) -> n
                 if side is not None:
                     image = ImageOps.pad(image, (side, side), color=0)
                 arrays.append(np.asarray(image, dtype=np.uint8))
-        except (OSError, UnidentifiedImageError) as error:
+        except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as error:
             raise DataError(f"imagefolder: {path}: cannot decode: {error}") from None
     pixels = np.stack(arrays)
     return pixels[:, None] if channels == 1 else pixels.transpose(0, 3, 1, 2)
@@ -88,7 +88,7 @@ def _layout(items: list[tuple[Path, int]], max_size: int) -> tuple[int, int | No
             with Image.open(path) as image:  # reads the header only
                 sizes.add(image.size)
                 grey = grey and image.mode in GREY_MODES
-        except (OSError, UnidentifiedImageError) as error:
+        except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as error:  # a header claiming gigapixels
             raise DataError(f"imagefolder: {path}: not a readable image: {error}") from None
     largest = max(max(size) for size in sizes)
     keep = len(sizes) == 1 and largest <= max_size
@@ -145,8 +145,7 @@ def _write_cache(path: Path, pixels: dict[str, torch.Tensor]) -> None:
         path.parent.mkdir(exist_ok=True)
         for stale in path.parent.glob("imagefolder-*.pt"):
             stale.unlink()
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        torch.save(pixels, tmp)
-        os.replace(tmp, path)
+        with writing(path) as handle:
+            torch.save(pixels, handle)
     except OSError as error:
         log.warning("imagefolder: cannot cache decoded images in %s (%s); they will be decoded again next time", path.parent, error)

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from cnnbench.data.dataset import ProcessCache, frozen, load_dataset
-from cnnbench.data.imageset import resize, standardize
+from cnnbench.data.imageset import channel_statistics, resized_rows
 from cnnbench.data.splits import SplitSettings, carve_validation, training_sample
 
 
@@ -53,30 +53,45 @@ def labelled_splits(
 
 
 def _prepare(dataset: str, root: Path, image_size: int | None, split: SplitSettings, limit: int | None, options: dict[str, Any]) -> LabelledSplits:
+    """Resize, carve and standardize with one copy of each split alive at a time (issue 14.4).
+
+    Each prepared tensor is allocated once and filled in chunks (:func:`resized_rows`), standardized in
+    place, and the loaded images of a split are released as soon as its prepared copy exists: at the
+    peak a process holds the loaded images and the prepared training split, never two copies of one
+    split beside intermediate ones. Every value is the one the whole-split formulas give.
+    """
     loaded = load_dataset(dataset, root, limit=limit, options=options, keep=False)  # the prepared splits are kept instead: memory once
-    train, test = loaded.train, loaded.test
+    train, own_validation, test = loaded.train, loaded.validation, loaded.test
     size = image_size or train.images.shape[-1]
-    images = resize(train.images, size)
-    if loaded.validation is None:
+    info = {
+        "dataset": dataset,
+        "in_channels": train.images.shape[1],
+        "num_classes": len(train.classes),
+        "image_size": size,
+        "classes": list(train.classes),
+        "validation": "carved" if own_validation is None else "dataset",
+        "fingerprint": loaded.fingerprint,  # hashes the loaded tensors, so before they are released
+    }
+    del loaded
+    if own_validation is None:
         train_index, val_index = carve_validation(train.labels, split)
-        fit_images, fit_labels, val_images, val_labels = images[train_index], train.labels[train_index], images[val_index], train.labels[val_index]
+        fit, fit_labels = resized_rows(train.images, size, train_index), train.labels[train_index]
+        validation, val_labels = resized_rows(train.images, size, val_index), train.labels[val_index]
     else:
-        fit_images, fit_labels = images, train.labels
-        val_images, val_labels = resize(loaded.validation.images, size), loaded.validation.labels
-    fit, validation, test_images = standardize(fit_images, val_images, resize(test.images, size))
+        fit, fit_labels = resized_rows(train.images, size), train.labels
+        validation, val_labels = resized_rows(own_validation.images, size), own_validation.labels
+    del train, own_validation  # the loaded training (and validation) images, unless a caller keeps them too
+    mean, std = channel_statistics(fit)
+    for images in (fit, validation):
+        images.sub_(mean).div_(std)
+    test_images, test_labels = resized_rows(test.images, size), test.labels
+    del test
+    test_images.sub_(mean).div_(std)
     sample = training_sample(len(fit_labels), len(val_labels), split)
     return LabelledSplits(
         train={"images": fit, "labels": fit_labels},
         validation={"images": validation, "labels": val_labels},
-        test={"images": test_images, "labels": test.labels},
+        test={"images": test_images, "labels": test_labels},
         train_sample={"images": fit[sample], "labels": fit_labels[sample]},
-        info={
-            "dataset": dataset,
-            "in_channels": fit.shape[1],
-            "num_classes": len(train.classes),
-            "image_size": size,
-            "classes": list(train.classes),
-            "validation": "carved" if loaded.validation is None else "dataset",
-            "fingerprint": loaded.fingerprint,
-        },
+        info=info,
     )

@@ -50,6 +50,9 @@ class TrainingMemory:
     report that transient. CUDA: ``max_memory_allocated`` after a reset of the peak statistics. CPU on
     Linux: the growth of the resident set over its size at the start, the peak ("VmHWM") reset through
     ``/proc/self/clear_refs``; where that reset is not possible, the process's lifetime peak RSS.
+    The reset is the kernel's peak for the whole process: ``getrusage``'s ``ru_maxrss`` may then report
+    the training phase alone, so a tool that wants the process's lifetime peak reads ``VmHWM`` from outside
+    while it runs (``benchmarks/memory.py`` does both).
     """
 
     def __init__(self, device: torch.device) -> None:
@@ -59,7 +62,7 @@ class TrainingMemory:
             torch.cuda.reset_peak_memory_stats(device)
             self.measured = "cuda-max-allocated"
         elif _reset_peak_rss():
-            self._base = _status_kib("VmRSS") * 1024
+            self._base = status_kib("VmRSS") * 1024
             self.measured = "cpu-rss-growth-during-training"
         else:
             self.measured = "cpu-peak-rss-of-process"
@@ -68,7 +71,7 @@ class TrainingMemory:
         if self.device.type == "cuda":
             return int(torch.cuda.max_memory_allocated(self.device))
         if self.measured == "cpu-rss-growth-during-training":
-            return max(0, _status_kib("VmHWM") * 1024 - self._base)
+            return max(0, status_kib("VmHWM") * 1024 - self._base)
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         return int(peak if sys.platform == "darwin" else peak * 1024)
 
@@ -78,15 +81,19 @@ def _reset_peak_rss() -> bool:
     try:
         with open("/proc/self/clear_refs", "w") as control:
             control.write("5")
-        _status_kib("VmHWM")  # the peak it resets must also be readable
+        status_kib("VmHWM")  # the peak it resets must also be readable
         return True
     except (OSError, ValueError):
         return False
 
 
-def _status_kib(field: str) -> int:
-    """A ``kB`` field of ``/proc/self/status`` (VmRSS: resident now, VmHWM: peak since the last reset)."""
-    with open("/proc/self/status") as status:
+def status_kib(field: str, pid: int | str = "self") -> int:
+    """A ``kB`` field of ``/proc/PID/status`` (VmRSS: resident now, VmHWM: peak since the last reset).
+
+    Raises ``OSError`` where there is no such file (not Linux, or the process is gone), ``ValueError``
+    where it lacks ``field`` (a zombie has no memory fields).
+    """
+    with open(f"/proc/{pid}/status") as status:
         for line in status:
             if line.startswith(f"{field}:"):
                 return int(line.split()[1])

@@ -101,3 +101,20 @@ def test_missing_test_batch_is_named(tmp_path: Path, records: bytes) -> None:
     write_batches(tmp_path / "cifar10-subset", records, {"data_batch_1.bin": 1})
     with pytest.raises(DataError, match=rf"cifar10: no test_batch.bin in {tmp_path / 'cifar10-subset'}"):
         load_images("cifar10", tmp_path, "test")
+
+
+@pytest.mark.parametrize("name", ["data_batch_1.bin", "data_batch_2.bin"], ids=["the only file", "one of two"])
+def test_an_empty_batch_file_is_a_one_line_data_error(tmp_path: Path, records: bytes, name: str) -> None:
+    write_batches(tmp_path / "cifar10", records, {"data_batch_1.bin": 2, "data_batch_2.bin": 3, "test_batch.bin": 1})
+    path = tmp_path / "cifar10" / name
+    path.write_bytes(b"")
+    with pytest.raises(DataError, match=rf"^{path}: empty; expected 3073-byte records \(a label byte, then 3x32x32 pixel bytes\)$"):
+        load_images("cifar10", tmp_path, "train")
+
+
+def test_a_record_cut_short_is_a_data_error_even_under_a_limit(tmp_path: Path, records: bytes) -> None:
+    write_batches(tmp_path / "cifar10", records, {"data_batch_1.bin": 2, "data_batch_2.bin": 2})
+    path = tmp_path / "cifar10" / "data_batch_2.bin"
+    path.write_bytes(path.read_bytes()[:-100])  # the second file is checked before any record is read
+    with pytest.raises(DataError, match=rf"^{path}: 6046 bytes is not a whole number of 3073-byte records"):
+        load_cifar10(tmp_path, "train", 1)

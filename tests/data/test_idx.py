@@ -157,3 +157,67 @@ def test_missing_label_file_is_named(tiny: Path) -> None:
     (tiny / "train-labels-idx1-ubyte").unlink()
     with pytest.raises(DataError, match=rf"idx: no train-labels-idx1-ubyte\(\.gz\) in {tiny}; expected"):
         load_images("idx", tiny, "train")
+
+
+def with_count(data: bytes, count: int) -> bytes:
+    """An IDX file's bytes with the item count of its header replaced (written unsigned, as a tool might)."""
+    return data[:4] + struct.pack(">I", count) + data[8:]
+
+
+#: a header that claims far more than the file holds: reading or allocating what it says would need 480 GiB
+HEADERS = {
+    "2**31 - 1 images": lambda data: with_count(data, 2**31 - 1),
+    "2**31 images": lambda data: with_count(data, 2**31),  # read as a negative int32
+    "huge images": lambda data: data[:8] + struct.pack(">ii", 2**31 - 1, 2**31 - 1) + data[16:],
+}
+
+
+@pytest.mark.parametrize("gz", [False, True], ids=["raw", "gz"])
+@pytest.mark.parametrize("how", HEADERS)
+def test_a_header_claiming_more_than_the_file_holds_is_one_line_not_a_memory_error(tmp_path: Path, how: str, gz: bool) -> None:
+    write_tiny_set(tmp_path, gz)
+    name = "train-images-idx3-ubyte" + (".gz" if gz else "")
+    path = tmp_path / name
+    data = gzip.decompress(path.read_bytes()) if gz else path.read_bytes()
+    path.write_bytes(gzip.compress(HEADERS[how](data)) if gz else HEADERS[how](data))
+    with pytest.raises(DataError, match=rf"^{path}: ") as error:
+        load_images("idx", tmp_path, "train")
+    message = str(error.value)
+    assert "\n" not in message and ("truncated: header declares" in message or "expected a count >= 0" in message)
+
+
+def test_the_truncated_message_says_what_the_header_needs(tiny: Path) -> None:
+    path = tiny / "train-images-idx3-ubyte"
+    path.write_bytes(with_count(path.read_bytes(), 2**31 - 1))
+    with pytest.raises(DataError) as error:
+        load_images("idx", tiny, "train")
+    assert str(error.value) == (
+        f"{path}: truncated: header declares 2147483647 items but the file holds 6"
+        " (1,440 data bytes; 2,147,483,647 items of 20x12 bytes need 515,396,075,280)"
+    )
+
+
+def test_a_label_file_claiming_2_31_labels_is_one_line(tiny: Path) -> None:
+    path = tiny / "t10k-labels-idx1-ubyte"
+    path.write_bytes(with_count(path.read_bytes(), 2**31 - 1))
+    with pytest.raises(DataError, match=rf"^{path}: truncated: header declares 2147483647 items but the file holds 4 "):
+        load_images("idx", tiny, "test")
+
+
+@pytest.mark.parametrize("gz", [False, True], ids=["raw", "gz"])
+def test_an_empty_file_is_one_line(tiny: Path, gz: bool) -> None:
+    path = tiny / ("train-images-idx3-ubyte.gz" if gz else "train-images-idx3-ubyte")
+    (tiny / "train-images-idx3-ubyte").unlink()
+    path.write_bytes(gzip.compress(b"") if gz else b"")
+    with pytest.raises(DataError, match=rf"^{path}: 0 bytes, too short for an IDX header of 16 bytes$"):
+        load_images("idx", tiny, "train")
+
+
+def test_a_gzip_file_cut_short_inside_its_data_is_one_line(tiny: Path) -> None:
+    path = tiny / "train-images-idx3-ubyte"
+    compressed = gzip.compress(path.read_bytes())
+    path.unlink()
+    (tiny / "train-images-idx3-ubyte.gz").write_bytes(compressed[: len(compressed) // 2])
+    with pytest.raises(DataError, match=r"train-images-idx3-ubyte\.gz: cannot read") as error:
+        load_images("idx", tiny, "train")
+    assert "\n" not in str(error.value)

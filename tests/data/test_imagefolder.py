@@ -91,3 +91,24 @@ def test_a_folder_of_pngs_trains_with_task_dataset_imagefolder(tmp_path: Path) -
     saved = json.loads(path.read_text())
     assert saved["dataset"] == "imagefolder" and saved["status"] == "completed"
     assert saved["metrics"]["test"]["accuracy"] > 0.9  # three grey levels: trivially separable
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A PNG whose header claims ``width`` x ``height`` grey pixels, with a few bytes of data."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(bytes(16))) + chunk(b"IEND", b"")
+
+
+def test_a_png_claiming_gigapixels_is_a_one_line_data_error(tmp_path: Path) -> None:
+    write_folder(tmp_path, {"train": 1, "test": 1})
+    bomb = tmp_path / "train" / "cat" / "bomb.png"
+    bomb.write_bytes(png_claiming(100_000, 100_000))  # 10 gigapixels: Pillow refuses it as a decompression bomb
+    with pytest.raises(DataError, match=rf"^imagefolder: {bomb}: not a readable image: ") as error:
+        load_dataset("imagefolder", tmp_path)
+    assert "\n" not in str(error.value)

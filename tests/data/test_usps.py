@@ -83,3 +83,13 @@ def test_missing_file_names_the_folder(tmp_path: Path) -> None:
     (tmp_path / "usps" / "zip.train").write_text(" ".join(["3"] + ["0.5"] * 256) + "\n")
     with pytest.raises(DataError, match=rf"usps: no zip.test\(\.gz\) in {tmp_path / 'usps'}; expected"):
         load_images("usps", tmp_path, "test")
+
+
+def test_a_gzip_file_cut_short_is_one_line(shared_data: Path, tmp_path: Path) -> None:
+    (tmp_path / "usps").mkdir()
+    whole = (shared_data / "usps" / "zip.test.gz").read_bytes()
+    path = tmp_path / "usps" / "zip.train.gz"
+    path.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(DataError, match=rf"^{path}: cannot read") as error:
+        load_images("usps", tmp_path, "train")
+    assert "\n" not in str(error.value)
