@@ -43,6 +43,7 @@ def summary_line(record: RunRecord, path: Any) -> str:
 def _remove_job_folder(output_dir: str, results_dir: str) -> None:
     """A job refused inside Hydra (its data missing, say) leaves no run folder, nor empty folders above it."""
     folder, top = Path(output_dir), Path(results_dir).resolve()
+    _close_log_files(folder)
     shutil.rmtree(folder, ignore_errors=True)
     for parent in folder.parents:
         if parent.resolve() == top or top not in parent.resolve().parents:
@@ -51,6 +52,18 @@ def _remove_job_folder(output_dir: str, results_dir: str) -> None:
             parent.rmdir()
         except OSError:
             break
+
+
+def _close_log_files(folder: Path) -> None:
+    """Detach the log files Hydra opened in ``folder`` (its ``run.log``), so later logging in this process
+    does not recreate the removed folder's file."""
+    import logging
+
+    for logger in [logging.getLogger(), *(logging.getLogger(name) for name in list(logging.root.manager.loggerDict))]:
+        for handler in list(logger.handlers):
+            if isinstance(handler, logging.FileHandler) and Path(handler.baseFilename).is_relative_to(folder.resolve()):
+                logger.removeHandler(handler)
+                handler.close()
 
 
 def _check_multirun(session: Any, args: argparse.Namespace, base: Any, registry: Any) -> None:

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -88,8 +89,9 @@ def check_data(cfg: DictConfig, plan_: Plan, registry: LoadedRegistry) -> None:
     Tasks that read a registered dataset keep what they prepare for the process (``labelled_splits``), so
     the run reuses this load; generated data (segmentation, detection) needs no check.
     """
-    if str(plan_.nodes["task"].get("dataset")) not in registry.names("dataset"):
-        return
+    registered = registry.names("dataset")
+    if "dataset" not in plan_.nodes["task"] or not any(fnmatch.filter(registered, pattern) for pattern in plan_.task.datasets):
+        return  # generated data: nothing to find (an unknown name is the task's own error, raised in plan)
     model = registry.get("model", plan_.nodes["model"]["name"])
     plan_.task.load_data(Path(str(cfg.data.root)), model.spec.input_size, plan_.settings.seed, plan_.split, plan_.dataset_options)
 

@@ -119,3 +119,21 @@ def test_a_joblib_multirun_ends_its_idle_workers_before_returning(tmp_path: Path
     assert main(["run", "-m", "hydra/launcher=joblib", *FAST, "activation=relu,elu"]) == 0
     assert len(records(tmp_path / "results")) == 2
     assert _live_workers() == []
+
+
+def test_a_removed_job_folder_takes_its_log_file_handlers_with_it(tmp_path: Path) -> None:
+    import logging
+
+    from cnnbench.app import _remove_job_folder
+
+    job = tmp_path / "results" / "hydra" / "day" / "time"
+    job.mkdir(parents=True)
+    handler = logging.FileHandler(job / "run.log", delay=True)
+    logging.getLogger().addHandler(handler)
+    try:
+        _remove_job_folder(str(job), str(tmp_path / "results"))
+        assert handler not in logging.getLogger().handlers
+        logging.getLogger("cnnbench.test").warning("after the folder is gone")  # would raise FileNotFoundError
+        assert not (tmp_path / "results" / "hydra").exists()
+    finally:
+        logging.getLogger().removeHandler(handler)
