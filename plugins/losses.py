@@ -23,7 +23,13 @@ from cnnbench.spec import Baseline, Op, Range, Spec
 
 
 def _per_position(logits: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(N, K, H, W) logits and (N, H, W) targets as (N·H·W, K) and (N·H·W,): each pixel is one sample."""
+    """(N, K, H, W) logits and (N, H, W) targets as (N·H·W, K) and (N·H·W,): each pixel is one sample.
+
+    (N, K) logits pass as they are: a view would add an autograd node, a few microseconds of a
+    classifier's loss.
+    """
+    if logits.dim() == 2:
+        return logits, target
     return logits.movedim(1, -1).reshape(-1, logits.shape[1]), target.reshape(-1)
 
 
@@ -34,29 +40,28 @@ class SoftmaxLoss(nn.CrossEntropyLoss):
 
 
 class _OneVsAllHinge(torch.autograd.Function):
-    """The mean one-vs-all L-p hinge of (N, K) scores, with its gradient formed in the same few ops.
+    """The mean one-vs-all L-p hinge of (N, K) scores, its gradient formed in the forward's own few ops.
 
-    At classifier shapes (16-128 x 10) the cost is the number of ops, not the arithmetic, so the forward
-    builds ``h = max(0, margin - delta * z)`` (delta = +1 for the true class, -1 otherwise) with one scatter,
-    and keeps ``dL/dz`` (``p * h^(p-1) * -delta / N``) for a one-multiply backward; autograd's own graph of
-    the formula took 8-9x ``F.multi_margin_loss``'s single fused kernel there (docs/performance.md).
+    At classifier shapes (16-128 x 10) the cost is the number of ops (about a microsecond each), not the
+    arithmetic. With s = N^(-1/p), one scatter builds ``slope = p·s·(−δ)`` (δ = +1 for the true class, −1
+    otherwise) and one ``addcmul`` + ``relu_`` gives ``h = max(0, m·s + slope·z / p) = s·max(0, m − δz)``,
+    so the mean is ``sum(h)`` (p = 1) or ``h·h`` (p = 2) with no division, and dL/dz is ``slope·[h > 0]``
+    or ``slope·h``, made in place of h. Scores below float32 are scored in float32 (a float32 loss).
     """
 
     @staticmethod
     def forward(ctx: Any, scores: torch.Tensor, target: torch.Tensor, p: int, margin: float) -> torch.Tensor:
-        column = target[:, None]
-        violation = scores + margin
-        violation.scatter_(1, column, margin - scores.gather(1, column))
-        violation.relu_()
-        count = len(scores)
+        scale = max(len(scores), 1) ** (-1 / p)  # an empty batch gives 0, not a ZeroDivisionError
+        dtype = torch.promote_types(scores.dtype, torch.float32)
+        slope = torch.full_like(scores, p * scale, dtype=dtype).scatter_(1, target.unsqueeze(1), -p * scale)
+        h = torch.addcmul(scores.new_full((), margin * scale, dtype=dtype), slope, scores, value=1 / p).relu_()
         if p == 2:
-            flat = violation.view(-1)
-            loss = torch.dot(flat, flat) / count
-            grad = violation.mul_(2 / count)
+            flat = h.view(-1)
+            loss = torch.dot(flat, flat)
+            grad = h.mul_(slope)
         else:
-            loss = violation.sum() / count
-            grad = violation.sign_().div_(count)
-        grad.scatter_(1, column, grad.gather(1, column).neg_())  # the true class's score enters as -z
+            loss = h.sum()
+            grad = h.sign_().mul_(slope)
         ctx.save_for_backward(grad)
         return loss
 
@@ -75,7 +80,7 @@ class HingeLoss(nn.Module):
     other score below −margin. The sum runs over all K classes and is not divided by K. This is NOT
     PyTorch's ``multi_margin_loss`` (the Weston–Watkins form), which penalises only score
     differences, max(0, margin − z_iy + z_ij) for j ≠ y, and divides by K. Pixels of (N, K, H, W) logits
-    count as samples, so N is N·H·W there.
+    count as samples, so N is N·H·W there. Half-precision scores give a float32 loss.
     """
 
     input_kind: ClassVar[str] = "logits"
