@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
-from cnnbench_plugins._mining import MINING, mined_triplet_loss
+from cnnbench_plugins._mining import MINING, PairNorm, mined_triplet_loss
 from torch import nn
 from torch.autograd.function import once_differentiable
 
@@ -125,7 +125,7 @@ class ContrastiveLoss(nn.Module):
 
 
 class _MinedTripletLoss(nn.Module):
-    """A triplet loss over the triplets mined in a labelled batch; subclasses choose the distance."""
+    """A triplet loss over the triplets mined in a labelled batch; subclasses choose the distance (a ``Metric``)."""
 
     input_kind: ClassVar[str] = "embeddings"
 
@@ -138,8 +138,21 @@ class _MinedTripletLoss(nn.Module):
         """The (B, B) matrix of distances between the rows of ``emb``."""
         raise NotImplementedError
 
+    def hardness(self, emb: torch.Tensor) -> torch.Tensor:
+        """What batch-hard mining ranks each row by (called without autograd): the distances unless cheaper."""
+        return self.distances(emb)
+
+    def pair_distances(self, emb: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        """The distances from each row ``i`` to rows ``index[0, i]`` and ``index[1, i]``, as a (2, B) tensor."""
+        return self.distances(emb).gather(1, index.T).T
+
     def forward(self, emb: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        return mined_triplet_loss(self.distances(emb), labels, self.margin, self.mining)
+        return mined_triplet_loss(self, emb, labels, self.margin, self.mining)
+
+
+def _at_least_float32(emb: torch.Tensor) -> torch.Tensor:
+    # cdist has no half-precision CPU kernel, and nearby points need the precision anyway.
+    return emb.to(torch.promote_types(emb.dtype, torch.float32))
 
 
 class TripletLoss(_MinedTripletLoss):
@@ -157,12 +170,21 @@ class TripletLoss(_MinedTripletLoss):
         self.p = p
 
     def distances(self, emb: torch.Tensor) -> torch.Tensor:
-        # cdist has no half-precision CPU kernel, and nearby points need the precision anyway. For p=2 and
-        # more than 25 rows it takes the matmul form |a|^2 + |b|^2 - 2ab: 2-3x faster at 128-1024 x 64-128
-        # than the direct kernel, equal to it within 1e-5 off the diagonal (the diagonal is never mined),
-        # with finite gradients at zero distance; below 25 rows the direct kernel is the faster one.
-        emb = emb.to(torch.promote_types(emb.dtype, torch.float32))
+        # For p=2 and more than 25 rows cdist takes the matmul form |a|^2 + |b|^2 - 2ab: 2-3x faster at
+        # 128-1024 x 64-128 than the direct kernel, equal to it within 1e-5 off the diagonal (the diagonal is
+        # never mined), with finite gradients at zero distance; below 25 rows the direct kernel is faster.
+        emb = _at_least_float32(emb)
         return torch.cdist(emb, emb, p=self.p, compute_mode="use_mm_for_euclid_dist_if_necessary")
+
+    def hardness(self, emb: torch.Tensor) -> torch.Tensor:
+        if self.p != 2:
+            return self.distances(emb)
+        # Row a of |b|^2 - 2ab is d(a, b)^2 - |a|^2: ordered as the distances, in one matmul.
+        emb = _at_least_float32(emb)
+        return torch.addmm(emb.square().sum(dim=1), emb, emb.T, alpha=-2)
+
+    def pair_distances(self, emb: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        return PairNorm.apply(_at_least_float32(emb), index, self.p)
 
     def extra_repr(self) -> str:
         return f"margin={self.margin}, p={self.p}, mining={self.mining!r}"
@@ -173,7 +195,8 @@ class FaceNetTripletLoss(_MinedTripletLoss):
 
     The distances are squared Euclidean on the unit sphere, ‖a − b‖² = 2 − 2·a·b, so alpha (0.2 in the
     paper) is on a fixed scale in [0, 4]. FaceNet sums over its triplets; here the mined triplets are
-    averaged as in :func:`mined_triplet_loss`, so the loss does not grow with the batch size.
+    averaged as in :func:`mined_triplet_loss`, so the loss does not grow with the batch size. Half-precision
+    embeddings give a float32 loss.
     """
 
     def __init__(self, alpha: float, mining: str) -> None:
@@ -181,8 +204,16 @@ class FaceNetTripletLoss(_MinedTripletLoss):
         super().__init__(alpha, mining)
 
     def distances(self, emb: torch.Tensor) -> torch.Tensor:
-        unit = F.normalize(emb, dim=1)
+        unit = F.normalize(_at_least_float32(emb), dim=1)
         return (2 - 2 * unit @ unit.T).clamp_min(0)
+
+    def hardness(self, emb: torch.Tensor) -> torch.Tensor:
+        unit = F.normalize(_at_least_float32(emb), dim=1)
+        return -(unit @ unit.T)
+
+    def pair_distances(self, emb: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        unit = F.normalize(_at_least_float32(emb), dim=1)
+        return (2 - 2 * (unit * unit[index]).sum(dim=2)).clamp_min(0)
 
     def extra_repr(self) -> str:
         return f"alpha={self.margin}, mining={self.mining!r}"
