@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
+
 from cnnbench_plugins.tasks._boxes import box_area, clip, expand, nms, pad_groups
 
 #: saliency levels (colour distance, images in [0, 1]); the shapes' colours differ from the background by

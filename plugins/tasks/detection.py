@@ -18,7 +18,6 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from cnnbench_plugins.models.rcnn import RCNN, RCNNOutput
 from cnnbench_plugins.tasks._average_precision import Boxes, mean_average_precision
 from cnnbench_plugins.tasks._boxes import box_iou, clip, decode, encode, nms, pad_groups, warp
 from cnnbench_plugins.tasks._proposals import Proposals, propose
@@ -31,6 +30,7 @@ from cnnbench.data.splits import SplitSettings, training_sample, validation_seed
 from cnnbench.errors import require
 from cnnbench.hookspecs import Register
 from cnnbench.tasks import Split, Task, TaskData
+from cnnbench_plugins.models.rcnn import RCNN, RCNNOutput
 
 #: R-CNN's fine-tuning labels: a proposal is an object at IoU >= 0.5 with a ground-truth box, else background
 #: (its SVM stage instead took only IoU < 0.3 as negatives; the joint training here follows fine-tuning); it

@@ -6,13 +6,13 @@ import math
 
 import pytest
 import torch
-from cnnbench_plugins.layers import RoIPool, SpatialPyramidPool
 from torch import Tensor, nn
 from torch.nn import functional as F
 from torch.testing import assert_close
 
 from cnnbench.errors import InvalidHyperparameterError
 from cnnbench.registry import Registry
+from cnnbench_plugins.layers import RoIPool, SpatialPyramidPool
 
 
 def test_registered_defaults(registry: Registry) -> None:
