@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 import torch
+from cnnbench_plugins._autograd import once_differentiable
 from torch import Tensor
-from torch.autograd.function import once_differentiable
 
 MINING = ("batch_all", "batch_hard")
 

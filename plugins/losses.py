@@ -12,9 +12,9 @@ from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
+from cnnbench_plugins._autograd import once_differentiable
 from cnnbench_plugins._mining import MINING, PairNorm, mined_triplet_loss
 from torch import nn
-from torch.autograd.function import once_differentiable
 
 from cnnbench import hookimpl
 from cnnbench.errors import require

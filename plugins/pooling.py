@@ -16,8 +16,8 @@ from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
+from cnnbench_plugins._autograd import once_differentiable
 from torch import Tensor, nn
-from torch.autograd.function import once_differentiable
 
 from cnnbench import hookimpl
 from cnnbench.bench.baselines import parameter, window
