@@ -210,7 +210,11 @@ class _StochasticPick(torch.autograd.Function):
         a = [windows[..., i // k, i % k] for i in range(k * k)]
         a = [(slice_.clamp_min(0) if signed else slice_).to(dtype) for slice_ in a]
         running = list(itertools.accumulate(a))
-        threshold = torch.rand(running[-1].shape, dtype=dtype, device=x.device).mul_(running[-1])
+        # The uniforms are drawn into the comparisons' buffer, and u * total takes the total's place (only the
+        # sums before it are compared): two output-sized allocations fewer, each a run of page faults as
+        # often as not on the CPU. With k = 1 the total is a view of x and stays untouched.
+        passed = torch.empty(running[-1].shape, dtype=dtype, device=x.device).uniform_()
+        threshold = running[-1].mul_(passed) if k > 1 else passed.mul_(running[-1])
         width = x.shape[-1]
         offsets = [(i // k) * width + i % k for i in range(k * k)]
         # Flat index into the (H * W) plane: the window's origin, moved one position on per running sum
@@ -220,7 +224,6 @@ class _StochasticPick(torch.autograd.Function):
         rows, cols = (torch.arange(size, device=x.device) for size in threshold.shape[-2:])
         origin = ((rows[:, None] * width + cols) * s).to(torch.float32)
         index = origin.expand(threshold.shape)
-        passed = torch.empty(threshold.shape, device=x.device)
         for p in range(k * k - 1):
             # The first step allocates the (N, C, o, o') index, the others add into it.
             torch.le(running[p], threshold, out=passed)

@@ -217,6 +217,17 @@ def test_stochastic_training_draws_overlapping_windows_independently(registry):
     assert abs((left_shared & right_shared).double().mean().item() - 7 / 12 * 7 / 16) < 0.015
 
 
+@pytest.mark.parametrize(("k", "s"), [(1, 1), (2, 2), (3, 2)])
+def test_stochastic_training_leaves_its_input_untouched(registry, k, s):
+    """The draw works in place on its running sums; with k = 1 the only sum is a view of the input."""
+    x = torch.rand(2, 3, 7, 7)
+    before = x.clone()
+    out = pool(registry, "stochastic", k, s).train()(x)
+    assert torch.equal(x, before)
+    if k == 1:
+        assert torch.equal(out, x)
+
+
 def test_stochastic_training_gradient_reaches_only_the_picked_activations(registry):
     x = torch.rand(2, 3, 6, 6, requires_grad=True)
     out = pool(registry, "stochastic").train()(x)
