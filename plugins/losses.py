@@ -12,9 +12,9 @@ from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
-from cnnbench_plugins._mining import MINING, mined_triplet_loss
+from cnnbench_plugins._autograd import once_differentiable
+from cnnbench_plugins._mining import MINING, PairNorm, mined_triplet_loss
 from torch import nn
-from torch.autograd.function import once_differentiable
 
 from cnnbench import hookimpl
 from cnnbench.errors import require
@@ -23,7 +23,13 @@ from cnnbench.spec import Baseline, Op, Range, Spec
 
 
 def _per_position(logits: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(N, K, H, W) logits and (N, H, W) targets as (N·H·W, K) and (N·H·W,): each pixel is one sample."""
+    """(N, K, H, W) logits and (N, H, W) targets as (N·H·W, K) and (N·H·W,): each pixel is one sample.
+
+    (N, K) logits pass as they are: a view would add an autograd node, a few microseconds of a
+    classifier's loss.
+    """
+    if logits.dim() == 2:
+        return logits, target
     return logits.movedim(1, -1).reshape(-1, logits.shape[1]), target.reshape(-1)
 
 
@@ -34,29 +40,28 @@ class SoftmaxLoss(nn.CrossEntropyLoss):
 
 
 class _OneVsAllHinge(torch.autograd.Function):
-    """The mean one-vs-all L-p hinge of (N, K) scores, with its gradient formed in the same few ops.
+    """The mean one-vs-all L-p hinge of (N, K) scores, its gradient formed in the forward's own few ops.
 
-    At classifier shapes (16-128 x 10) the cost is the number of ops, not the arithmetic, so the forward
-    builds ``h = max(0, margin - delta * z)`` (delta = +1 for the true class, -1 otherwise) with one scatter,
-    and keeps ``dL/dz`` (``p * h^(p-1) * -delta / N``) for a one-multiply backward; autograd's own graph of
-    the formula took 8-9x ``F.multi_margin_loss``'s single fused kernel there (docs/performance.md).
+    At classifier shapes (16-128 x 10) the cost is the number of ops (about a microsecond each), not the
+    arithmetic. With s = N^(-1/p), one scatter builds ``slope = p·s·(−δ)`` (δ = +1 for the true class, −1
+    otherwise) and one ``addcmul`` + ``relu_`` gives ``h = max(0, m·s + slope·z / p) = s·max(0, m − δz)``,
+    so the mean is ``sum(h)`` (p = 1) or ``h·h`` (p = 2) with no division, and dL/dz is ``slope·[h > 0]``
+    or ``slope·h``, made in place of h. Scores below float32 are scored in float32 (a float32 loss).
     """
 
     @staticmethod
     def forward(ctx: Any, scores: torch.Tensor, target: torch.Tensor, p: int, margin: float) -> torch.Tensor:
-        column = target[:, None]
-        violation = scores + margin
-        violation.scatter_(1, column, margin - scores.gather(1, column))
-        violation.relu_()
-        count = len(scores)
+        scale = max(len(scores), 1) ** (-1 / p)  # an empty batch gives 0, not a ZeroDivisionError
+        dtype = torch.promote_types(scores.dtype, torch.float32)
+        slope = torch.full_like(scores, p * scale, dtype=dtype).scatter_(1, target.unsqueeze(1), -p * scale)
+        h = torch.addcmul(scores.new_full((), margin * scale, dtype=dtype), slope, scores, value=1 / p).relu_()
         if p == 2:
-            flat = violation.view(-1)
-            loss = torch.dot(flat, flat) / count
-            grad = violation.mul_(2 / count)
+            flat = h.view(-1)
+            loss = torch.dot(flat, flat)
+            grad = h.mul_(slope)
         else:
-            loss = violation.sum() / count
-            grad = violation.sign_().div_(count)
-        grad.scatter_(1, column, grad.gather(1, column).neg_())  # the true class's score enters as -z
+            loss = h.sum()
+            grad = h.sign_().mul_(slope)
         ctx.save_for_backward(grad)
         return loss
 
@@ -75,7 +80,7 @@ class HingeLoss(nn.Module):
     other score below −margin. The sum runs over all K classes and is not divided by K. This is NOT
     PyTorch's ``multi_margin_loss`` (the Weston–Watkins form), which penalises only score
     differences, max(0, margin − z_iy + z_ij) for j ≠ y, and divides by K. Pixels of (N, K, H, W) logits
-    count as samples, so N is N·H·W there.
+    count as samples, so N is N·H·W there. Half-precision scores give a float32 loss.
     """
 
     input_kind: ClassVar[str] = "logits"
@@ -120,7 +125,7 @@ class ContrastiveLoss(nn.Module):
 
 
 class _MinedTripletLoss(nn.Module):
-    """A triplet loss over the triplets mined in a labelled batch; subclasses choose the distance."""
+    """A triplet loss over the triplets mined in a labelled batch; subclasses choose the distance (a ``Metric``)."""
 
     input_kind: ClassVar[str] = "embeddings"
 
@@ -133,8 +138,21 @@ class _MinedTripletLoss(nn.Module):
         """The (B, B) matrix of distances between the rows of ``emb``."""
         raise NotImplementedError
 
+    def hardness(self, emb: torch.Tensor) -> torch.Tensor:
+        """What batch-hard mining ranks each row by (called without autograd): the distances unless cheaper."""
+        return self.distances(emb)
+
+    def pair_distances(self, emb: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        """The distances from each row ``i`` to rows ``index[0, i]`` and ``index[1, i]``, as a (2, B) tensor."""
+        return self.distances(emb).gather(1, index.T).T
+
     def forward(self, emb: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        return mined_triplet_loss(self.distances(emb), labels, self.margin, self.mining)
+        return mined_triplet_loss(self, emb, labels, self.margin, self.mining)
+
+
+def _at_least_float32(emb: torch.Tensor) -> torch.Tensor:
+    # cdist has no half-precision CPU kernel, and nearby points need the precision anyway.
+    return emb.to(torch.promote_types(emb.dtype, torch.float32))
 
 
 class TripletLoss(_MinedTripletLoss):
@@ -152,12 +170,21 @@ class TripletLoss(_MinedTripletLoss):
         self.p = p
 
     def distances(self, emb: torch.Tensor) -> torch.Tensor:
-        # cdist has no half-precision CPU kernel, and nearby points need the precision anyway. For p=2 and
-        # more than 25 rows it takes the matmul form |a|^2 + |b|^2 - 2ab: 2-3x faster at 128-1024 x 64-128
-        # than the direct kernel, equal to it within 1e-5 off the diagonal (the diagonal is never mined),
-        # with finite gradients at zero distance; below 25 rows the direct kernel is the faster one.
-        emb = emb.to(torch.promote_types(emb.dtype, torch.float32))
+        # For p=2 and more than 25 rows cdist takes the matmul form |a|^2 + |b|^2 - 2ab: 2-3x faster at
+        # 128-1024 x 64-128 than the direct kernel, equal to it within 1e-5 off the diagonal (the diagonal is
+        # never mined), with finite gradients at zero distance; below 25 rows the direct kernel is faster.
+        emb = _at_least_float32(emb)
         return torch.cdist(emb, emb, p=self.p, compute_mode="use_mm_for_euclid_dist_if_necessary")
+
+    def hardness(self, emb: torch.Tensor) -> torch.Tensor:
+        if self.p != 2:
+            return self.distances(emb)
+        # Row a of |b|^2 - 2ab is d(a, b)^2 - |a|^2: ordered as the distances, in one matmul.
+        emb = _at_least_float32(emb)
+        return torch.addmm(emb.square().sum(dim=1), emb, emb.T, alpha=-2)
+
+    def pair_distances(self, emb: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        return PairNorm.apply(_at_least_float32(emb), index, self.p)
 
     def extra_repr(self) -> str:
         return f"margin={self.margin}, p={self.p}, mining={self.mining!r}"
@@ -168,7 +195,8 @@ class FaceNetTripletLoss(_MinedTripletLoss):
 
     The distances are squared Euclidean on the unit sphere, ‖a − b‖² = 2 − 2·a·b, so alpha (0.2 in the
     paper) is on a fixed scale in [0, 4]. FaceNet sums over its triplets; here the mined triplets are
-    averaged as in :func:`mined_triplet_loss`, so the loss does not grow with the batch size.
+    averaged as in :func:`mined_triplet_loss`, so the loss does not grow with the batch size. Half-precision
+    embeddings give a float32 loss.
     """
 
     def __init__(self, alpha: float, mining: str) -> None:
@@ -176,8 +204,16 @@ class FaceNetTripletLoss(_MinedTripletLoss):
         super().__init__(alpha, mining)
 
     def distances(self, emb: torch.Tensor) -> torch.Tensor:
-        unit = F.normalize(emb, dim=1)
+        unit = F.normalize(_at_least_float32(emb), dim=1)
         return (2 - 2 * unit @ unit.T).clamp_min(0)
+
+    def hardness(self, emb: torch.Tensor) -> torch.Tensor:
+        unit = F.normalize(_at_least_float32(emb), dim=1)
+        return -(unit @ unit.T)
+
+    def pair_distances(self, emb: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        unit = F.normalize(_at_least_float32(emb), dim=1)
+        return (2 - 2 * (unit * unit[index]).sum(dim=2)).clamp_min(0)
 
     def extra_repr(self) -> str:
         return f"alpha={self.margin}, mining={self.mining!r}"

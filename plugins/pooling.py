@@ -16,8 +16,8 @@ from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
+from cnnbench_plugins._autograd import once_differentiable
 from torch import Tensor, nn
-from torch.autograd.function import once_differentiable
 
 from cnnbench import hookimpl
 from cnnbench.bench.baselines import parameter, window
@@ -125,15 +125,43 @@ class MixedRandomPool2d(_Pool2d):
         self.p_max = float(p_max)
 
     def forward(self, x: Tensor) -> Tensor:
-        maximum, mean = self.max(x), self.avg(x)
         if not self.training:
-            return torch.lerp(mean, maximum, self.p_max)
-        take_max = torch.rand(maximum.shape, device=x.device) < self.p_max
-        # lerp with a 0/1 weight picks exactly one of the two, several times faster than where on CPU.
-        return torch.lerp(mean, maximum, take_max.to(x.dtype))
+            return torch.lerp(self.avg(x), self.max(x), self.p_max)
+        return _MaxOrMean.apply(x, self.kernel_size, self.stride, self.p_max)
 
     def extra_repr(self) -> str:
         return f"p_max={self.p_max}, {super().extra_repr()}"
+
+
+class _MaxOrMean(torch.autograd.Function):
+    """Per output element, the window's max with probability ``p_max``, else its mean; gradient in one map.
+
+    Autograd would give each pooling its own input-sized gradient (max pooling's a zero-filled one) and then
+    add the two; here the mean's gradient is the one map and the max's is added into it at its indices with
+    ``scatter_add_``, which saves two input-sized passes and their allocations.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, k: int, s: int, p_max: float) -> Tensor:
+        maximum, indices = F.max_pool2d(x, k, s, return_indices=True)
+        mean = F.avg_pool2d(x, k, s)
+        # lerp with a 0/1 weight picks exactly one of the two, several times faster than where on CPU; the
+        # in-place comparison makes the weight in the uniforms' own float32 buffer, where a bool would
+        # need a conversion that costs as much as drawing them.
+        weight = torch.rand(maximum.shape, device=x.device).lt_(p_max).to(x.dtype)
+        ctx.save_for_backward(x, indices, weight)
+        ctx.window = (k, s)
+        return torch.lerp(mean, maximum, weight)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None, None]:
+        x, indices, weight = ctx.saved_tensors
+        k, s = ctx.window
+        to_max = grad * weight
+        grad_x = torch.ops.aten.avg_pool2d_backward(grad - to_max, x, [k, k], [s, s], [0, 0], False, True, None)
+        grad_x.flatten(2).scatter_add_(2, indices.flatten(2), to_max.flatten(2))
+        return grad_x, None, None, None
 
 
 class MixedLearnedPool2d(_Pool2d):
@@ -182,19 +210,24 @@ class _StochasticPick(torch.autograd.Function):
         a = [windows[..., i // k, i % k] for i in range(k * k)]
         a = [(slice_.clamp_min(0) if signed else slice_).to(dtype) for slice_ in a]
         running = list(itertools.accumulate(a))
-        threshold = torch.rand(running[-1].shape, dtype=dtype, device=x.device).mul_(running[-1])
+        # The uniforms are drawn into the comparisons' buffer, and u * total takes the total's place (only the
+        # sums before it are compared): two output-sized allocations fewer, each a run of page faults as
+        # often as not on the CPU. With k = 1 the total is a view of x and stays untouched.
+        passed = torch.empty(running[-1].shape, dtype=dtype, device=x.device).uniform_()
+        threshold = running[-1].mul_(passed) if k > 1 else passed.mul_(running[-1])
         width = x.shape[-1]
         offsets = [(i // k) * width + i % k for i in range(k * k)]
         # Flat index into the (H * W) plane: the window's origin, moved one position on per running sum
         # still <= threshold (they are non-decreasing). Float is exact for indices below 2**24 and is the
-        # fastest accumulator for a bool on CPU.
+        # fastest accumulator on CPU; each comparison writes its 0/1 into one reused float buffer (adding
+        # a bool instead takes the scalar casting loop, 1.8x longer).
         rows, cols = (torch.arange(size, device=x.device) for size in threshold.shape[-2:])
         origin = ((rows[:, None] * width + cols) * s).to(torch.float32)
         index = origin.expand(threshold.shape)
         for p in range(k * k - 1):
             # The first step allocates the (N, C, o, o') index, the others add into it.
-            step = offsets[p + 1] - offsets[p]
-            index = torch.add(index, running[p] <= threshold, alpha=step, out=index if p else None)
+            torch.le(running[p], threshold, out=passed)
+            index = torch.add(index, passed, alpha=offsets[p + 1] - offsets[p], out=index if p else None)
         index = index.long()
         # An all-zero window picks its last position, which may be negative: clamping gives the paper's 0.
         picked = x.flatten(2).gather(2, index.flatten(2)).view(index.shape)

@@ -93,6 +93,34 @@ def test_hinge_gradient_is_the_survey_formulas(registry, p):
     (expected,) = torch.autograd.grad(F.relu(0.5 - delta * logits).pow(p).sum() / 9, logits)
     torch.testing.assert_close(grad, expected)
 
+@pytest.mark.parametrize("p", [1, 2])
+def test_hinge_gradient_passes_gradcheck_and_scales_with_the_upstream_gradient(registry, p):
+    hinge = build(registry, "hinge", p=p, margin=0.5)
+    logits, target = logits_and_target((7, 4))
+    assert torch.autograd.gradcheck(lambda z: hinge(z, target), (logits,))
+    (unit,) = torch.autograd.grad(hinge(logits, target), logits)
+    (scaled,) = torch.autograd.grad(hinge(logits, target), logits, torch.tensor(-2.5, dtype=logits.dtype))
+    torch.testing.assert_close(scaled, -2.5 * unit)
+
+
+@pytest.mark.parametrize("p", [1, 2])
+def test_hinge_scores_bfloat16_in_float32(registry, p):
+    """The sums run in float32: the loss is the formula of the bfloat16 values, the gradient bfloat16 like them."""
+    logits, target = logits_and_target((33, 10), dtype=torch.bfloat16)
+    loss = build(registry, "hinge", p=p, margin=1.0)(logits, target)
+    assert loss.dtype == torch.float32
+    assert loss.item() == pytest.approx(survey_hinge(logits.detach().double(), target, p, 1.0), rel=1e-6)
+    assert torch.autograd.grad(loss, logits)[0].dtype == torch.bfloat16
+
+
+@pytest.mark.parametrize("p", [1, 2])
+def test_hinge_of_an_empty_batch_is_zero(registry, p):
+    empty = torch.empty(0, 3, requires_grad=True)
+    loss = build(registry, "hinge", p=p)(empty, torch.empty(0, dtype=torch.long))
+    assert loss.item() == 0.0
+    assert torch.autograd.grad(loss, empty)[0].shape == (0, 3)
+
+
 def test_l1_hinge_is_a_sum_of_binary_svm_hinges_per_class(registry):
     """One-vs-all: the survey's L1-hinge is, class by class, scikit-learn's binary hinge loss."""
     logits, target = logits_and_target((12, 4))

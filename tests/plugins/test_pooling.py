@@ -142,6 +142,23 @@ def test_mixed_random_picks_max_with_probability_p_max_per_output_element(regist
     assert_close(pool(registry, "mixed_random", p_max=0.0).train()(x), mean)
 
 
+@pytest.mark.parametrize("channels_last", [False, True])
+@pytest.mark.parametrize(("k", "s"), [(2, 2), (3, 2), (2, 1)])
+def test_mixed_random_gradient_is_autograds_of_the_picked_poolings(registry, k, s, channels_last):
+    """Its backward adds max pooling's gradient into average pooling's: it must be autograd's of where(...)."""
+    x = torch.randn(4, 3, 9, 9, dtype=torch.float64)
+    x = x.to(memory_format=torch.channels_last) if channels_last else x
+    x.requires_grad_()
+    out = pool(registry, "mixed_random", k, s, p_max=0.4).train()(x)
+    maximum, mean = F.max_pool2d(x, k, s), F.avg_pool2d(x, k, s)
+    took_max = out == maximum
+    assert (took_max | (out == mean)).all() and 0 < took_max.double().mean() < 1
+    upstream = torch.randn_like(out)
+    (actual,) = torch.autograd.grad(out, x, upstream)
+    (expected,) = torch.autograd.grad(torch.where(took_max, maximum, mean), x, upstream)
+    assert_close(actual, expected)
+
+
 def test_mixed_random_in_eval_is_the_expected_mixture(registry):
     x = torch.randn(2, 3, 8, 8)
     expected = 0.3 * F.max_pool2d(x, 2, 2) + 0.7 * F.avg_pool2d(x, 2, 2)
@@ -198,6 +215,17 @@ def test_stochastic_training_draws_overlapping_windows_independently(registry):
     assert abs(left_shared.double().mean().item() - 7 / 12) < 0.015
     assert abs(right_shared.double().mean().item() - 7 / 16) < 0.015
     assert abs((left_shared & right_shared).double().mean().item() - 7 / 12 * 7 / 16) < 0.015
+
+
+@pytest.mark.parametrize(("k", "s"), [(1, 1), (2, 2), (3, 2)])
+def test_stochastic_training_leaves_its_input_untouched(registry, k, s):
+    """The draw works in place on its running sums; with k = 1 the only sum is a view of the input."""
+    x = torch.rand(2, 3, 7, 7)
+    before = x.clone()
+    out = pool(registry, "stochastic", k, s).train()(x)
+    assert torch.equal(x, before)
+    if k == 1:
+        assert torch.equal(out, x)
 
 
 def test_stochastic_training_gradient_reaches_only_the_picked_activations(registry):
