@@ -21,7 +21,6 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 from cnnbench.report.blocks import Plot
 from cnnbench.report.build import Report
 from cnnbench.report.loader import curves
-from cnnbench.report.study_figures import study_figures
 from cnnbench.report.stats import (
     DEFAULT_BASELINE,
     SECTION_KEYS,
@@ -34,6 +33,7 @@ from cnnbench.report.stats import (
     sections,
     varying_keys,
 )
+from cnnbench.report.study_figures import study_figures
 
 #: configurations drawn per section in the training-curve figure
 CURVES_SHOWN = 6

@@ -9,7 +9,6 @@ HTML-escaped: record contents are data, and a component named ``<script>`` shows
 from __future__ import annotations
 
 import html
-import json
 import math
 import os
 import re
@@ -25,6 +24,7 @@ from cnnbench.report.blocks import Block, Heading, Image, Paragraph, Plot, Table
 from cnnbench.report.build import Report
 from cnnbench.report.claims import COMPETES, DILATION_CLAIM
 from cnnbench.report.html import TITLE, html_page
+from cnnbench.report.index import JSONText, json_text
 from cnnbench.report.inference import CORRECTION_NAMES, MAX_SEEDS, MIN_SEEDS
 from cnnbench.report.output import staged
 from cnnbench.report.stats import SECTION_KEYS, fold, sections, text
@@ -367,12 +367,13 @@ def _parquet_safe(frame: pd.DataFrame) -> pd.DataFrame:
 
     def cell(value: Any) -> Any:
         if isinstance(value, (list, dict)):
-            return json.dumps(value, sort_keys=True, default=str)
-        return None if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
+            return json_text(value)
+        return None if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)  # JSONText: that text
 
     objects = [c for c in frame.columns if frame[c].dtype == object]
     kinds = {c: pd.api.types.infer_dtype(frame[c], skipna=True) for c in objects}
-    mixed = [c for c, kind in kinds.items() if kind.startswith("mixed") and kind != "mixed-integer-float"]
+    lazy = {c for c in objects if frame[c].map(lambda value: isinstance(value, JSONText)).any()}  # lists and dicts taken from an index
+    mixed = [c for c, kind in kinds.items() if (kind.startswith("mixed") and kind != "mixed-integer-float") or c in lazy]
     return frame.assign(**{c: frame[c].map(cell) for c in mixed})
 
 
