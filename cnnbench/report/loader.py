@@ -12,7 +12,7 @@ import json
 import math
 import os
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -316,9 +316,9 @@ def load(paths: str | Path | Iterable[str | Path] = "results", *, index: bool = 
     return frame
 
 
-def curves(frame: pd.DataFrame) -> pd.DataFrame:
+def curves(frame: pd.DataFrame, keys: Collection[str] | None = None) -> pd.DataFrame:
     """The per-epoch curves of ``frame``'s runs in long form: ``run_id``, ``epoch``, ``key``, ``value``
-    (nested per-epoch metrics dotted: ``validation.accuracy``)."""
+    (nested per-epoch metrics dotted: ``validation.accuracy``); only ``keys`` when given."""
     rows = []
     if "curve" in frame:
         for run_id, curve in zip(frame["run_id"].tolist(), map(whole, frame["curve"].tolist())):
@@ -328,6 +328,6 @@ def curves(frame: pd.DataFrame) -> pd.DataFrame:
                 rows.extend(
                     (run_id, epoch.get("epoch", number), key[1:], float(value))
                     for key, value in flat.items()
-                    if key != ".epoch" and type(value) in (int, float) and math.isfinite(value)
+                    if key != ".epoch" and type(value) in (int, float) and math.isfinite(value) and (keys is None or key[1:] in keys)
                 )
     return pd.DataFrame(rows, columns=["run_id", "epoch", "key", "value"])

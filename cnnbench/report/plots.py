@@ -157,10 +157,11 @@ def curve_plots(report: Report) -> list[Plot]:
     columns = keys + ["metric"]
     board = board.assign(label=config_labels(board, keys))
     best = board.groupby(section_columns(board.columns), sort=False).head(CURVES_SHOWN)  # the board is in rank order
-    row_of = {config: row for row, config in zip(best.index, best[columns].itertuples(index=False, name=None))}
-    rows = [row_of.get(config) for config in as_text(report.runs, columns).itertuples(index=False, name=None)]
-    runs = report.runs.assign(row=rows).dropna(subset=["row"])
-    all_curves = curves(runs).merge(runs[["run_id", "row"]], on="run_id")
+    wanted = as_text(best, columns).assign(row=best.index)
+    matched = as_text(report.runs, columns).assign(at=np.arange(len(report.runs))).merge(wanted, on=columns)
+    runs = report.runs.iloc[matched["at"].to_numpy()].assign(row=matched["row"].to_numpy())  # the best rows' runs only
+    metrics = set(best["metric"])
+    all_curves = curves(runs, keys={"train_loss", *metrics}).merge(runs[["run_id", "row"]], on="run_id")
     all_curves["label"] = best.loc[all_curves["row"], "label"].to_numpy()
     plots = []
     for index, (title, top) in enumerate(sections(best)):

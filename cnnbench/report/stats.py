@@ -57,6 +57,10 @@ def text(value: Any) -> str:
 
 def texts(values: pd.Series) -> pd.Series:
     """:func:`text` of each value, computed once per distinct value (a column of 10,000 runs has a few)."""
+    if isinstance(values.dtype, pd.StringDtype):  # text already: factorized as it is stored, no Python string per row
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        labels = np.array([*uniques, ""], dtype=object)
+        return pd.Series(labels[codes], index=values.index, dtype=object)
     codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=True)
     labels = np.array([text(value) for value in uniques] + [""], dtype=object)  # code -1 (missing) -> ""
     return pd.Series(labels[codes], index=values.index, dtype=object)
