@@ -129,7 +129,8 @@ class FolderIndex:
 
     def lookup(self, paths: Sequence[str], states: Sequence[tuple[int, int, int, int] | None]) -> pd.DataFrame:
         """The cached rows of the files at ``paths`` (inside the folder) whose state is unchanged, with
-        their path in the ``PATH`` column; cells stored as JSON decoded, but the whole fields, which stay text."""
+        their path in the ``PATH`` column; cells stored as JSON decoded, but columns of lists and dicts,
+        which stay :class:`JSONText`."""
         if self._table is None or not paths:
             return pd.DataFrame(columns=[PATH])
         current = pa.table({PATH: list(paths), **{name: [s[i] if s else -1 for s in states] for i, name in enumerate(STATE)}})
@@ -143,7 +144,7 @@ class FolderIndex:
         frame = self._kept.drop_columns([*STATE, *lazy]).to_pandas()
         for column in [f.name for f in self._kept.schema if pa.types.is_null(f.type) and f.name in frame]:
             frame[column] = float("nan")  # what pandas makes of a field every record leaves empty
-        for column in self._json - set(lazy) & set(frame.columns):
+        for column in (self._json - set(lazy)) & set(frame.columns):
             frame[column] = _decode(frame[column].astype(object))
         for column in lazy:  # an object column of JSONText (pandas would turn mapped strings into a str column)
             frame[column] = pd.Series([None if text is None else JSONText(text) for text in self._kept[column].to_pylist()], dtype=object)

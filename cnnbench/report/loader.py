@@ -225,7 +225,7 @@ def _read_folder(folder: Path, loaded: Loaded, seen: dict[Any, str], use_index: 
         if not _is_duplicate(run_id, source, seen, loaded.skipped):
             loaded.rows.extend(rows)
     if kept:
-        taken = cached[cached[PATH].isin(kept.keys())]
+        taken = cached if len(kept) == len(cached) else cached[cached[PATH].isin(kept.keys())]
         loaded.cached.append(taken.assign(source=taken[PATH].map(kept)).drop(columns=PATH))
     if index:
         loaded.indexes.append(index)
