@@ -12,11 +12,11 @@ Markdown, HTML and CSV):
 - warm: the index present and nothing changed (the median of --repeat runs);
 - 1% changed: 1% of the run records rewritten (new files, as a rerun writes them) since the last report.
 
-    python benchmarks/report_load.py [--records 1000,10000,100000] [--repeat 3] [--keep DIR] [--profile FILE]
+    python benchmarks/report_load.py [--records 1000,10000,100000] [--repeat 3] [--keep DIR] [--profile FILE] [--stages]
 
 --keep DIR writes the records under DIR/<count> once and reuses them (100,000 records take minutes to
 write). --profile FILE also runs one warm report of the largest size under cProfile into FILE and prints
-where its time goes. On a shared machine the CPU seconds are the steadier figure; `uptime` is printed.
+where its time goes; --stages times the steps of one warm report of the largest size in this process. On a shared machine the CPU seconds are the steadier figure; `uptime` is printed.
 """
 
 from __future__ import annotations
@@ -105,12 +105,44 @@ def profile(folder: Path, path: Path) -> None:
     stats.sort_stats("cumulative").print_stats(r"cnnbench/report/(?!cli)", 30)
 
 
+def stages(folder: Path) -> list[tuple[str, float]]:
+    """Wall seconds of each step of one warm `cnnbench report` of ``folder``, in this process (the steps of
+    ``cnnbench.report.cli.main``; the tables timed one by one inside ``build_report``)."""
+    spent: list[tuple[str, float]] = []
+
+    def timed(name: str, step, *args, **kwargs):
+        start = time.perf_counter()
+        result = step(*args, **kwargs)
+        spent.append((name, time.perf_counter() - start))
+        return result
+
+    start = time.perf_counter()
+    from cnnbench.report import build, render
+    from cnnbench.report.html import html_page
+    from cnnbench.report.loader import read_records
+    from cnnbench.report.plots import figures
+
+    spent.append(("imports", time.perf_counter() - start))
+    loaded = timed("read (index)", read_records, [folder], index=True)
+    frame = timed("frame", lambda: build.select(loaded.frame()))
+    for name in ("scored_runs", "deduplicate", "leaderboard", "aggregates", "claims_table", "ablation", "studies", "provenance"):
+        real = getattr(build, name)
+        setattr(build, name, lambda *a, _real=real, _name=name, **k: timed(f"  {_name}", _real, *a, **k))
+    report = timed("build_report", build.build_report, frame)
+    plots = timed("figures", figures, report)
+    blocks = timed("page blocks", render.document, report, plots, folder.parent / "report")
+    timed("markdown", render.markdown, blocks)
+    timed("html", html_page, blocks)
+    return spent
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", default="1000,10000,100000", help="comma list of record counts")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--keep", type=Path, metavar="DIR", help="write the records under DIR/<count> once and reuse them")
     parser.add_argument("--profile", type=Path, metavar="FILE", help="profile one warm report of the largest size into FILE")
+    parser.add_argument("--stages", action="store_true", help="time the steps of one warm report of the largest size, in this process")
     args = parser.parse_args()
     counts = [int(part) for part in args.records.split(",")]
     base = args.keep or Path(tempfile.mkdtemp(prefix="report-load-"))
@@ -124,6 +156,9 @@ def main() -> None:
             print(f"{count} records measured; load average {os.getloadavg()[0]:.1f}", file=sys.stderr)
         if args.profile:
             profile(base / str(counts[-1]), args.profile)
+        if args.stages:
+            for name, seconds in stages(base / str(counts[-1])):
+                print(f"{name:16s} {seconds:6.2f} s")
     finally:
         if args.keep is None:
             shutil.rmtree(base, ignore_errors=True)
