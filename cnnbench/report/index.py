@@ -34,6 +34,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -147,7 +148,11 @@ class FolderIndex:
         for column in (self._json - set(lazy)) & set(frame.columns):
             frame[column] = _decode(frame[column].astype(object))
         for column in lazy:  # an object column of JSONText (pandas would turn mapped strings into a str column)
-            frame[column] = pd.Series([None if text is None else JSONText(text) for text in self._kept[column].to_pylist()], dtype=object)
+            texts = self._kept[column]
+            present = np.flatnonzero(texts.is_valid().to_numpy(zero_copy_only=False))
+            cells = np.full(len(texts), None, dtype=object)
+            cells[present] = list(map(JSONText, texts.take(present).to_pylist()))  # a bench field is empty for every run: skipped
+            frame[column] = pd.Series(cells, dtype=object)
         return frame
 
     def add(self, path: str, state: tuple[int, int, int, int] | None, row: dict[str, Any]) -> None:

@@ -208,12 +208,12 @@ def _read_folder(folder: Path, loaded: Loaded, seen: dict[Any, str], use_index: 
     index = FolderIndex.open(folder) if use_index else None
     states = [file_state(source) for source, _ in files] if index else []
     cached = index.lookup([inside for _, inside in files], states) if index else pd.DataFrame(columns=[PATH])
-    run_ids = dict(zip(cached[PATH], cached["run_id"] if "run_id" in cached else [None] * len(cached)))
+    found = cached["run_id"].tolist() if "run_id" in cached else [None] * len(cached)
+    run_ids = dict(zip(cached[PATH].tolist(), (None if run_id != run_id else run_id for run_id in found)))  # NaN: no run id
     kept: dict[str, str] = {}
     for number, (source, inside) in enumerate(files):
         if inside in run_ids:
-            run_id = run_ids[inside]
-            if not _is_duplicate(None if pd.isna(run_id) else run_id, source, seen, loaded.skipped):
+            if not _is_duplicate(run_ids[inside], source, seen, loaded.skipped):
                 kept[inside] = source
             continue
         rows = _parsed(source, loaded.skipped)

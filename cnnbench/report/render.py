@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from cnnbench.atomic import write_bytes, write_text, writing
@@ -128,6 +129,8 @@ def _formatted(values: pd.Series, format_: Callable[[Any], str]) -> list[str]:
         codes, uniques = pd.factorize(values, use_na_sentinel=False)
         shown = [format_(value) for value in uniques]
         return [shown[code] for code in codes]
+    if values.dtype == np.float64:  # Python floats format faster than NumPy scalars; NaN is formatted as such
+        return [format_(value) for value in values.tolist()]
     return [format_(value) for value in values]
 
 
