@@ -1,21 +1,33 @@
-"""How long `cnnbench report` takes over 10,000 records (target: <= 5 s on the 2-core machine).
+"""How long `cnnbench report` takes over 1,000, 10,000 and 100,000 records, with and without the records index.
 
-Writes 10,000 synthetic run records (5 activations x 4 poolings x 2 devices x 2 datasets x 125 seeds,
-minus room for a 40-trial sweep), 6 component timings and a pytest-benchmark file into a temporary
-folder with the same `write_record` a run uses, then times, in a fresh process, the whole command:
-imports, loading, statistics, the 9 plots, Markdown, HTML and CSV (and Parquet with --parquet).
+Targets (issues 9 and 13): 10,000 records within 5 s and 100,000 within 8 s on the 2-core machine, and a
+cost linear in the records. For each size it writes synthetic run records (5 activations x 4 poolings x 2
+devices x 2 datasets over as many seeds as it takes, a 40-trial sweep, 6 component timings and a
+pytest-benchmark file) with the same `write_record` a run uses, dated an hour back (records a report reads
+were written before it; the index does not cache a file written in the last 2 s). Then it times the whole
+command in a fresh process (interpreter start, imports, loading, statistics, fANOVA importances, plots,
+Markdown, HTML and CSV):
 
-    python benchmarks/report_load.py [--records 10000] [--repeat 3] [--parquet]
+- cold: no index (`<results>/.cnnbench-index.parquet`): every file parsed, the index written;
+- warm: the index present and nothing changed (the median of --repeat runs);
+- 1% changed: 1% of the run records rewritten (new files, as a rerun writes them) since the last report.
 
-It prints the wall and CPU seconds of each repeat and the median; on a shared machine the CPU time
-is the steadier figure.
+    python benchmarks/report_load.py [--records 1000,10000,100000] [--repeat 3] [--keep DIR] [--profile FILE] [--stages]
+
+--keep DIR writes the records under DIR/<count> once and reuses them (100,000 records take minutes to
+write). --profile FILE also runs one warm report of the largest size under cProfile into FILE and prints
+where its time goes; --stages times the steps of one warm report of the largest size in this process. On a shared machine the CPU seconds are the steadier figure; `uptime` is printed.
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import json
+import os
+import pstats
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -23,9 +35,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from cnnbench.records import write_record
 from cnnbench.report import synthetic
+from cnnbench.report.index import INDEX_NAME
 
 STUDY_TRIALS = 40
+AN_HOUR_AGO = time.time() - 3600
+CHANGED = 0.01
 
 
 def write_records(folder: Path, count: int) -> None:
@@ -40,41 +56,118 @@ def write_records(folder: Path, count: int) -> None:
     records += synthetic.study_trials("mixed-lam", STUDY_TRIALS) + synthetic.bench_records()
     synthetic.write_all(records, folder)
     synthetic.write_pytest_benchmark(folder)
+    for path in folder.rglob("*.json"):
+        os.utime(path, (AN_HOUR_AGO, AN_HOUR_AGO))
 
 
-def time_report(folder: Path, formats: str) -> tuple[float, float]:
+def time_report(folder: Path, *extra: str) -> tuple[float, float]:
     """Wall and CPU seconds of one `cnnbench report` in a fresh interpreter (imports included)."""
-    command = [sys.executable, "-m", "cnnbench.cli", "report", "--results", str(folder), "--out", str(folder / "report"), "--format", formats]
+    command = [sys.executable, "-m", "cnnbench.cli", "report", "--results", str(folder), "--out", str(folder.parent / f"{folder.name}-report")]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    child = subprocess.run(command, capture_output=True, text=True, check=False)
+    child = subprocess.run([*command, "--format", "markdown,html,csv", *extra], capture_output=True, text=True, check=False)
     wall = time.perf_counter() - start
     if child.returncode != 0:
         raise SystemExit(f"report failed ({child.returncode}): {child.stderr.strip()}")
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return wall, usage.ru_utime + usage.ru_stime
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+
+
+def rewrite_some(folder: Path, share: float, round_: int) -> int:
+    """Rewrite ``share`` of the run records (a different slice each round), as a rerun of them would."""
+    runs = sorted((folder / "runs").glob("*.json"))
+    step = max(1, round(1 / share))
+    chosen = runs[round_ % step :: step]
+    for path in chosen:
+        write_record(json.loads(path.read_bytes()), folder)  # same content, a new file in its place
+        os.utime(path, (AN_HOUR_AGO, AN_HOUR_AGO))
+    return len(chosen)
+
+
+def measure(folder: Path, repeat: int) -> dict[str, tuple[float, float]]:
+    """The median (wall, CPU) of each case."""
+    (folder / INDEX_NAME).unlink(missing_ok=True)
+    cases = {"cold": [time_report(folder)]}
+    cases["warm"] = [time_report(folder) for _ in range(repeat)]
+    changed = []
+    for round_ in range(repeat):
+        rewrite_some(folder, CHANGED, round_)
+        changed.append(time_report(folder))
+    cases["1% changed"] = changed
+    return {case: (statistics.median(w for w, _ in runs), statistics.median(c for _, c in runs)) for case, runs in cases.items()}
+
+
+def profile(folder: Path, path: Path) -> None:
+    """One warm report under cProfile: the cnnbench functions with the most cumulative time."""
+    command = [sys.executable, "-m", "cProfile", "-o", str(path), "-m", "cnnbench.cli", "report", "--results", str(folder)]
+    subprocess.run([*command, "--out", str(folder.parent / f"{folder.name}-report"), "--format", "markdown,html,csv"], capture_output=True, check=True)
+    stats = pstats.Stats(str(path))
+    stats.sort_stats("cumulative").print_stats(r"cnnbench/report/(?!cli)", 30)
+
+
+def stages(folder: Path) -> list[tuple[str, float]]:
+    """Wall seconds of each step of one warm `cnnbench report` of ``folder``, in this process (the steps of
+    ``cnnbench.report.cli.main``; the tables timed one by one inside ``build_report``)."""
+    spent: list[tuple[str, float]] = []
+
+    def timed(name: str, step, *args, **kwargs):
+        start = time.perf_counter()
+        result = step(*args, **kwargs)
+        spent.append((name, time.perf_counter() - start))
+        return result
+
+    start = time.perf_counter()
+    from cnnbench.report import build, render
+    from cnnbench.report.html import html_page
+    from cnnbench.report.loader import read_records
+    from cnnbench.report.plots import figures
+
+    spent.append(("imports", time.perf_counter() - start))
+    loaded = timed("read (index)", read_records, [folder], index=True)
+    frame = timed("frame", lambda: build.select(loaded.frame()))
+    for name in ("scored_runs", "deduplicate", "leaderboard", "aggregates", "claims_table", "ablation", "studies", "provenance"):
+        real = getattr(build, name)
+        setattr(build, name, lambda *a, _real=real, _name=name, **k: timed(f"  {_name}", _real, *a, **k))
+    report = timed("build_report", build.build_report, frame)
+    plots = timed("figures", figures, report)
+    blocks = timed("page blocks", render.document, report, plots, folder.parent / "report")
+    timed("markdown", render.markdown, blocks)
+    timed("html", html_page, blocks)
+    return spent
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--records", type=int, default=10_000)
+    parser.add_argument("--records", default="1000,10000,100000", help="comma list of record counts")
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--parquet", action="store_true", help="write Parquet too")
+    parser.add_argument("--keep", type=Path, metavar="DIR", help="write the records under DIR/<count> once and reuse them")
+    parser.add_argument("--profile", type=Path, metavar="FILE", help="profile one warm report of the largest size into FILE")
+    parser.add_argument("--stages", action="store_true", help="time the steps of one warm report of the largest size, in this process")
     args = parser.parse_args()
-    formats = "markdown,html,csv" + (",parquet" if args.parquet else "")
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        write_records(folder, args.records)
-        files = sum(1 for _ in folder.rglob("*.json"))
-        walls, cpus, used = [], [], 0.0
-        for repeat in range(args.repeat):
-            wall, cpu_total = time_report(folder, formats)
-            walls.append(wall)
-            cpus.append(cpu_total - used)
-            used = cpu_total
-            print(f"repeat {repeat + 1}: {wall:.2f} s wall, {cpus[-1]:.2f} s CPU")
-        plots = len(list((folder / "report" / "plots").glob("*.png")))
-        print(f"{files} files ({args.records} records), formats {formats}, {plots} plots")
-        print(f"median: {statistics.median(walls):.2f} s wall, {statistics.median(cpus):.2f} s CPU (target <= 5 s)")
+    counts = [int(part) for part in args.records.split(",")]
+    base = args.keep or Path(tempfile.mkdtemp(prefix="report-load-"))
+    rows = []
+    try:
+        for count in counts:
+            folder = base / str(count)
+            if not (folder / "runs").is_dir():
+                write_records(folder, count)
+            rows.append((count, measure(folder, args.repeat)))
+            print(f"{count} records measured; load average {os.getloadavg()[0]:.1f}", file=sys.stderr)
+        if args.profile:
+            profile(base / str(counts[-1]), args.profile)
+        if args.stages:
+            for name, seconds in stages(base / str(counts[-1])):
+                print(f"{name:16s} {seconds:6.2f} s")
+    finally:
+        if args.keep is None:
+            shutil.rmtree(base, ignore_errors=True)
+    print(f"\nwall s (CPU s), median of {args.repeat}; load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    print("| records | cold (no index) | warm (nothing changed) | 1% changed | warm ms per 1,000 records |")
+    print("|---:|---:|---:|---:|---:|")
+    for count, cases in rows:
+        cells = [f"{wall:.2f} ({cpu:.2f})" for wall, cpu in cases.values()]
+        print(f"| {count:,} | {' | '.join(cells)} | {1000 * cases['warm'][0] / count * 1000:.0f} |")
 
 
 if __name__ == "__main__":

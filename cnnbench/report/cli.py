@@ -54,22 +54,23 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--confidence", type=_fraction("confidence", "0.95"), default=0.95, help="confidence level of the intervals; 1 - it is the level of the tests (default: 0.95)")
     parser.add_argument("--correction", choices=("holm", "bh", "none"), default="holm", help="multiple-comparison correction over each section's comparisons: holm (family-wise), bh (false discovery rate) or none (default: holm)")
     parser.add_argument("--power", type=_fraction("power", "0.8"), default=0.8, help="power at which an inconclusive comparison's seeds to decide are computed (default: 0.8)")
+    parser.add_argument("--no-index", dest="index", action="store_false", help="parse every record file, neither reading nor updating the folders' index (<results>/.cnnbench-index.parquet)")
     parser.add_argument("--format", type=_formats, default=list(FORMAT_CHOICES), metavar="LIST", help=f"comma list of {', '.join(FORMAT_CHOICES)} (default: all)")
 
 
 def main(args: argparse.Namespace) -> int:
     from cnnbench.report.build import build_report, select
-    from cnnbench.report.loader import read_records, to_frame
+    from cnnbench.report.loader import read_records
     from cnnbench.report.output import check_out
     from cnnbench.report.plots import figures
     from cnnbench.report.render import write_report
 
     check_out(args.out)
-    loaded = read_records(args.results or [Path("results")])
+    loaded = read_records(args.results or [Path("results")], index=args.index)
     for source, reason in loaded.skipped:
         print(f"cnnbench: warning: skipped {source}: {reason}", file=sys.stderr)
     allowed = {option: getattr(args, option) for option in ("task", "dataset", "device", "study")}
-    frame = select(to_frame(loaded.rows), args.where, allowed)
+    frame = select(loaded.frame(), args.where, allowed)
     report = build_report(
         frame,
         metric=args.metric,
@@ -85,6 +86,7 @@ def main(args: argparse.Namespace) -> int:
         print(f"cnnbench: note: {note}", file=sys.stderr)
     plots = figures(report) if {"markdown", "html"} & set(args.format) else []
     written = write_report(report, plots, args.out, args.format)
+    loaded.save_indexes()  # only now: a refused report leaves the results folders as they were
     board = report.leaderboard
     print(f"{len(report.runs)} scored runs, {len(board)} configurations, {len(report.ablation)} ablation comparisons")
     for path in written:

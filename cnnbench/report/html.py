@@ -129,10 +129,15 @@ def table_html(block: Table, table_id: str) -> str:
     """A sortable table in its scrolling box, with a filter box above it when it is long."""
     numeric = [' class="num"' if is_numeric else "" for is_numeric in block.numeric]
     head = "".join(f"<th{css}>{html.escape(cell)}</th>" for css, cell in zip(numeric, block.header))
-    rows = "".join(
-        "<tr>" + "".join(f"<td{css}>{_cell(cell, block.link(r, c))}</td>" for c, (css, cell) in enumerate(zip(numeric, row))) + "</tr>\n"
-        for r, row in enumerate(block.rows)
-    )
+    columns = []  # column by column: a column's cells share their markup, and repeated values are escaped once
+    for c, (css, cells) in enumerate(zip(numeric, zip(*block.rows))):
+        links = block.links.get(c)
+        if links is None:
+            escaped: dict[str, str] = {}
+            columns.append([escaped.get(cell) or escaped.setdefault(cell, f"<td{css}>{html.escape(cell)}</td>") for cell in cells])
+        else:
+            columns.append([f"<td{css}>{_cell(cell, link)}</td>" for cell, link in zip(cells, links)])
+    rows = "".join(f"<tr>{''.join(cells)}</tr>\n" for cells in zip(*columns))
     tools = ""
     if len(block.rows) >= FILTER_ROWS:
         tools = (

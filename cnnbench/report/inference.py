@@ -8,6 +8,7 @@ resamples, Monte Carlo sign flips) comes from fixed seeds, so the same records g
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import defaultdict
 from collections.abc import Sequence
@@ -83,6 +84,18 @@ def _by_shape(shapes: Sequence[tuple[int, ...]]) -> dict[tuple[int, ...], list[i
     return groups
 
 
+@functools.lru_cache(maxsize=16)
+def _sign_patterns(n: int) -> np.ndarray:
+    """The sign patterns of n pairs: all 2^n up to :data:`EXACT_SIGN_FLIP_MAX_N`, else 9999 drawn with seed 0
+    (the same for every call, so drawn once: at 1,000 seeds drawing them costs more than the test)."""
+    if n <= EXACT_SIGN_FLIP_MAX_N:
+        signs = 1.0 - 2.0 * ((np.arange(2**n)[:, None] >> np.arange(n)) & 1)
+    else:
+        signs = np.random.default_rng(0).choice([-1.0, 1.0], size=(MONTE_CARLO_FLIPS, n))
+    signs.flags.writeable = False
+    return signs
+
+
 def sign_flip_p(differences: np.ndarray) -> np.ndarray:
     """Two-sided p-values of the paired sign-flip (permutation) test of mean difference 0, per row.
 
@@ -97,10 +110,7 @@ def sign_flip_p(differences: np.ndarray) -> np.ndarray:
     differences = np.atleast_2d(np.asarray(differences, dtype=float))
     n = differences.shape[1]
     exact = n <= EXACT_SIGN_FLIP_MAX_N
-    if exact:
-        signs = 1.0 - 2.0 * ((np.arange(2**n)[:, None] >> np.arange(n)) & 1)
-    else:
-        signs = np.random.default_rng(0).choice([-1.0, 1.0], size=(MONTE_CARLO_FLIPS, n))
+    signs = _sign_patterns(n)
     null = differences @ signs.T / n
     observed = differences.mean(axis=1, keepdims=True)
     tolerance = np.abs(np.finfo(float).eps * 100 * observed)

@@ -21,7 +21,6 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 from cnnbench.report.blocks import Plot
 from cnnbench.report.build import Report
 from cnnbench.report.loader import curves
-from cnnbench.report.study_figures import study_figures
 from cnnbench.report.stats import (
     DEFAULT_BASELINE,
     SECTION_KEYS,
@@ -34,9 +33,13 @@ from cnnbench.report.stats import (
     sections,
     varying_keys,
 )
+from cnnbench.report.study_figures import study_figures
 
 #: configurations drawn per section in the training-curve figure
 CURVES_SHOWN = 6
+#: runs averaged into one configuration's curve (its lowest seeds): beyond a hundred the mean curve no
+#: longer moves at the figure's resolution, and decoding 1,250 seeds' curves a configuration costs seconds
+CURVE_RUNS = 100
 #: families of configurations drawn in a by-choice figure (those with the most choices)
 FAMILIES_SHOWN = 6
 
@@ -157,10 +160,14 @@ def curve_plots(report: Report) -> list[Plot]:
     columns = keys + ["metric"]
     board = board.assign(label=config_labels(board, keys))
     best = board.groupby(section_columns(board.columns), sort=False).head(CURVES_SHOWN)  # the board is in rank order
-    row_of = {config: row for row, config in zip(best.index, best[columns].itertuples(index=False, name=None))}
-    rows = [row_of.get(config) for config in as_text(report.runs, columns).itertuples(index=False, name=None)]
-    runs = report.runs.assign(row=rows).dropna(subset=["row"])
-    all_curves = curves(runs).merge(runs[["run_id", "row"]], on="run_id")
+    wanted = as_text(best, columns).assign(row=best.index)
+    matched = as_text(report.runs, columns).assign(at=np.arange(len(report.runs))).merge(wanted, on=columns)
+    runs = report.runs.iloc[matched["at"].to_numpy()].assign(row=matched["row"].to_numpy())  # the best rows' runs only
+    runs = runs.assign(_seed=pd.to_numeric(runs["seed"], errors="coerce")).sort_values(["row", "_seed", "run_id"], kind="stable")
+    capped = bool((runs.groupby("row").size() > CURVE_RUNS).any())
+    runs = runs.groupby("row", sort=False).head(CURVE_RUNS)
+    metrics = set(best["metric"])
+    all_curves = curves(runs, keys={"train_loss", *metrics}).merge(runs[["run_id", "row"]], on="run_id")
     all_curves["label"] = best.loc[all_curves["row"], "label"].to_numpy()
     plots = []
     for index, (title, top) in enumerate(sections(best)):
@@ -182,7 +189,8 @@ def curve_plots(report: Report) -> list[Plot]:
             axes.xaxis.set_major_locator(MaxNLocator(integer=True))
             axes.grid(alpha=0.3)
         figure.legend(*axes.get_legend_handles_labels(), loc="lower center", fontsize=7, frameon=False)
-        figure.suptitle(f"{title}: mean over seeds, best {len(top)} configurations", fontsize=9)
+        over = f"mean over the lowest {CURVE_RUNS} seeds of each" if capped else "mean over seeds"
+        figure.suptitle(f"{title}: {over}, best {len(top)} configurations", fontsize=9)
         plots.append(Plot(f"curves-{index + 1}", f"Training curves, {title}", _png(figure)))
     return plots
 

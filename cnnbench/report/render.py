@@ -9,7 +9,6 @@ HTML-escaped: record contents are data, and a component named ``<script>`` shows
 from __future__ import annotations
 
 import html
-import json
 import math
 import os
 import re
@@ -18,6 +17,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from cnnbench.atomic import write_bytes, write_text, writing
@@ -25,6 +25,7 @@ from cnnbench.report.blocks import Block, Heading, Image, Paragraph, Plot, Table
 from cnnbench.report.build import Report
 from cnnbench.report.claims import COMPETES, DILATION_CLAIM
 from cnnbench.report.html import TITLE, html_page
+from cnnbench.report.index import JSONText, json_text
 from cnnbench.report.inference import CORRECTION_NAMES, MAX_SEEDS, MIN_SEEDS
 from cnnbench.report.output import staged
 from cnnbench.report.stats import SECTION_KEYS, fold, sections, text
@@ -115,15 +116,35 @@ def table(
             continue
         name, format_, is_numeric = COLUMNS.get(column, (column, _text, False))
         header.append(name)
-        cells.append([format_(value) for value in frame[column]])
+        cells.append(_formatted(frame[column], format_))
         numeric.append(is_numeric)
     targets = {list(columns).index(column): list(found) for column, found in (links or {}).items()}
     return Table(header, [list(row) for row in zip(*cells)], numeric, css, targets)
 
 
+def _formatted(values: pd.Series, format_: Callable[[Any], str]) -> list[str]:
+    """``format_`` of each value, computed once per distinct value where they repeat (the runs table's
+    task, device and config of 100,000 runs) and value for value where they do not (numbers)."""
+    if isinstance(values.dtype, pd.StringDtype):
+        codes, uniques = pd.factorize(values, use_na_sentinel=False)
+        shown = [format_(value) for value in uniques]
+        return [shown[code] for code in codes]
+    if values.dtype == np.float64:  # Python floats format faster than NumPy scalars; NaN is formatted as such
+        return [format_(value) for value in values.tolist()]
+    return [format_(value) for value in values]
+
+
 def record_links(sources: Iterable[Any], base: Path | None) -> list[str | None]:
     """Each record file as a link from the report's folder ``base`` (the results folder travels with it)."""
-    return [None if not isinstance(source, str) else source if base is None else os.path.relpath(source, base) for source in sources]
+    folders: dict[str, str] = {}  # relpath once per folder: a results folder holds thousands of records in a few folders
+
+    def link(source: str) -> str:
+        folder, name = os.path.split(source)
+        if folder not in folders:
+            folders[folder] = os.path.relpath(folder or os.curdir, base)
+        return name if folders[folder] == os.curdir else os.path.join(folders[folder], name)
+
+    return [None if not isinstance(source, str) else source if base is None else link(source) for source in sources]
 
 
 def _split_constant(frame: pd.DataFrame, keys: Sequence[str]) -> tuple[list[str], str]:
@@ -329,9 +350,14 @@ _MARKDOWN_PUNCTUATION = re.compile(r"[\\`*\[\]~|]|(?<![A-Za-z0-9])_|_(?![A-Za-z0
 _AUTOLINK = re.compile(r"(?i)(://|\bwww\.)")
 
 
+_MARKDOWN_SPECIAL = re.compile(r"[&<>\\`*\[\]~|_\n]|://|www\.", re.IGNORECASE)  # a cell without any of these is written as it is
+
+
 def _markdown_cell(value: str) -> str:
     """``value`` as Markdown text: HTML escaped, and link, image, emphasis, code and table syntax made literal
     (a record field such as ``[x](http://...)`` shows as written, never as a live link or image)."""
+    if not _MARKDOWN_SPECIAL.search(value):
+        return value
     escaped = _MARKDOWN_PUNCTUATION.sub(lambda match: "\\" + match.group(), html.escape(value, quote=False))
     return _AUTOLINK.sub(lambda match: match.group().replace("/", "\\/").replace(".", "\\."), escaped).replace("\n", " ")
 
@@ -348,7 +374,8 @@ def markdown(blocks: Sequence[Block], image_dir: str = "plots") -> str:
         elif isinstance(block, Table):
             lines = ["| " + " | ".join(map(_markdown_cell, block.header)) + " |"]
             lines.append("|" + "|".join("---:" if numeric else "---" for numeric in block.numeric) + "|")
-            lines += ["| " + " | ".join(map(_markdown_cell, row)) + " |" for row in block.rows]
+            escaped: dict[str, str] = {}  # a column's values repeat: escape each once
+            lines += ["| " + " | ".join([escaped.get(cell) or escaped.setdefault(cell, _markdown_cell(cell)) for cell in row]) + " |" for row in block.rows]
             out.append("\n".join(lines))
         else:
             out.append(f"![{_markdown_cell(block.plot.title)}]({image_dir}/{block.plot.name}.png)")
@@ -367,12 +394,13 @@ def _parquet_safe(frame: pd.DataFrame) -> pd.DataFrame:
 
     def cell(value: Any) -> Any:
         if isinstance(value, (list, dict)):
-            return json.dumps(value, sort_keys=True, default=str)
-        return None if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
+            return json_text(value)
+        return None if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)  # JSONText: that text
 
     objects = [c for c in frame.columns if frame[c].dtype == object]
     kinds = {c: pd.api.types.infer_dtype(frame[c], skipna=True) for c in objects}
-    mixed = [c for c, kind in kinds.items() if kind.startswith("mixed") and kind != "mixed-integer-float"]
+    lazy = {c for c in objects if frame[c].map(lambda value: isinstance(value, JSONText)).any()}  # lists and dicts taken from an index
+    mixed = [c for c, kind in kinds.items() if (kind.startswith("mixed") and kind != "mixed-integer-float") or c in lazy]
     return frame.assign(**{c: frame[c].map(cell) for c in mixed})
 
 

@@ -22,6 +22,7 @@ import pandas as pd
 
 from cnnbench.errors import CnnbenchError
 from cnnbench.kinds import COMPONENT_ROOTS, DEFAULT_BASELINE
+from cnnbench.report.index import whole
 from cnnbench.report.inference import Sample, adjust, compare_all, family_level, mean_intervals, seeds_to_decide, verdicts
 from cnnbench.report.loader import PYTEST_BENCHMARK
 
@@ -46,6 +47,7 @@ class Objective:
 
 def text(value: Any) -> str:
     """A key value as stable text: missing -> "", 2.0 -> "2", 0.1 -> "0.1"."""
+    value = whole(value)  # a list from an index is text until decoded
     if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return ""
     if isinstance(value, float) and value.is_integer():
@@ -55,6 +57,10 @@ def text(value: Any) -> str:
 
 def texts(values: pd.Series) -> pd.Series:
     """:func:`text` of each value, computed once per distinct value (a column of 10,000 runs has a few)."""
+    if isinstance(values.dtype, pd.StringDtype):  # text already: factorized as it is stored, no Python string per row
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        labels = np.array([*uniques, ""], dtype=object)
+        return pd.Series(labels[codes], index=values.index, dtype=object)
     codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=True)
     labels = np.array([text(value) for value in uniques] + [""], dtype=object)  # code -1 (missing) -> ""
     return pd.Series(labels[codes], index=values.index, dtype=object)
@@ -82,12 +88,9 @@ def _identities(runs: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
     codes, _ = pd.factorize(runs["config_id"].astype(object), use_na_sentinel=True)
     positions = pd.Series(np.arange(len(runs))).groupby(codes).first()
     cells = runs["identity"].to_numpy()
+    firsts = [whole(cells[at]) for code, at in positions.items() if code >= 0]  # JSON text when it came from an index
     table = pd.DataFrame.from_records(
-        [
-            {key: _identity_cell(value) for key, value in (cells[at] if isinstance(cells[at], dict) else {}).items() if key not in IDENTITY_IN_SECTION}
-            for code, at in positions.items()
-            if code >= 0
-        ]
+        [{key: _identity_cell(value) for key, value in (cell if isinstance(cell, dict) else {}).items() if key not in IDENTITY_IN_SECTION} for cell in firsts]
     )
     return codes, table
 

@@ -16,6 +16,7 @@ import numpy as np
 import optuna
 import pandas as pd
 
+from cnnbench.report.index import whole
 from cnnbench.report.stats import COMPONENT_ROOTS, METRIC_PREFIX, Objective, component_columns, text, texts
 
 #: where a sweep may record its trial's parameters: ``study: {"name", "trial", "params": {key: value}}``
@@ -67,7 +68,7 @@ def _candidates(records: pd.DataFrame) -> pd.DataFrame:
     recorded = [c for c in records if c.startswith(PARAMS_PREFIX) and records[c].notna().any()]
     if recorded:
         return records[recorded].rename(columns=lambda c: c[len(PARAMS_PREFIX) :])
-    config = pd.DataFrame([_config_leaves(c) for c in records["config"]], index=records.index) if "config" in records else None
+    config = pd.DataFrame([_config_leaves(whole(c)) for c in records["config"]], index=records.index) if "config" in records else None
     return pd.concat([records[component_columns(records)], config], axis=1)
 
 
@@ -92,7 +93,7 @@ def _trial_table(records: pd.DataFrame, objective: Objective) -> tuple[pd.DataFr
     """One row per trial (its seeds averaged), with the parameters that vary across the study."""
     column = _value_column(records, objective.metric)
     values = pd.to_numeric(records[column], errors="coerce") if column in records else pd.Series(np.nan, index=records.index)
-    reached = [_last_reported(curve, objective.metric) for curve in records["curve"]] if "curve" in records else np.nan
+    reached = [_last_reported(whole(curve), objective.metric) for curve in records["curve"]] if "curve" in records else np.nan
     records = records.assign(value=values.where(records["status"] == "completed"), reached=reached)
     candidates = _candidates(records)
     params = sorted(c for c in candidates if texts(candidates[c]).nunique() > 1)

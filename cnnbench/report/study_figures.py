@@ -48,6 +48,17 @@ def _png(draw: Callable[[], object], width: float, height: float, math: bool = T
     return buffer.getvalue()
 
 
+class _Computed(optuna.importance.BaseImportanceEvaluator):
+    """The importances :func:`cnnbench.report.studies.importances` computed (fANOVA, seed 0), handed to Optuna's
+    figure instead of a second fANOVA fit of the same trials."""
+
+    def __init__(self, importances: dict[str, float]) -> None:
+        self._importances = importances
+
+    def evaluate(self, study: optuna.Study, params: list[str] | None = None, *, target: Callable[[optuna.trial.FrozenTrial], float] | None = None) -> dict[str, float]:
+        return {name: value for name, value in self._importances.items() if params is None or name in params}
+
+
 def _ranked(study: Study) -> list[str]:
     """The parameters, most important first (by name when there are no importances)."""
     return list(study.importances) or sorted(study.params)
@@ -88,7 +99,7 @@ def study_figures(study: Study, index: int) -> list[Plot]:
         Plot(f"{name}-parallel", f"Parallel coordinates of study {study.name}", png(lambda: optuna_plots.plot_parallel_coordinate(rebuilt, params=shown, target_name=label), 8, 3.8))
     )
     if study.importances:
-        evaluator = optuna.importance.FanovaImportanceEvaluator(seed=0)
+        evaluator = _Computed(study.importances)
         plots.append(
             Plot(
                 f"{name}-importance",
