@@ -3,7 +3,10 @@
 #   1. `cnnbench bench --device cuda`: every component beside its PyTorch built-in (float32, both default
 #      shapes; bfloat16 for pooling, activations and losses on the large one), synchronised timing;
 #   2. a 1-epoch `cnnbench run` on CUDA with bf16 autocast and channels_last (LeNet-5 on the bundled digits);
-#   3. the CUDA tests: the bench's GPU tests and the conformance kit's `cuda` check of every component.
+#   3. the CUDA tests: the bench's GPU tests and the conformance kit's `cuda` check of every component;
+#   4. when $DATA holds mnist/ and cifar10-subset/ (26 MB: carry a copy of ../shared/data's into the ignored data/):
+#      the loop against a plain CUDA loop (CUDA events; fp32 and bf16), LeNet-5/MNIST in fp32, bf16 and fp16
+#      (the gradient scaler), and the AlexNet-style model on the CIFAR-10 subset in bf16.
 # Everything lands in $OUT (default results/gpu-check): one log per step and records.tar.gz, the bench and
 # run records (few files, as a device machine returns at most 8); read them with
 #   mkdir -p results/gpu && tar -xzf records.tar.gz -C results/gpu && cnnbench report --results results/gpu
@@ -19,6 +22,7 @@ set -uo pipefail
 
 OUT=${OUT:-results/gpu-check}
 DEVICE=${DEVICE:-cuda}
+DATA=${DATA:-data}
 read -r -a BENCH_ARGS <<< "${BENCH_ARGS:-}"
 PYTHON=${PYTHON:-python3}
 mkdir -p "$OUT"
@@ -51,6 +55,16 @@ step bench "$PYTHON" -m cnnbench.cli bench --device "$DEVICE" --repeats 3 --min-
 step bench_bf16 "$PYTHON" -m cnnbench.cli bench pooling activation loss --device "$DEVICE" --dtype bfloat16 --repeats 3 --min-time 0.02 "${BENCH_ARGS[@]:---shape=128,64,32,32}"
 step run "$PYTHON" -m cnnbench.cli run "trainer.device=$DEVICE" trainer.precision=bf16 trainer.channels_last=true trainer.epochs=1 trainer.progress=false
 step tests "$PYTHON" -m pytest -q -p no:cacheprovider tests/bench/test_cli.py tests/test_conformance.py -k "cuda or gpu" -rs
+if [ -d "$DATA/mnist" ]; then
+    step loop_fp32 "$PYTHON" benchmarks/overhead.py --device "$DEVICE" --data-root "$DATA" --limit 54000 --repeats 3
+    step loop_bf16 "$PYTHON" benchmarks/overhead.py --device "$DEVICE" --data-root "$DATA" --limit 54000 --repeats 3 --precision bf16
+    for precision in fp32 bf16 fp16; do
+        step "lenet_mnist_$precision" "$PYTHON" -m cnnbench.cli run experiment=lenet_mnist "data.root=$DATA" "trainer.device=$DEVICE" "trainer.precision=$precision" trainer.progress=false
+    done
+fi
+if [ -d "$DATA/cifar10" ] || [ -d "$DATA/cifar10-subset" ]; then
+    step alexnet_cifar10_bf16 "$PYTHON" -m cnnbench.cli run experiment=alexnet_cifar10 "data.root=$DATA" "trainer.device=$DEVICE" trainer.precision=bf16 trainer.channels_last=true trainer.progress=false
+fi
 tar -czf "$OUT/records.tar.gz" -C "$OUT" results && rm -rf "$OUT/results"
 echo "== all steps done, exit $status; outputs in $OUT"
 exit $status
