@@ -8,8 +8,12 @@ checks each value of each swept key the same way, and each job again before it t
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import shutil
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +23,8 @@ if TYPE_CHECKING:
     from cnnbench.records import RunRecord
 
 from cnnbench.errors import CnnbenchError
+
+log = logging.getLogger(__name__)
 
 BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
 HELP = "run a benchmark (Hydra app: overrides, -m, --cfg job, --info, --help lists every option)"
@@ -86,6 +92,45 @@ def _check_multirun(session: Any, args: argparse.Namespace, base: Any, registry:
         check_run(session.compose("config", [*fixed, *(f"{k}={override_value(v)}" for k, v in job.items())]), registry)
 
 
+def _warm_worker() -> int:
+    """What every job's process needs first: torch, cnnbench and the plugins; its pid."""
+    import os
+
+    from cnnbench.plugins import default_registry
+    from cnnbench.training import execute  # noqa: F401 (torch and the loop)
+
+    default_registry()
+    return os.getpid()
+
+
+@contextlib.contextmanager
+def _workers_warming(cfg: Any) -> Iterator[None]:
+    """Start the joblib launcher's worker processes while this process checks the jobs.
+
+    Each worker imports torch and cnnbench and loads the plugins (3-5 s here) before its first job; started
+    now, beside the checks, rather than after them. The same ``Parallel`` settings as Hydra's launcher, so
+    loky's reusable executor hands the launcher these warm workers (their pids are logged at debug level).
+    """
+    from omegaconf import OmegaConf
+
+    launcher = OmegaConf.to_container(cfg.hydra.launcher, resolve=True)
+    if "hydra_joblib_launcher" not in str(launcher.get("_target_", "")):
+        yield
+        return
+    from joblib import Parallel, delayed, effective_n_jobs
+
+    settings = {key: value for key, value in launcher.items() if key != "_target_"}
+    count = effective_n_jobs(settings.get("n_jobs") or 1)
+    warmed: list[int] = []
+    thread = threading.Thread(target=lambda: warmed.extend(Parallel(**settings)(delayed(_warm_worker)() for _ in range(count))), daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        thread.join()
+        log.debug("joblib workers started while the jobs were checked: %s", sorted(set(warmed)))
+
+
 def _checked_sweeper(cfg: Any) -> tuple[str, ...]:
     """Hydra's basic sweeper composes every job twice, once in this process to validate it; the jobs are
     checked here already (:func:`_check_multirun`, then each before it trains), so use its variant that
@@ -150,7 +195,8 @@ def main(args: argparse.Namespace) -> int:
         if mode == RunMode.RUN:
             check_run(first, registry)
         else:
-            _check_multirun(session, parsed, first, registry)
+            with _workers_warming(first):
+                _check_multirun(session, parsed, first, registry)
         try:
             problems = [p for p in hydra_app.launch(session, hydra_app.Launch(parsed, "config", mode, _checked_sweeper(first)), run_job) if p]
         except SystemExit as exit_:  # Hydra exits on its own errors; report the status instead

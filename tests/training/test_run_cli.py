@@ -137,3 +137,18 @@ def test_a_removed_job_folder_takes_its_log_file_handlers_with_it(tmp_path: Path
         assert not (tmp_path / "results" / "hydra").exists()
     finally:
         logging.getLogger().removeHandler(handler)
+
+
+def test_joblib_workers_started_during_the_checks_are_the_ones_that_run_the_jobs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+    import re
+
+    monkeypatch.chdir(tmp_path)
+    with caplog.at_level(logging.DEBUG, logger="cnnbench.app"):
+        assert main(["run", "-m", "hydra/launcher=joblib", *FAST, "activation=relu,elu,prelu"]) == 0
+    (line,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("joblib workers started")]
+    warmed = {int(pid) for pid in re.findall(r"\d+", line.split(":", 1)[1])}
+    ran = {int(r["run_id"].split("-")[-2]) for r in records(tmp_path / "results")}
+    assert warmed and ran <= warmed
