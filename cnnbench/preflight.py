@@ -83,17 +83,17 @@ def check_training_objects(cfg: DictConfig) -> None:
         raise ConfigError(f"optimizer or schedule refused by torch: {reason}") from None
 
 
-def check_data(cfg: DictConfig, plan_: Plan, registry: LoadedRegistry) -> None:
+def check_data(plan_: Plan, registry: LoadedRegistry) -> None:
     """The task's dataset is there and usable (no split empty): loaded now, as the run will load it.
 
     Tasks that read a registered dataset keep what they prepare for the process (``labelled_splits``), so
-    the run reuses this load; generated data (segmentation, detection) needs no check.
+    with the data cache on (the default) the run reuses this load; generated data (segmentation,
+    detection) needs no check.
     """
     registered = registry.names("dataset")
     if "dataset" not in plan_.nodes["task"] or not any(fnmatch.filter(registered, pattern) for pattern in plan_.task.datasets):
         return  # generated data: nothing to find (an unknown name is the task's own error, raised in plan)
-    model = registry.get("model", plan_.nodes["model"]["name"])
-    plan_.task.load_data(Path(str(cfg.data.root)), model.spec.input_size, plan_.settings.seed, plan_.split, plan_.dataset_options)
+    plan_.load_data()
 
 
 def check_run(cfg: DictConfig, registry: LoadedRegistry, *, extra_sections: Iterable[str] = (), defer_folder: bool = False) -> None:
@@ -106,6 +106,6 @@ def check_run(cfg: DictConfig, registry: LoadedRegistry, *, extra_sections: Iter
     validate(resolved, registry, extra_sections=[*other_groups(cfg), *extra_sections])
     check_training_objects(cfg)
     plan_ = plan(cfg, registry)
-    check_data(cfg, plan_, registry)
+    check_data(plan_, registry)
     if not defer_folder:
         check_writable(resolved["results"]["dir"], "results.dir")

@@ -53,6 +53,13 @@ class Plan:
     settings: LoopSettings
     split: SplitSettings
     dataset_options: dict[str, Any]  # data.<dataset> of the task's dataset
+    data_root: Path
+    image_size: int | None  # the model's input size (None: the data's own)
+
+    def load_data(self) -> TaskData:
+        """The task's data as this run trains on it; a registered dataset's is kept for the process, so
+        the preflight check's load (:func:`cnnbench.preflight.check_data`) is the run's."""
+        return self.task.load_data(self.data_root, self.image_size, self.settings.seed, self.split, self.dataset_options)
 
 
 def _node(config: Any, default_name: str) -> dict[str, Any]:
@@ -107,7 +114,7 @@ def plan(cfg: DictConfig, registry: LoadedRegistry) -> Plan:
         select=select,
         patience=_patience(trainer.get("patience")),
     )
-    return Plan(task_name, task, nodes, loss, settings, split, dataset_options)
+    return Plan(task_name, task, nodes, loss, settings, split, dataset_options, Path(str(cfg.data.root)), model.spec.input_size)
 
 
 def _patience(value: Any) -> int | None:
@@ -212,8 +219,7 @@ def execute(
     if cfg.trainer.threads:
         torch.set_num_threads(int(cfg.trainer.threads))
     seed_everything(plan_.settings.seed, bool(cfg.trainer.deterministic), plan_.settings.device)
-    model_component = registry.get("model", plan_.nodes["model"]["name"])
-    data = plan_.task.load_data(Path(str(cfg.data.root)), model_component.spec.input_size, plan_.settings.seed, plan_.split, plan_.dataset_options)
+    data = plan_.load_data()
     model = build_model(registry, plan_, data).to(plan_.settings.device)
     loss = plan_.loss.to(plan_.settings.device)
     if plan_.settings.channels_last:

@@ -82,6 +82,6 @@ def test_checkpoint_round_trip_uses_weights_only(registry, tmp_path: Path) -> No
     record, _ = execute(cfg, registry)
     checkpoint = tmp_path / "checkpoints" / f"{record.run_id}.pt"
     plan_ = plan(cfg, registry)
-    data = plan_.task.load_data(Path("."), 32, 0, plan_.split)
+    data = plan_.load_data()
     model = load_checkpoint(build_model(registry, plan_, data), checkpoint)
     assert sum(p.numel() for p in model.parameters()) == record.params

@@ -87,7 +87,7 @@ def test_the_split_follows_split_seed_not_the_run_seed(registry, tmp_path: Path)
     for name, overrides in {"a": ["trainer.seed=0"], "b": ["trainer.seed=1"], "c": ["data.split_seed=1"]}.items():
         cfg = config("trainer.epochs=1", f"results.dir={tmp_path}", *overrides)
         plan_ = plan(cfg, registry)
-        validation[name] = plan_.task.load_data(Path("."), 32, plan_.settings.seed, plan_.split).validation["images"]
+        validation[name] = plan_.load_data().validation["images"]
         records[name] = execute(cfg, registry)[0]
     assert torch.equal(validation["a"], validation["b"]) and not torch.equal(validation["a"], validation["c"])
     assert records["a"].config_id == records["b"].config_id != records["c"].config_id
