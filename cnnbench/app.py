@@ -72,12 +72,12 @@ def _close_log_files(folder: Path) -> None:
                 handler.close()
 
 
-def _check_multirun(session: Any, args: argparse.Namespace, base: Any, registry: Any) -> None:
-    """The first job, then each other value of each swept key in it, checked before any job starts."""
+def _multirun_checks(args: argparse.Namespace, base: Any) -> list[list[str]]:
+    """The overrides of the first job, then of each other value of each swept key in it: what is checked
+    before any job starts."""
     from omegaconf import OmegaConf
 
     from cnnbench.hydra_app import sweep_values
-    from cnnbench.preflight import check_run
     from cnnbench.sweep.compose import override_value
 
     overrides = list(args.overrides)
@@ -88,8 +88,16 @@ def _check_multirun(session: Any, args: argparse.Namespace, base: Any, registry:
     fixed = [o for o in overrides if o.split("=", 1)[0].lstrip("+~") not in swept_keys]
     first = {key: values[0] for key, values in swept.items()}
     jobs = [first] + [{**first, key: value} for key, values in swept.items() for value in values[1:]]
-    for job in jobs:
-        check_run(session.compose("config", [*fixed, *(f"{k}={override_value(v)}" for k, v in job.items())]), registry)
+    return [[*fixed, *(f"{k}={override_value(v)}" for k, v in job.items())] for job in jobs]
+
+
+def _check_multirun(session: Any, args: argparse.Namespace, base: Any, registry: Any) -> None:
+    """Every job of :func:`_multirun_checks`, checked while the joblib workers start beside this process."""
+    from cnnbench.preflight import check_run
+
+    with _workers_warming(base):
+        for overrides in _multirun_checks(args, base):
+            check_run(session.compose("config", overrides), registry)
 
 
 def _warm_worker() -> int:
@@ -119,6 +127,8 @@ def _workers_warming(cfg: Any) -> Iterator[None]:
         return
     from joblib import Parallel, delayed, effective_n_jobs
 
+    from cnnbench.hydra_app import end_idle_workers
+
     settings = {key: value for key, value in launcher.items() if key != "_target_"}
     count = effective_n_jobs(settings.get("n_jobs") or 1)
     warmed: list[int] = []
@@ -126,9 +136,12 @@ def _workers_warming(cfg: Any) -> Iterator[None]:
     thread.start()
     try:
         yield
-    finally:
+    except BaseException:  # refused: let the workers finish starting (a killed start prints a traceback), then end them
         thread.join()
-        log.debug("joblib workers started while the jobs were checked: %s", sorted(set(warmed)))
+        end_idle_workers()
+        raise
+    thread.join()
+    log.debug("joblib workers started while the jobs were checked: %s", sorted(set(warmed)))
 
 
 def _checked_sweeper(cfg: Any) -> tuple[str, ...]:
@@ -180,23 +193,21 @@ def main(args: argparse.Namespace) -> int:
     from hydra.types import RunMode
 
     from cnnbench import hydra_app
-    from cnnbench.composition import composing, storing
+    from cnnbench.composition import composing
     from cnnbench.plugins import default_registry
     from cnnbench.preflight import check_run
 
     parsed = hydra_app.parse(args.overrides, "cnnbench run")
     registry = default_registry()
     if hydra_app.shows_only(parsed):
-        with storing(registry):
-            return hydra_app.show(parsed, "config", "run")
+        return hydra_app.show(parsed, "config", "run")
     with composing(registry, config_dir=parsed.config_dir, task_name="run") as session:
         first = hydra_app.first_compose(session, "config", parsed)
         mode = hydra_app.run_mode(parsed, first)
         if mode == RunMode.RUN:
             check_run(first, registry)
         else:
-            with _workers_warming(first):
-                _check_multirun(session, parsed, first, registry)
+            _check_multirun(session, parsed, first, registry)
         try:
             problems = [p for p in hydra_app.launch(session, hydra_app.Launch(parsed, "config", mode, _checked_sweeper(first)), run_job) if p]
         except SystemExit as exit_:  # Hydra exits on its own errors; report the status instead

@@ -23,7 +23,7 @@ from hydra._internal.utils import _run_hydra, get_args_parser, run_and_report
 from hydra.types import RunMode, TaskFunction
 from omegaconf import DictConfig
 
-from cnnbench.composition import CONFIG_PATH, Session, composing, config_folder
+from cnnbench.composition import CONFIG_PATH, Session, composing, config_folder, storing
 from cnnbench.credentials import mask_text
 from cnnbench.errors import CnnbenchError
 from cnnbench.overrides import parse_overrides
@@ -68,12 +68,18 @@ def sweep_values(overrides: Sequence[str]) -> list[tuple[str, list[Any]]]:
 
 
 def show(args: argparse.Namespace, config_name: str, task_name: str) -> int:
-    """Hand a showing command (help, config, info, completion) to Hydra itself; what it prints is shown
-    with the credentials of every URL in it masked (``--cfg job`` prints ``sweep.storage``)."""
-    if args.overrides and not args.shell_completion:  # Hydra would refuse a bad one in several lines, exit 1
-        with composing(config_dir=args.config_dir) as session:
-            session.compose(config_name, args.overrides)
-    config_folder(args.config_dir)
+    """Hand a showing command (help, config, info, completion) to Hydra itself, with every installed
+    component an option; what it prints is shown with the credentials of every URL in it masked
+    (``--cfg job`` prints ``sweep.storage``)."""
+    with storing():
+        if args.overrides and not args.shell_completion:  # Hydra would refuse a bad one in several lines, exit 1
+            with composing(config_dir=args.config_dir) as session:
+                session.compose(config_name, args.overrides)
+        config_folder(args.config_dir)
+        return _shown_by_hydra(args, config_name, task_name)
+
+
+def _shown_by_hydra(args: argparse.Namespace, config_name: str, task_name: str) -> int:
     parser = hydra_parser(f"cnnbench {task_name}")
     argv = sys.argv
     sys.argv = ["cnnbench", *argv[1:]]  # completion scripts name the program from argv[0]
@@ -139,11 +145,11 @@ def launch(session: Session, launch_: Launch, task: TaskFunction) -> list[Any]:
         done = run_and_report(lambda: hydra.run(config_name=launch_.config_name, task_function=task, overrides=overrides))
         return [done.return_value]
     batches = run_and_report(lambda: hydra.multirun(config_name=launch_.config_name, task_function=task, overrides=overrides))
-    _end_idle_workers()
+    end_idle_workers()
     return [job.return_value for batch in batches or [] for job in batch]
 
 
-def _end_idle_workers() -> None:
+def end_idle_workers() -> None:
     """End the worker processes joblib's loky keeps for reuse once every job has returned: left to the
     interpreter's exit, loky waits for each to finalise torch (1.5-4 s measured on this 2-core machine)."""
     reusable = sys.modules.get("joblib.externals.loky.reusable_executor")

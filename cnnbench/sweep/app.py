@@ -15,7 +15,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from cnnbench import hydra_app
-    from cnnbench.composition import composing, storing
+    from cnnbench.composition import composing
     from cnnbench.errors import CnnbenchError
     from cnnbench.plugins import default_registry
     from cnnbench.sweep.objective import TrialRunner
@@ -28,8 +28,7 @@ def main(args: argparse.Namespace) -> int:
     parsed = hydra_app.parse(args.overrides, "cnnbench sweep")
     registry = default_registry()
     if hydra_app.shows_only(parsed):
-        with storing(registry):
-            return hydra_app.show(parsed, "sweep_config", "sweep")
+        return hydra_app.show(parsed, "sweep_config", "sweep")
     if parsed.multirun or parsed.config_name or parsed.config_path or parsed.experimental_rerun:
         raise CnnbenchError("cnnbench sweep takes overrides, --config-dir and Hydra's showing flags (--cfg, --info, --help); it runs its trials itself (sweep.workers=N)")
     quiet_optuna()

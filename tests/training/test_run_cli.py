@@ -152,3 +152,14 @@ def test_joblib_workers_started_during_the_checks_are_the_ones_that_run_the_jobs
     warmed = {int(pid) for pid in re.findall(r"\d+", line.split(":", 1)[1])}
     ran = {int(r["run_id"].split("-")[-2]) for r in records(tmp_path / "results")}
     assert warmed and ran <= warmed
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_a_refused_joblib_multirun_is_one_line_and_leaves_no_worker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "experiment=ablation_lenet", "trainer.epochs=1", "optimizer.lr=-1"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("cnnbench: error: optimizer.lr must be a number > 0"), lines
+    assert _live_workers() == [] and list(tmp_path.iterdir()) == []
