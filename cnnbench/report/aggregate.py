@@ -48,7 +48,7 @@ def _resample_counts(sizes: Sequence[int], rng: np.random.Generator) -> np.ndarr
         flat.append((rows + offset + rng.integers(0, size, (resamples, size))).ravel())
         offset += size
     counts = np.bincount(np.concatenate(flat), minlength=resamples * total).reshape(resamples, total)
-    return counts.astype(np.int32)
+    return counts.astype(np.float32)  # exact integers (below 2**24); the products below then run in BLAS
 
 
 def _iqm(counts: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -65,7 +65,7 @@ def _iqm(counts: np.ndarray, values: np.ndarray) -> np.ndarray:
 def _profile(counts: np.ndarray, values: np.ndarray, taus: np.ndarray, maximize: bool) -> np.ndarray:
     """The share of each row's runs that beat each tau (above it, or below it for a minimised metric)."""
     beats = (values[:, None] > taus[None, :]) if maximize else (values[:, None] < taus[None, :])
-    return counts @ beats / len(values)
+    return counts @ beats.astype(counts.dtype) / len(values)
 
 
 def _choice_labels(runs: pd.DataFrame, slot: str, hyper: list[str]) -> np.ndarray:

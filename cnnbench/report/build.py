@@ -35,6 +35,9 @@ from cnnbench.report.studies import Study, studies
 
 #: ``--task`` and friends: the option -> the column it filters on
 FILTER_COLUMNS = {"task": "task", "dataset": "dataset", "device": "device", "study": "study.name"}
+#: the columns of the runs table (and runs.csv) where the runs have them, in the order they sort by first
+RUN_COLUMNS = ("run_id", "task", "dataset", "device", "config_id", "seed", "metric", "value", "validation_value", "source")
+RUN_ORDER = ("task", "dataset", "device", "config_id", "seed", "run_id")
 
 
 @dataclass
@@ -52,6 +55,7 @@ class Report:
     studies: list[Study]
     provenance: list[tuple[str, str]]
     repeats: pd.DataFrame = field(default_factory=pd.DataFrame)
+    run_list: pd.DataFrame = field(default_factory=pd.DataFrame)
     aggregates: pd.DataFrame = field(default_factory=pd.DataFrame)
     profiles: pd.DataFrame = field(default_factory=pd.DataFrame)
     claims: pd.DataFrame = field(default_factory=pd.DataFrame)
@@ -132,6 +136,7 @@ def build_report(
         studies=studies(frame, goals),
         provenance=provenance(frame, list(skipped)),
         repeats=repeats,
+        run_list=list_runs(scored),
         aggregates=across,
         profiles=profiles,
         claims=claims,
@@ -141,6 +146,14 @@ def build_report(
         power=power,
         notes=_notes(scored, keys, board, repeats),
     )
+
+
+def list_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    """The scored runs in a fixed order (task, dataset, device, configuration, seed as a number), with
+    the columns the runs table shows and the record file each came from."""
+    order = [c for c in RUN_ORDER if c in runs]
+    ordered = runs.sort_values(order, key=lambda c: c if pd.api.types.is_numeric_dtype(c) else c.astype(str), kind="stable") if order else runs
+    return ordered[[c for c in RUN_COLUMNS if c in runs]].reset_index(drop=True)
 
 
 def _notes(scored: pd.DataFrame, keys: Sequence[str], board: pd.DataFrame, repeats: pd.DataFrame) -> list[str]:

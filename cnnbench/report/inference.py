@@ -91,7 +91,7 @@ def _sign_patterns(n: int) -> np.ndarray:
     if n <= EXACT_SIGN_FLIP_MAX_N:
         signs = 1.0 - 2.0 * ((np.arange(2**n)[:, None] >> np.arange(n)) & 1)
     else:
-        signs = np.random.default_rng(0).choice([-1.0, 1.0], size=(MONTE_CARLO_FLIPS, n))
+        signs = 1.0 - 2.0 * np.random.default_rng(0).integers(0, 2, size=(MONTE_CARLO_FLIPS, n), dtype=np.int8)  # 4x faster than choice
     signs.flags.writeable = False
     return signs
 

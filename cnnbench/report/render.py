@@ -32,6 +32,8 @@ from cnnbench.report.stats import SECTION_KEYS, fold, sections, text
 
 FORMATS = ("markdown", "html", "csv", "parquet")
 MISSING = "–"
+#: runs listed in the page (Markdown and HTML); runs.csv lists every one
+RUNS_SHOWN = 2_000
 
 
 def _number(spec: str) -> Callable[[Any], str]:
@@ -308,13 +310,19 @@ def _study_blocks(report: Report, plots: dict[str, Plot], base: Path | None) -> 
 
 
 def _run_blocks(report: Report, base: Path | None) -> list[Block]:
-    """Every run the leaderboards and ablations count, each linked to its record file."""
-    runs = report.runs
+    """The runs, each linked to its record file: all of them up to :data:`RUNS_SHOWN`, the first
+    :data:`RUNS_SHOWN` beyond (a page of 100,000 rows is 20 MB that no reader scrolls; ``runs.csv`` has all)."""
+    runs = report.run_list
     if runs.empty:
         return []
-    runs = runs.sort_values(["task", "dataset", "device", "config_id", "seed", "run_id"], key=lambda c: c.astype(str)) if "config_id" in runs else runs
-    columns = ["run_id", *[c for c in ("task", "dataset", "device", "config_id", "seed", "metric", "value", "validation_value") if c in runs]]
     intro = "Every run counted above, each linked to its record file: value is the selected weights' test metric, validation its validation metric."
+    if len(runs) > RUNS_SHOWN:
+        intro = (
+            f"The first {RUNS_SHOWN:,} of the {len(runs):,} runs counted above, in the order of the columns, each linked to its record file "
+            "(all of them are in runs.csv, written with --format csv): value is the selected weights' test metric, validation its validation metric."
+        )
+        runs = runs.iloc[:RUNS_SHOWN]
+    columns = [c for c in runs.columns if c != "source"]
     return [Heading(2, "Runs"), Paragraph(intro), table(runs, columns, "runs", links={"run_id": record_links(runs["source"], base)})]
 
 
@@ -417,6 +425,7 @@ def tables(report: Report) -> dict[str, pd.DataFrame]:
         "bench": report.bench,
         "pytest_benchmark": report.pytest_benchmark,
         "trials": pd.concat(trials, ignore_index=True) if trials else pd.DataFrame(),
+        "runs": report.run_list.drop(columns="source", errors="ignore"),  # run_id, not where its file lies
     }
     return {name: frame for name, frame in found.items() if not frame.empty or name in ("leaderboard", "ablation")}
 

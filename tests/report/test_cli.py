@@ -19,7 +19,7 @@ def test_report_writes_every_output(shared_results: Path, tmp_path: Path, capsys
     assert {"report.md", "report.html", "leaderboard.csv", "ablation.csv", "records.parquet", "leaderboard.parquet", "plots"} <= written
     assert len(list((out / "plots").glob("*.png"))) == 10  # 5 figures of the runs, 5 of the sweep
     printed = capsys.readouterr().out
-    assert "36 scored runs, 12 configurations" in printed  # the 10 sweep trials are in their own section and f"wrote {out / 'report.md'}" in printed
+    assert "36 scored runs, 12 configurations" in printed and f"wrote {out / 'report.md'}" in printed  # the 10 sweep trials: their own section
 
 
 def test_filters_metric_keys_and_formats(shared_results: Path, tmp_path: Path) -> None:
@@ -27,7 +27,8 @@ def test_filters_metric_keys_and_formats(shared_results: Path, tmp_path: Path) -
     argv = ["report", "--results", str(shared_results), "--out", str(out), "--format", "csv", "--device", "cuda"]
     argv += ["--where", "activation != 'prelu' and `study.name`.isna()", "--metric", "loss", "--by", "task,dataset,device,activation,pooling"]
     assert main(argv) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["ablation.csv", "bench.csv", "claims.csv", "leaderboard.csv"]  # ELU vs ReLU tests a claim
+    assert sorted(p.name for p in out.iterdir()) == ["ablation.csv", "bench.csv", "claims.csv", "leaderboard.csv", "runs.csv"]  # ELU vs ReLU tests a claim
+    assert set(pd.read_csv(out / "runs.csv")["device"]) == {"cuda"}  # the runs the filters kept
     board = pd.read_csv(out / "leaderboard.csv")
     assert set(board["device"]) == {"cuda"} and set(board["activation"]) == {"relu", "elu"} and set(board["metric"]) == {"loss"}
     assert list(board.columns[:5]) == ["task", "dataset", "device", "activation", "pooling"] and not board["maximize"].any()

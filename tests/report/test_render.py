@@ -109,3 +109,19 @@ def test_csv_and_parquet_hold_the_tables(rendered: dict[str, Path]) -> None:
     records = pd.read_parquet(paths["records.parquet"])
     assert len(records) == 36 + 10 + 6 + 2
     assert records["curve"].dropna().iloc[0].startswith('[{"epoch"')  # lists are stored as JSON text
+
+
+def test_the_page_lists_the_first_runs_and_runs_csv_all_of_them(shared_results: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cnnbench.report import render as render_module
+
+    monkeypatch.setattr(render_module, "RUNS_SHOWN", 5)
+    paths = render(shared_results, tmp_path / "out", ["markdown", "html", "csv"])
+    runs = pd.read_csv(paths["runs.csv"])
+    assert len(runs) == 36 and runs["run_id"].is_unique  # every scored run, none of the sweep's trials
+    assert list(runs.columns[:4]) == ["run_id", "task", "dataset", "device"]
+    markdown = paths["report.md"].read_text()
+    listed = markdown.split("\n## Runs\n", 1)[1].split("\n## ", 1)[0]
+    assert "The first 5 of the 36 runs counted above" in listed and "runs.csv" in listed
+    assert [line.split(" | ")[0].lstrip("| ") for line in listed.splitlines() if line.startswith("| 2")] == runs["run_id"].head(5).tolist()
+    page = paths["report.html"].read_text()
+    assert all(f">{run_id}</a>" in page for run_id in runs["run_id"].head(5)) and f">{runs['run_id'].iloc[5]}</a>" not in page

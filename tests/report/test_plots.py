@@ -1,0 +1,38 @@
+"""The figures: the sweeps' ones drawn in a forked process are the same bytes as drawn in this one."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from pathlib import Path
+
+import pytest
+
+from cnnbench.report import load, plots
+from cnnbench.report.build import build_report
+
+
+@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="the platform does not fork")
+def test_sweep_figures_drawn_aside_are_those_drawn_here(shared_results: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    report = build_report(load(shared_results))
+    real = plots.study_figures
+
+    def study_figures(study, index):
+        (tmp_path / f"drawn-by-{os.getpid()}").touch()  # in the process that draws them
+        return real(study, index)
+
+    monkeypatch.setattr(plots, "study_figures", study_figures)
+    forked = plots.figures(report)
+    assert [p.name for p in tmp_path.iterdir()] != [f"drawn-by-{os.getpid()}"]  # another process drew them
+    monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn"])
+    here = plots.figures(report)
+    assert (tmp_path / f"drawn-by-{os.getpid()}").exists()
+    assert [(p.name, p.title, p.png) for p in forked] == [(p.name, p.title, p.png) for p in here]
+    assert [p.name for p in here][-5:] == [f"study-1-{kind}" for kind in ("history", "slice", "contour", "parallel", "importance")]
+
+
+def test_a_failing_sweep_figure_fails_the_report(shared_results: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    report = build_report(load(shared_results))
+    monkeypatch.setattr(plots, "study_figures", lambda study, index: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        plots.figures(report)
