@@ -13,6 +13,7 @@ import math
 import os
 import warnings
 from collections.abc import Collection, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,14 @@ import pandas as pd
 
 from cnnbench.errors import CnnbenchError
 from cnnbench.records import flatten_components, upgrade
-from cnnbench.report.index import PATH, WHOLE_FIELDS, FolderIndex, decode_whole, file_state, whole
+from cnnbench.report.index import (
+    PATH,
+    WHOLE_FIELDS,
+    FolderIndex,
+    decode_whole,
+    file_state,
+    whole,
+)
 
 #: ``metrics.<split>`` of a schema-2 record -> the column prefix: test metrics are what leaderboards rank by
 SPLIT_PREFIXES = {"test": "metric.", "validation": "validation.", "train": "train."}
@@ -204,9 +212,11 @@ def _is_duplicate(run_id: Any, source: str, seen: dict[Any, str], skipped: list[
 
 def _read_folder(folder: Path, loaded: Loaded, seen: dict[Any, str], use_index: bool) -> int:
     """Read ``folder`` into ``loaded``, unchanged records from its index when ``use_index``; the number of files."""
-    files = _folder_files(folder)
-    index = FolderIndex.open(folder) if use_index else None
-    states = [file_state(source) for source, _ in files] if index else []
+    with ThreadPoolExecutor(1) as pool:  # Arrow reads the index without the GIL while this thread walks and stats the files
+        opening = pool.submit(FolderIndex.open, folder) if use_index else None
+        files = _folder_files(folder)
+        states = [file_state(source) for source, _ in files] if use_index else []
+        index = opening.result() if opening else None
     cached = index.lookup([inside for _, inside in files], states) if index else pd.DataFrame(columns=[PATH])
     found = cached["run_id"].tolist() if "run_id" in cached else [None] * len(cached)
     run_ids = dict(zip(cached[PATH].tolist(), (None if run_id != run_id else run_id for run_id in found)))  # NaN: no run id

@@ -258,7 +258,7 @@ def _samples(table: pd.DataFrame, group_columns: list[str], rows: pd.DataFrame) 
 
 
 def _joined(values: pd.Series) -> str:
-    return ",".join(sorted(set(map(text, values))))
+    return ",".join(sorted(set(map(text, values.unique()))))  # 1,250 seeds a configuration share one config_id
 
 
 def leaderboard(runs: pd.DataFrame, keys: Sequence[str], confidence: float = 0.95, correction: str = "holm") -> pd.DataFrame:
