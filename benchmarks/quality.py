@@ -88,7 +88,7 @@ def main() -> None:
             base_value = (linear_cifar_accuracy(args.data_root) if baseline == LINEAR else metric(record, baseline)) if baseline else None
             base = f"{base_value:.4f}" if baseline else ""
             goal = f">= {target}" if target else "beat baseline"
-            ok = value >= target if target else value > base_value
+            ok = (value >= target if target else value > base_value) and (seconds is None or wall <= seconds)
             limit = f" (<= {seconds})" if seconds else ""
             print(f"| {name} | {metric_name} | {value:.4f} {'PASS' if ok else 'MISS'} | {goal} | {base} | {wall:.0f}{limit} |", flush=True)
         if not args.skip_ablation:

@@ -227,9 +227,10 @@ def _aside(draw: Callable[[Sequence[Study]], list[Plot]], studies: Sequence[Stud
     if not studies or "fork" not in multiprocessing.get_all_start_methods():
         yield lambda: draw(studies)
         return
-    with warnings.catch_warnings(), ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
-        # Python 3.12+ warns that forking a threaded process may deadlock the child: the child only draws
-        # with matplotlib, and takes no lock that pyarrow's or BLAS's threads could hold
-        warnings.simplefilter("ignore", DeprecationWarning)
-        later = pool.submit(draw, studies)
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
+        with warnings.catch_warnings():  # the worker is forked by the first submit
+            # Python 3.12+ warns that forking a threaded process may deadlock the child: the child only
+            # draws with matplotlib, and takes no lock that pyarrow's or BLAS's threads could hold
+            warnings.simplefilter("ignore", DeprecationWarning)
+            later = pool.submit(draw, studies)
         yield later.result
