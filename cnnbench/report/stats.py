@@ -406,12 +406,10 @@ def ablation(
     section = section_columns(keys)
     table = as_text(runs, keys + ["metric"])
     varying = varying_keys(table, keys, section)
-    # configuration -> [(seed, value), ...]: the slots below loop over configurations, not runs
-    configs: dict[tuple[str, ...], list[tuple[str, float]]] = defaultdict(list)
-    directions: dict[tuple[str, ...], bool] = {}
-    for config, seed, value, higher in zip(table.itertuples(index=False, name=None), texts(runs["seed"]), runs["value"], runs["maximize"]):
-        configs[config].append((seed, value))
-        directions[config] = bool(higher)
+    # configuration -> its runs' positions, in run order: the slots below loop over configurations, not runs
+    configs = {config if isinstance(config, tuple) else (config,): at for config, at in table.groupby(list(table.columns), sort=False).indices.items()}
+    seeds, values = texts(runs["seed"]).to_numpy(), runs["value"].to_numpy(dtype=float)
+    directions = {config: bool(runs["maximize"].iat[at[-1]]) for config, at in configs.items()}
     rows, choices, baselines = [], [], []
     for slot, pins in baseline.items():
         if slot not in keys:
@@ -421,15 +419,15 @@ def ablation(
             raise ReportInputError(f"--baseline pins {', '.join(unknown)}, which is not among the keys; keys: {', '.join(keys)}")
         hyper = [c for c in keys if c.startswith(slot + ".")]
         fixed_keys = section + [c for c in keys if c != slot and c not in hyper and c not in section]
-        # context (the other keys) -> choice label (None for the baseline) -> [(seed, value), ...]
-        contexts: dict[tuple[str, ...], dict[str | None, list[tuple[str, float]]]] = defaultdict(lambda: defaultdict(list))
+        # context (the other keys) -> choice label (None for the baseline) -> its configurations' run positions
+        contexts: dict[tuple[str, ...], dict[str | None, list[np.ndarray]]] = defaultdict(lambda: defaultdict(list))
         maximize: dict[tuple[str, ...], bool] = {}
-        for config, pairs in configs.items():
+        for config, at in configs.items():
             record = dict(zip(keys + ["metric"], config))
             fixed = tuple(record[c] for c in fixed_keys)
             is_base = all(record[c] == v for c, v in pins.items())
             label = None if is_base else choice_label(slot, record[slot], {c: record[c] for c in hyper})
-            contexts[fixed][label].extend(pairs)
+            contexts[fixed][label].append(at)
             maximize[fixed] = directions[config]
         base_label = ", ".join(f"{c}={v}" for c, v in pins.items())
         for fixed in sorted(contexts):
@@ -441,8 +439,8 @@ def ablation(
             head = dict(zip(section, fixed), slot=slot, baseline=base_label, context=described, maximize=maximize[fixed])
             for label in sorted(found):
                 rows.append({**head, "choice": label})
-                choices.append(_sample(found[label]))
-                baselines.append(_sample(base))
+                choices.append(_sample(found[label], seeds, values))
+                baselines.append(_sample(base, seeds, values))
     frame = pd.DataFrame(rows, columns=section + ["slot", "choice", "baseline", "context", "maximize"])
     tested = compare_all(choices, baselines, frame["maximize"].tolist(), confidence)
     frame = pd.concat([frame, tested.drop(columns="spread")], axis=1)
@@ -466,8 +464,10 @@ def decide(frame: pd.DataFrame, spread: pd.Series, family: Sequence[str], alpha:
     frame.loc[frame["verdict"] != "inconclusive", "seeds_to_decide"] = np.nan
 
 
-def _sample(pairs: Sequence[tuple[str, float]]) -> Sample:
-    return Sample(tuple(seed for seed, _ in pairs), np.array([value for _, value in pairs], dtype=float))
+def _sample(parts: Sequence[np.ndarray], seeds: np.ndarray, values: np.ndarray) -> Sample:
+    """The (seeds, values) of the runs at ``parts`` (arrays of positions), in that order."""
+    at = np.concatenate(parts)
+    return Sample(tuple(seeds[at].tolist()), values[at])
 
 
 def pareto_front(cost: np.ndarray, value: np.ndarray, maximize: bool = True) -> np.ndarray:
