@@ -27,8 +27,9 @@ CASES = {
     "triplet": (["experiment=triplet"], "recall_at_1", None, None, "baseline_recall_at_1"),
     "segmentation": (["experiment=segmentation"], "mean_iou", None, None, "baseline_mean_iou"),
     "detection": (["experiment=detection"], "map50", None, None, "baseline_map50"),
-    # the AlexNet-style model on the shared CIFAR-10 subset (4,000 train / 1,000 test) against a linear
-    # classifier of the pixels (LINEAR, computed here: the task has no trivial baseline of its own)
+    # the AlexNet-style model on the shared CIFAR-10 subset (3,600 train and 400 validation of its 4,000,
+    # 1,000 test), 15 epochs, against a linear classifier of the pixels (LINEAR, computed here: the task has
+    # no trivial baseline of its own; 0.308). Measured 0.484 in 368 s on the quiet 2-core machine (round 4)
     "alexnet_cifar10": (["experiment=alexnet_cifar10"], "accuracy", 0.45, 480, "linear"),
 }
 LINEAR = "linear"
