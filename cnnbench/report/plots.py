@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import io
 import multiprocessing
+import sys
 import textwrap
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -47,6 +48,9 @@ CURVES_SHOWN = 6
 CURVE_RUNS = 100
 #: families of configurations drawn in a by-choice figure (those with the most choices)
 FAMILIES_SHOWN = 6
+#: whether the sweeps' figures are drawn in a forked process: on Linux, where it is tested (macOS's system
+#: libraries are not safe in a forked child, and Windows does not fork)
+FORKS = sys.platform == "linux"
 
 
 def _figure(height: float, *, left: float = 0.1, bottom: float = 0.14, top: float = 0.9) -> Figure:
@@ -209,8 +213,7 @@ def figures(report: Report) -> list[Plot]:
     """Every figure of ``report``, in the order the report shows them.
 
     The sweeps' Optuna figures (the slowest: about 1.7 s for one 40-trial study) are drawn in a forked
-    process while this one draws the others, where the platform forks (POSIX); the figures are the same
-    bytes either way. Names come from records, so ``$`` in them is text, not mathtext (``"a$\\x$"`` would
+    process while this one draws the others (where :data:`FORKS`); the figures are the same bytes either way. Names come from records, so ``$`` in them is text, not mathtext (``"a$\\x$"`` would
     not parse).
     """
     with _aside(sweep_figures, report.studies) as sweeps, rc_context({"text.parse_math": False}):
@@ -223,8 +226,8 @@ def figures(report: Report) -> list[Plot]:
 @contextlib.contextmanager
 def _aside(draw: Callable[[Sequence[Study]], list[Plot]], studies: Sequence[Study]) -> Iterator[Callable[[], list[Plot]]]:
     """``draw(studies)`` started in a forked worker; the block calls what this yields for the result.
-    Without fork, or with no sweep to draw, it is drawn when asked, in this process."""
-    if not studies or "fork" not in multiprocessing.get_all_start_methods():
+    Without :data:`FORKS`, or with no sweep to draw, it is drawn when asked, in this process."""
+    if not studies or not FORKS:
         yield lambda: draw(studies)
         return
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:

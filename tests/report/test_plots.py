@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 from pathlib import Path
 
@@ -12,7 +11,7 @@ from cnnbench.report import load, plots
 from cnnbench.report.build import build_report
 
 
-@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="the platform does not fork")
+@pytest.mark.skipif(not plots.FORKS, reason="the sweeps' figures are drawn in this process here")
 def test_sweep_figures_drawn_aside_are_those_drawn_here(shared_results: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     report = build_report(load(shared_results))
     real = plots.study_figures
@@ -24,7 +23,7 @@ def test_sweep_figures_drawn_aside_are_those_drawn_here(shared_results: Path, mo
     monkeypatch.setattr(plots, "study_figures", study_figures)
     forked = plots.figures(report)
     assert [p.name for p in tmp_path.iterdir()] != [f"drawn-by-{os.getpid()}"]  # another process drew them
-    monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn"])
+    monkeypatch.setattr(plots, "FORKS", False)
     here = plots.figures(report)
     assert (tmp_path / f"drawn-by-{os.getpid()}").exists()
     assert [(p.name, p.title, p.png) for p in forked] == [(p.name, p.title, p.png) for p in here]
