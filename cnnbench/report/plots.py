@@ -39,7 +39,6 @@ from cnnbench.report.stats import (
     varying_keys,
 )
 from cnnbench.report.studies import Study
-from cnnbench.report.study_figures import study_figures
 
 #: configurations drawn per section in the training-curve figure
 CURVES_SHOWN = 6
@@ -205,7 +204,11 @@ def curve_plots(report: Report) -> list[Plot]:
 
 
 def sweep_figures(studies: Sequence[Study]) -> list[Plot]:
-    """The figures of every sweep, numbered from 1."""
+    """The figures of every sweep, numbered from 1 (Optuna's figure module is imported only for a sweep)."""
+    if not studies:
+        return []
+    from cnnbench.report.study_figures import study_figures
+
     return [plot for index, study in enumerate(studies, start=1) for plot in study_figures(study, index)]
 
 

@@ -5,19 +5,24 @@ The report needs no Optuna storage: each study is rebuilt in memory from its tri
 reported), so Optuna's own fANOVA evaluator ranks the parameters and Optuna's own figures draw it
 (:mod:`cnnbench.report.study_figures`), and a report built on another machine from copied records shows
 the same numbers. A trial's value is its *validation* objective, the number the sweep optimised.
+Optuna (and scikit-learn, which its fANOVA needs: 0.5 s of imports together) is imported only when there
+is a sweep to rebuild, so a report of runs alone never loads it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import optuna
 import pandas as pd
 
 from cnnbench.report.index import whole
 from cnnbench.report.stats import COMPONENT_ROOTS, METRIC_PREFIX, Objective, component_columns, text, texts
+
+if TYPE_CHECKING:
+    import optuna
 
 #: where a sweep may record its trial's parameters: ``study: {"name", "trial", "params": {key: value}}``
 PARAMS_PREFIX = "study.params."
@@ -115,6 +120,8 @@ def _trial_table(records: pd.DataFrame, objective: Objective) -> tuple[pd.DataFr
 def _distribution(values: pd.Series) -> optuna.distributions.BaseDistribution:
     """The narrowest distribution that holds the values the trials took; a float searched on a log scale
     (a learning rate) is drawn on one."""
+    import optuna
+
     if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
         return optuna.distributions.CategoricalDistribution(sorted(texts(values).unique()))
     if pd.api.types.is_integer_dtype(values):
@@ -131,6 +138,8 @@ def _log_scaled(values: pd.Series, low: float, high: float) -> bool:
 
 
 def _param_value(value: object, distribution: optuna.distributions.BaseDistribution) -> object:
+    import optuna
+
     if isinstance(distribution, optuna.distributions.CategoricalDistribution):
         return text(value)
     return int(value) if isinstance(distribution, optuna.distributions.IntDistribution) else float(value)
@@ -139,6 +148,8 @@ def _param_value(value: object, distribution: optuna.distributions.BaseDistribut
 def optuna_study(study: Study) -> optuna.Study:
     """The study in memory: completed trials with their value, pruned ones with the value they last
     reported (as an intermediate value), failed ones as failed; parameters a trial lacks are left out."""
+    import optuna
+
     trials = study.trials
     distributions = {p: _distribution(trials[p].dropna()) for p in study.params if trials[p].notna().any()}
     states = {"completed": optuna.trial.TrialState.COMPLETE, "pruned": optuna.trial.TrialState.PRUNED}
@@ -172,6 +183,8 @@ def importances(study: Study) -> dict[str, float]:
     params = [p for p in study.params if done[p].notna().all() and texts(done[p]).nunique() > 1]
     if len(done) < 2 or len(params) < 2:
         return {}
+    import optuna.importance
+
     found = optuna.importance.get_param_importances(optuna_study(study), evaluator=optuna.importance.FanovaImportanceEvaluator(seed=0), params=params)
     return {name: float(found[name]) for name in sorted(found, key=lambda n: (-found[n], n))}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ import pandas as pd
 import pytest
 
 from cnnbench.cli import main
+from cnnbench.report import synthetic
 
 
 def test_report_writes_every_output(shared_results: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -85,3 +87,17 @@ def test_failed_runs_are_counted_not_ranked_and_timings_alone_make_a_report(writ
     assert main(["report", "--results", str(timings), "--out", str(tmp_path / "b"), "--format", "markdown"]) == 0
     text = (tmp_path / "b" / "report.md").read_text()
     assert "No completed run has a value of its metric." in text and "| pooling | mixed | max_pool2d | 1.05 | cuda | float32 | 128,64,32,32 | False | 1 |" in text
+
+
+@pytest.mark.parametrize(("sweep", "loaded"), [(False, []), (True, ["optuna", "sklearn"])])
+def test_optuna_and_scikit_learn_load_only_for_a_sweep(tmp_path: Path, sweep: bool, loaded: list[str]) -> None:
+    records = [synthetic.run_record(i, activation=activation, seed=i % 3) for i, activation in enumerate(["relu"] * 3 + ["elu"] * 3)]
+    records += synthetic.study_trials("lr", trials=4) if sweep else []  # two parameters: fANOVA importances
+    synthetic.write_all(records, tmp_path / "results")
+    script = (
+        "import json, sys\nfrom cnnbench.cli import main\nassert main(sys.argv[1:]) == 0\n"
+        "print(json.dumps(sorted({name.partition('.')[0] for name in sys.modules} & {'optuna', 'sklearn'})))"
+    )
+    argv = ["report", "--results", str(tmp_path / "results"), "--out", str(tmp_path / "report"), "--format", "markdown,csv"]
+    done = subprocess.run([sys.executable, "-c", script, *argv], capture_output=True, text=True, timeout=300, check=True)
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == loaded  # the forked worker's imports are its own

@@ -7,20 +7,20 @@ from pathlib import Path
 
 import pytest
 
-from cnnbench.report import load, plots
+from cnnbench.report import load, plots, study_figures
 from cnnbench.report.build import build_report
 
 
 @pytest.mark.skipif(not plots.FORKS, reason="the sweeps' figures are drawn in this process here")
 def test_sweep_figures_drawn_aside_are_those_drawn_here(shared_results: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     report = build_report(load(shared_results))
-    real = plots.study_figures
+    real = study_figures.study_figures
 
-    def study_figures(study, index):
+    def drawn(study, index):
         (tmp_path / f"drawn-by-{os.getpid()}").touch()  # in the process that draws them
         return real(study, index)
 
-    monkeypatch.setattr(plots, "study_figures", study_figures)
+    monkeypatch.setattr(study_figures, "study_figures", drawn)
     forked = plots.figures(report)
     drawn_by = [p.name for p in tmp_path.iterdir()]
     assert len(drawn_by) == 1 and drawn_by != [f"drawn-by-{os.getpid()}"]  # one other process drew them
@@ -33,6 +33,6 @@ def test_sweep_figures_drawn_aside_are_those_drawn_here(shared_results: Path, mo
 
 def test_a_failing_sweep_figure_fails_the_report(shared_results: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     report = build_report(load(shared_results))
-    monkeypatch.setattr(plots, "study_figures", lambda study, index: 1 / 0)
+    monkeypatch.setattr(study_figures, "study_figures", lambda study, index: 1 / 0)
     with pytest.raises(ZeroDivisionError):
         plots.figures(report)
