@@ -62,7 +62,6 @@ def main(args: argparse.Namespace) -> int:
     from cnnbench.report.build import build_report, select
     from cnnbench.report.loader import read_records
     from cnnbench.report.output import check_out
-    from cnnbench.report.plots import figures
     from cnnbench.report.render import write_report
 
     check_out(args.out)
@@ -84,7 +83,11 @@ def main(args: argparse.Namespace) -> int:
     )
     for note in report.notes:
         print(f"cnnbench: note: {note}", file=sys.stderr)
-    plots = figures(report) if {"markdown", "html"} & set(args.format) else []
+    plots = []
+    if {"markdown", "html"} & set(args.format):  # matplotlib is imported for the figures only
+        from cnnbench.report.plots import figures
+
+        plots = figures(report)
     written = write_report(report, plots, args.out, args.format)
     loaded.save_indexes()  # only now: a refused report leaves the results folders as they were
     board = report.leaderboard

@@ -89,15 +89,18 @@ def test_failed_runs_are_counted_not_ranked_and_timings_alone_make_a_report(writ
     assert "No completed run has a value of its metric." in text and "| pooling | mixed | max_pool2d | 1.05 | cuda | float32 | 128,64,32,32 | False | 1 |" in text
 
 
-@pytest.mark.parametrize(("sweep", "loaded"), [(False, []), (True, ["optuna", "sklearn"])])
-def test_optuna_and_scikit_learn_load_only_for_a_sweep(tmp_path: Path, sweep: bool, loaded: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("sweep", "formats", "loaded"),
+    [(False, "markdown,csv", ["matplotlib"]), (True, "markdown,csv", ["matplotlib", "optuna", "sklearn"]), (False, "csv", [])],
+)
+def test_optuna_scikit_learn_and_matplotlib_load_only_when_needed(tmp_path: Path, sweep: bool, formats: str, loaded: list[str]) -> None:
     records = [synthetic.run_record(i, activation=activation, seed=i % 3) for i, activation in enumerate(["relu"] * 3 + ["elu"] * 3)]
     records += synthetic.study_trials("lr", trials=4) if sweep else []  # two parameters: fANOVA importances
     synthetic.write_all(records, tmp_path / "results")
     script = (
         "import json, sys\nfrom cnnbench.cli import main\nassert main(sys.argv[1:]) == 0\n"
-        "print(json.dumps(sorted({name.partition('.')[0] for name in sys.modules} & {'optuna', 'sklearn'})))"
+        "print(json.dumps(sorted({name.partition('.')[0] for name in sys.modules} & {'matplotlib', 'optuna', 'sklearn'})))"
     )
-    argv = ["report", "--results", str(tmp_path / "results"), "--out", str(tmp_path / "report"), "--format", "markdown,csv"]
+    argv = ["report", "--results", str(tmp_path / "results"), "--out", str(tmp_path / "report"), "--format", formats]
     done = subprocess.run([sys.executable, "-c", script, *argv], capture_output=True, text=True, timeout=300, check=True)
-    assert json.loads(done.stdout.strip().splitlines()[-1]) == loaded  # the forked worker's imports are its own
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == loaded  # a forked worker's imports are its own
