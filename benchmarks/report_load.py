@@ -12,9 +12,9 @@ Markdown, HTML and CSV):
 - warm: the index present and nothing changed (the median of --repeat runs);
 - 1% changed: 1% of the run records rewritten (new files, as a rerun writes them) since the last report.
 
-    python benchmarks/report_load.py [--records 1000,10000,100000] [--repeat 3] [--keep DIR] [--profile FILE] [--stages]
+    python benchmarks/report_load.py [--records 1000,10000,100000] [--repeat 3] [--keep DIR] [--profile FILE] [--stages] [--no-sweep]
 
---keep DIR writes the records under DIR/<count> once and reuses them (100,000 records take minutes to
+--no-sweep leaves the sweep out (a report of runs alone). --keep DIR writes the records under DIR/<count> once and reuses them (100,000 records take minutes to
 write). --profile FILE also runs one warm report of the largest size under cProfile into FILE and prints
 where its time goes; --stages times the steps of one warm report of the largest size in this process. On a shared machine the CPU seconds are the steadier figure; `uptime` is printed.
 """
@@ -44,20 +44,27 @@ AN_HOUR_AGO = time.time() - 3600
 CHANGED = 0.01
 
 
-def write_records(folder: Path, count: int) -> None:
-    """``count`` records: an ablation grid over seeds, plus one sweep, timings and a pytest-benchmark file."""
+def write_records(folder: Path, count: int, sweep: bool = True) -> None:
+    """``count`` records: an ablation grid over seeds, plus one sweep (unless not ``sweep``), timings and a
+    pytest-benchmark file."""
     combos = itertools.product(("digits", "mnist"), ("cpu", "cuda"), synthetic.ACTIVATION_EFFECT, synthetic.POOLING_EFFECT)
     cells = list(combos)
-    runs = count - STUDY_TRIALS - len(synthetic.bench_records())
+    trials = STUDY_TRIALS if sweep else 0
+    runs = count - trials - len(synthetic.bench_records())
     records = [
         synthetic.run_record(i, dataset=d, device=v, activation=a, pooling=p, seed=i // len(cells))
         for i, (d, v, a, p) in zip(range(runs), itertools.cycle(cells))
     ]
-    records += synthetic.study_trials("mixed-lam", STUDY_TRIALS) + synthetic.bench_records()
+    records += (synthetic.study_trials("mixed-lam", trials) if sweep else []) + synthetic.bench_records()
     synthetic.write_all(records, folder)
     synthetic.write_pytest_benchmark(folder)
     for path in folder.rglob("*.json"):
         os.utime(path, (AN_HOUR_AGO, AN_HOUR_AGO))
+
+
+def records_folder(base: Path, count: int, sweep: bool) -> Path:
+    """Where ``count`` records (with or without the sweep) are written under ``base``."""
+    return base / (str(count) if sweep else f"{count}-no-sweep")
 
 
 def time_report(folder: Path, *extra: str) -> tuple[float, float]:
@@ -143,21 +150,22 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, metavar="DIR", help="write the records under DIR/<count> once and reuse them")
     parser.add_argument("--profile", type=Path, metavar="FILE", help="profile one warm report of the largest size into FILE")
     parser.add_argument("--stages", action="store_true", help="time the steps of one warm report of the largest size, in this process")
+    parser.add_argument("--no-sweep", dest="sweep", action="store_false", help="records without the sweep: a report of runs alone (no Optuna, scikit-learn or sweep figures)")
     args = parser.parse_args()
     counts = [int(part) for part in args.records.split(",")]
     base = args.keep or Path(tempfile.mkdtemp(prefix="report-load-"))
     rows = []
     try:
         for count in counts:
-            folder = base / str(count)
+            folder = records_folder(base, count, args.sweep)
             if not (folder / "runs").is_dir():
-                write_records(folder, count)
+                write_records(folder, count, args.sweep)
             rows.append((count, measure(folder, args.repeat)))
             print(f"{count} records measured; load average {os.getloadavg()[0]:.1f}", file=sys.stderr)
         if args.profile:
-            profile(base / str(counts[-1]), args.profile)
+            profile(records_folder(base, counts[-1], args.sweep), args.profile)
         if args.stages:
-            for name, seconds in stages(base / str(counts[-1])):
+            for name, seconds in stages(records_folder(base, counts[-1], args.sweep)):
                 print(f"{name:16s} {seconds:6.2f} s")
     finally:
         if args.keep is None:

@@ -63,8 +63,6 @@ def _remove_job_folder(output_dir: str, results_dir: str) -> None:
 def _close_log_files(folder: Path) -> None:
     """Detach the log files Hydra opened in ``folder`` (its ``run.log``), so later logging in this process
     does not recreate the removed folder's file."""
-    import logging
-
     for logger in [logging.getLogger(), *(logging.getLogger(name) for name in list(logging.root.manager.loggerDict))]:
         for handler in list(logger.handlers):
             if isinstance(handler, logging.FileHandler) and Path(handler.baseFilename).is_relative_to(folder.resolve()):
