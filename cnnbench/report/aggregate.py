@@ -39,27 +39,32 @@ def resamples_for(runs: int) -> int:
     return int(np.clip(DRAWS // max(runs, 1), MIN_RESAMPLES, RESAMPLES))
 
 
-def _resample_counts(sizes: Sequence[int], rng: np.random.Generator) -> np.ndarray:
-    """(resamples, sum(sizes)) draw counts of a bootstrap stratified by consecutive blocks of ``sizes``."""
-    total, offset, flat = int(sum(sizes)), 0, []
+def _resample_counts(sizes: Sequence[int], rng: np.random.Generator, columns: np.ndarray | None = None) -> np.ndarray:
+    """(resamples, sum(sizes)) draw counts of a bootstrap stratified by consecutive blocks of ``sizes``;
+    run i's count goes to column ``columns[i]`` when given (the runs in value order, for :func:`_iqm`)."""
+    total = int(sum(sizes))
     resamples = resamples_for(total)
-    rows = np.arange(resamples)[:, None] * total
-    for size in sizes:
-        flat.append((rows + offset + rng.integers(0, size, (resamples, size))).ravel())
+    counts = np.empty((resamples, total), dtype=np.float32)  # exact integers (below 2**24); the products below run in BLAS
+    rows, offset = np.arange(resamples)[:, None], 0
+    for size in sizes:  # one block at a time: small temporaries, no page faults of a (resamples, total) index array
+        drawn = rng.integers(0, size, (resamples, size)) + rows * size
+        block = np.bincount(drawn.ravel(), minlength=resamples * size).reshape(resamples, size)
+        counts[:, slice(offset, offset + size) if columns is None else columns[offset : offset + size]] = block
         offset += size
-    counts = np.bincount(np.concatenate(flat), minlength=resamples * total).reshape(resamples, total)
-    return counts.astype(np.float32)  # exact integers (below 2**24); the products below then run in BLAS
+    return counts
 
 
-def _iqm(counts: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """The 25%-trimmed mean (``scipy.stats.trim_mean(x, 0.25)``) of each row's multiset of ``values``."""
-    order = np.argsort(values, kind="stable")
-    counts, ordered = counts[:, order], values[order]
-    total = len(values)
+def _iqm(counts: np.ndarray, ordered: np.ndarray) -> np.ndarray:
+    """The 25%-trimmed mean (``scipy.stats.trim_mean(x, 0.25)``) of each row's multiset of ``ordered``,
+    values sorted ascending: a run's weight is how many of its copies fall inside the middle half."""
+    total = len(ordered)
     cut = int(0.25 * total)
     upto = np.cumsum(counts, axis=1, dtype=counts.dtype)
-    weights = np.clip(upto, cut, total - cut) - np.clip(upto - counts, cut, total - cut)
-    return weights @ ordered / (total - 2 * cut)
+    before = upto - counts
+    np.clip(upto, cut, total - cut, out=upto)
+    np.clip(before, cut, total - cut, out=before)
+    upto -= before
+    return upto @ ordered / (total - 2 * cut)
 
 
 def _profile(counts: np.ndarray, values: np.ndarray, taus: np.ndarray, maximize: bool) -> np.ndarray:
@@ -101,9 +106,10 @@ def aggregates(runs: pd.DataFrame, keys: Sequence[str], slots: Sequence[str], co
             for choice in complete:
                 mine = np.flatnonzero(chosen & (labels == choice))
                 mine = mine[np.argsort(strata[mine], kind="stable")]
-                values = values_all[mine]
+                order = np.argsort(values_all[mine], kind="stable")
+                values = values_all[mine][order]
                 sizes = np.unique(strata[mine], return_counts=True)[1]
-                counts = _resample_counts(sizes.tolist(), rng)
+                counts = _resample_counts(sizes.tolist(), rng, columns=np.argsort(order))  # drawn by section, counted in value order
                 point = _profile(np.ones((1, len(values))), values, taus, maximize)[0]
                 low, high = np.percentile(_profile(counts, values, taus, maximize), quantiles, axis=0)
                 iqm_low, iqm_high = np.percentile(_iqm(counts, values), quantiles)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from cnnbench.report.aggregate import aggregates
+from cnnbench.report.aside import aside
 from cnnbench.report.claims import claims_table, receptive_fields
 from cnnbench.report.inference import CORRECTIONS
 from cnnbench.report.loader import NoRecordsError
@@ -121,22 +122,24 @@ def build_report(
     goals = objectives(frame[frame["record_type"] == "run"], metric, maximize)
     scored, repeats = deduplicate(scored_runs(frame[frame["study.name"].isna()], goals))  # sweep trials: their own section
     keys = _check_keys(keys, scored if not scored.empty else frame) if keys else default_keys(scored)
-    board = leaderboard(scored, keys, confidence, correction)
-    across, profiles = aggregates(scored, keys, list(DEFAULT_BASELINE), confidence)
-    claims = claims_table(scored, keys, confidence=confidence, correction=correction, power=power)
+    with aside(_aside_tables, frame, scored, keys, goals, confidence, correction, power) as other_tables:
+        board = leaderboard(scored, keys, confidence, correction)
+        compared = ablation(scored, keys, parse_baseline(baseline), confidence, correction, power)
+        run_list, found_provenance = list_runs(scored), provenance(frame, list(skipped))
+        (across, profiles), claims, found_studies = other_tables()
     return Report(
         frame=frame,
         keys=keys,
         objectives=goals,
         runs=scored,
         leaderboard=board,
-        ablation=ablation(scored, keys, parse_baseline(baseline), confidence, correction, power),
+        ablation=compared,
         bench=bench_table(frame),
         pytest_benchmark=pytest_benchmark_table(frame),
-        studies=studies(frame, goals),
-        provenance=provenance(frame, list(skipped)),
+        studies=found_studies,
+        provenance=found_provenance,
         repeats=repeats,
-        run_list=list_runs(scored),
+        run_list=run_list,
         aggregates=across,
         profiles=profiles,
         claims=claims,
@@ -146,6 +149,16 @@ def build_report(
         power=power,
         notes=_notes(scored, keys, board, repeats),
     )
+
+
+def _aside_tables(
+    frame: pd.DataFrame, scored: pd.DataFrame, keys: list[str], goals: dict[str, Objective], confidence: float, correction: str, power: float
+) -> tuple[tuple[pd.DataFrame, pd.DataFrame], pd.DataFrame, list[Study]]:
+    """The aggregates across sections, the claims and the sweeps' studies: computed in a worker while
+    the leaderboard and the ablation are computed here (the two halves take about as long)."""
+    across = aggregates(scored, keys, list(DEFAULT_BASELINE), confidence)
+    claims = claims_table(scored, keys, confidence=confidence, correction=correction, power=power)
+    return across, claims, studies(frame, goals)
 
 
 def list_runs(runs: pd.DataFrame) -> pd.DataFrame:

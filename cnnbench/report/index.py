@@ -149,9 +149,9 @@ class FolderIndex:
             frame[column] = _decode(frame[column].astype(object))
         for column in lazy:  # an object column of JSONText (pandas would turn mapped strings into a str column)
             texts = self._kept[column]
+            cells = texts.to_numpy(zero_copy_only=False)  # str or None; a take of the present ones would copy the texts
             present = np.flatnonzero(texts.is_valid().to_numpy(zero_copy_only=False))
-            cells = np.full(len(texts), None, dtype=object)
-            cells[present] = list(map(JSONText, texts.take(present).to_pylist()))  # a bench field is empty for every run: skipped
+            cells[present] = list(map(JSONText, cells[present]))
             frame[column] = pd.Series(cells, dtype=object)
         return frame
 

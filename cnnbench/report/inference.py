@@ -16,7 +16,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import special, stats
+from scipy import special
+
+# scipy.stats (0.6 s of imports) is imported by the functions that need it: a report whose samples are all
+# large (normal intervals, paired tests, Holm) never loads it
 
 #: fewer seeds than this: no interval, no test, no verdict (an interval from two values is not one)
 MIN_SEEDS = 3
@@ -59,6 +62,8 @@ def _bootstrap(data: tuple[np.ndarray, ...], confidence: float) -> tuple[np.ndar
     def statistic(*arrays: np.ndarray, axis: int = -1) -> np.ndarray:
         return arrays[0].mean(axis=axis) - (arrays[1].mean(axis=axis) if len(arrays) > 1 else 0.0)
 
+    from scipy import stats
+
     with np.errstate(invalid="ignore"):
         result = stats.bootstrap(
             data, statistic, vectorized=True, axis=-1, method="percentile", confidence_level=confidence,
@@ -71,7 +76,7 @@ def _bootstrap(data: tuple[np.ndarray, ...], confidence: float) -> tuple[np.ndar
 def _normal_interval(data: tuple[np.ndarray, ...], confidence: float) -> tuple[np.ndarray, np.ndarray]:
     centre = data[0].mean(axis=1) - (data[1].mean(axis=1) if len(data) > 1 else 0.0)
     error = np.sqrt(sum(array.var(axis=1, ddof=1) / array.shape[1] for array in data))
-    half = stats.norm.ppf((1 + confidence) / 2) * error
+    half = special.ndtri((1 + confidence) / 2) * error  # the normal quantile
     lowest = data[0].min(axis=1) - (data[1].max(axis=1) if len(data) > 1 else 0.0)
     highest = data[0].max(axis=1) - (data[1].min(axis=1) if len(data) > 1 else 0.0)
     return np.maximum(centre - half, lowest), np.minimum(centre + half, highest)
@@ -89,9 +94,11 @@ def _sign_patterns(n: int) -> np.ndarray:
     """The sign patterns of n pairs: all 2^n up to :data:`EXACT_SIGN_FLIP_MAX_N`, else 9999 drawn with seed 0
     (the same for every call, so drawn once: at 1,000 seeds drawing them costs more than the test)."""
     if n <= EXACT_SIGN_FLIP_MAX_N:
-        signs = 1.0 - 2.0 * ((np.arange(2**n)[:, None] >> np.arange(n)) & 1)
+        bits = (np.arange(2**n)[:, None] >> np.arange(n)) & 1
     else:
-        signs = 1.0 - 2.0 * np.random.default_rng(0).integers(0, 2, size=(MONTE_CARLO_FLIPS, n), dtype=np.int8)  # 4x faster than choice
+        bits = np.random.default_rng(0).integers(0, 2, size=(MONTE_CARLO_FLIPS, n), dtype=np.int8)  # 4x faster than choice
+    signs = np.multiply(bits, -2.0, out=np.empty(bits.shape))  # into a float array: 20x faster than 1.0 - 2.0 * bits
+    signs += 1.0
     signs.flags.writeable = False
     return signs
 
@@ -147,6 +154,8 @@ def adjust(p_values: Sequence[float] | np.ndarray, method: str = "holm") -> np.n
         return p.copy()
     adjusted = np.full_like(p, np.nan)
     if method == "bh":
+        from scipy import stats
+
         adjusted[tested] = stats.false_discovery_control(p[tested], method="bh")
         return adjusted
     m = int(tested.sum())
@@ -261,6 +270,8 @@ def compare_all(
 
 def _share_of_pairs_won(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """P(X > Y) + P(X = Y) / 2 over all pairs, per row: the Mann-Whitney U from mid-ranks, / (n_x n_y)."""
+    from scipy import stats
+
     n_x = x.shape[1]
     ranks = stats.rankdata(np.hstack([x, y]), axis=1)[:, :n_x]
     return (ranks.sum(axis=1) - n_x * (n_x + 1) / 2) / (n_x * y.shape[1])

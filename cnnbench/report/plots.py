@@ -9,12 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import io
-import multiprocessing
-import sys
 import textwrap
-import warnings
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -23,6 +19,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 
+from cnnbench.report.aside import aside
 from cnnbench.report.blocks import Plot
 from cnnbench.report.build import Report
 from cnnbench.report.loader import curves
@@ -47,9 +44,6 @@ CURVES_SHOWN = 6
 CURVE_RUNS = 100
 #: families of configurations drawn in a by-choice figure (those with the most choices)
 FAMILIES_SHOWN = 6
-#: whether the sweeps' figures are drawn in a forked process: on Linux, where it is tested (macOS's system
-#: libraries are not safe in a forked child, and Windows does not fork)
-FORKS = sys.platform == "linux"
 
 
 def _figure(height: float, *, left: float = 0.1, bottom: float = 0.14, top: float = 0.9) -> Figure:
@@ -216,27 +210,13 @@ def figures(report: Report) -> list[Plot]:
     """Every figure of ``report``, in the order the report shows them.
 
     The sweeps' Optuna figures (the slowest: about 1.7 s for one 40-trial study) are drawn in a forked
-    process while this one draws the others (where :data:`FORKS`); the figures are the same bytes either way. Names come from records, so ``$`` in them is text, not mathtext (``"a$\\x$"`` would
+    process while this one draws the others (:func:`cnnbench.report.aside.aside`); the figures are the same
+    bytes either way. Names come from records, so ``$`` in them is text, not mathtext (``"a$\\x$"`` would
     not parse).
     """
-    with _aside(sweep_figures, report.studies) as sweeps, rc_context({"text.parse_math": False}):
+    drawing = aside(sweep_figures, report.studies) if report.studies else contextlib.nullcontext(list)
+    with drawing as sweeps, rc_context({"text.parse_math": False}):
         found = [choice_plot(report, slot) for slot in DEFAULT_BASELINE if slot in report.keys]
         found.append(pareto_plot(report))
         found = [plot for plot in found if plot is not None] + curve_plots(report)
         return found + sweeps()
-
-
-@contextlib.contextmanager
-def _aside(draw: Callable[[Sequence[Study]], list[Plot]], studies: Sequence[Study]) -> Iterator[Callable[[], list[Plot]]]:
-    """``draw(studies)`` started in a forked worker; the block calls what this yields for the result.
-    Without :data:`FORKS`, or with no sweep to draw, it is drawn when asked, in this process."""
-    if not studies or not FORKS:
-        yield lambda: draw(studies)
-        return
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
-        with warnings.catch_warnings():  # the worker is forked by the first submit
-            # Python 3.12+ warns that forking a threaded process may deadlock the child: the child only
-            # draws with matplotlib, and takes no lock that pyarrow's or BLAS's threads could hold
-            warnings.simplefilter("ignore", DeprecationWarning)
-            later = pool.submit(draw, studies)
-        yield later.result

@@ -14,7 +14,7 @@ from cnnbench.report.build import build_report
 
 def test_iqm_of_counts_is_scipys_trimmed_mean_of_the_resample() -> None:
     rng = np.random.default_rng(3)
-    values = rng.normal(0.9, 0.05, 13)
+    values = np.sort(rng.normal(0.9, 0.05, 13))
     counts = rng.multinomial(13, np.full(13, 1 / 13), size=50)
     expected = [stats.trim_mean(np.repeat(values, row), 0.25) for row in counts]
     np.testing.assert_allclose(_iqm(counts, values), expected, rtol=1e-12)
@@ -33,6 +33,8 @@ def test_the_bootstrap_resamples_within_each_section() -> None:
     assert counts.shape == (RESAMPLES, 10)
     assert (counts[:, :3].sum(axis=1) == 3).all() and (counts[:, 3:8].sum(axis=1) == 5).all() and (counts[:, 8:].sum(axis=1) == 2).all()
     assert len(_resample_counts([4000], np.random.default_rng(0))) == MIN_RESAMPLES  # many runs: fewer resamples
+    moved = _resample_counts([3, 5, 2], np.random.default_rng(0), columns=np.array([9, 8, 7, 6, 5, 4, 3, 2, 1, 0]))
+    np.testing.assert_array_equal(moved, counts[:, ::-1])  # the same draws, each run's count in its given column
 
 
 def test_each_choice_is_aggregated_across_datasets(write) -> None:

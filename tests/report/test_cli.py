@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from cnnbench.cli import main
-from cnnbench.report import synthetic
+from cnnbench.report import aside, synthetic
 
 
 def test_report_writes_every_output(shared_results: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -89,17 +89,25 @@ def test_failed_runs_are_counted_not_ranked_and_timings_alone_make_a_report(writ
     assert "No completed run has a value of its metric." in text and "| pooling | mixed | max_pool2d | 1.05 | cuda | float32 | 128,64,32,32 | False | 1 |" in text
 
 
+SWEPT = ["matplotlib"] if aside.FORKS else ["matplotlib", "optuna", "sklearn"]  # the sweep's tables and figures are made in a worker
+
+
 @pytest.mark.parametrize(
-    ("sweep", "formats", "loaded"),
-    [(False, "markdown,csv", ["matplotlib"]), (True, "markdown,csv", ["matplotlib", "optuna", "sklearn"]), (False, "csv", [])],
+    ("sweep", "seeds", "formats", "loaded"),
+    [
+        (False, 3, "markdown,csv", ["matplotlib", "scipy.stats"]),
+        (True, 3, "markdown,csv", SWEPT + ["scipy.stats"]),
+        (False, 3, "csv", ["scipy.stats"]),
+        (False, 101, "csv", []),  # large paired samples: normal intervals and sign-flip tests, no scipy.stats
+    ],
 )
-def test_optuna_scikit_learn_and_matplotlib_load_only_when_needed(tmp_path: Path, sweep: bool, formats: str, loaded: list[str]) -> None:
-    records = [synthetic.run_record(i, activation=activation, seed=i % 3) for i, activation in enumerate(["relu"] * 3 + ["elu"] * 3)]
+def test_heavy_modules_load_only_when_needed(tmp_path: Path, sweep: bool, seeds: int, formats: str, loaded: list[str]) -> None:
+    records = [synthetic.run_record(i, activation=activation, seed=i % seeds) for i, activation in enumerate(["relu"] * seeds + ["elu"] * seeds)]
     records += synthetic.study_trials("lr", trials=4) if sweep else []  # two parameters: fANOVA importances
     synthetic.write_all(records, tmp_path / "results")
     script = (
         "import json, sys\nfrom cnnbench.cli import main\nassert main(sys.argv[1:]) == 0\n"
-        "print(json.dumps(sorted({name.partition('.')[0] for name in sys.modules} & {'matplotlib', 'optuna', 'sklearn'})))"
+        "print(json.dumps(sorted({name for name in sys.modules if name in ('scipy.stats', 'matplotlib', 'optuna', 'sklearn')})))"
     )
     argv = ["report", "--results", str(tmp_path / "results"), "--out", str(tmp_path / "report"), "--format", formats]
     done = subprocess.run([sys.executable, "-c", script, *argv], capture_output=True, text=True, timeout=300, check=True)

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from cnnbench.report import load, plots, study_figures
+from cnnbench.report import aside, load, plots, study_figures
 from cnnbench.report.build import build_report
 
 
-@pytest.mark.skipif(not plots.FORKS, reason="the sweeps' figures are drawn in this process here")
+@pytest.mark.skipif(not aside.FORKS, reason="the sweeps' figures are drawn in this process here")
 def test_sweep_figures_drawn_aside_are_those_drawn_here(shared_results: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     report = build_report(load(shared_results))
     real = study_figures.study_figures
@@ -24,7 +24,7 @@ def test_sweep_figures_drawn_aside_are_those_drawn_here(shared_results: Path, mo
     forked = plots.figures(report)
     drawn_by = [p.name for p in tmp_path.iterdir()]
     assert len(drawn_by) == 1 and drawn_by != [f"drawn-by-{os.getpid()}"]  # one other process drew them
-    monkeypatch.setattr(plots, "FORKS", False)
+    monkeypatch.setattr(aside, "FORKS", False)
     here = plots.figures(report)
     assert (tmp_path / f"drawn-by-{os.getpid()}").exists()
     assert [(p.name, p.title, p.png) for p in forked] == [(p.name, p.title, p.png) for p in here]
