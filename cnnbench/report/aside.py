@@ -11,8 +11,11 @@ when its result is asked for, in this process, with the same result.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import gc
 import multiprocessing
+import os
+import signal
 import sys
 import warnings
 from collections.abc import Callable, Iterator
@@ -23,6 +26,8 @@ T = TypeVar("T")
 
 #: whether work is handed to a forked process (see the module's docstring)
 FORKS = sys.platform == "linux"
+#: Linux's prctl option that sends the child a signal when its parent dies
+_PR_SET_PDEATHSIG = 1
 _held: tuple[Callable[..., Any], tuple[Any, ...]] | None = None
 
 
@@ -40,7 +45,7 @@ def aside(work: Callable[..., T], *args: Any) -> Iterator[Callable[[], T]]:
     gc.freeze()  # the child's collections then leave the parent's objects (and their pages) alone
     try:
         # the initializer's arguments reach the child through the fork, not through a pickle
-        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"), initializer=_hold, initargs=(work, args)) as pool:
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"), initializer=_hold, initargs=(work, args, os.getpid())) as pool:
             with warnings.catch_warnings():  # the worker is forked by the first submit
                 # Python 3.12+ warns that forking a threaded process may deadlock the child: the child takes
                 # no lock that pyarrow's or BLAS's threads could hold (both reset their pools at a fork)
@@ -51,9 +56,14 @@ def aside(work: Callable[..., T], *args: Any) -> Iterator[Callable[[], T]]:
         gc.unfreeze()
 
 
-def _hold(work: Callable[..., Any], args: tuple[Any, ...]) -> None:
+def _hold(work: Callable[..., Any], args: tuple[Any, ...], parent: int) -> None:
+    """In the worker: keep the work, and die with the report (a killed report cannot stop its worker,
+    which would wait for work for ever)."""
     global _held
     _held = (work, args)
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the report died before the line above
+        os._exit(1)
 
 
 def _run_held() -> Any:

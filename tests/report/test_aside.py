@@ -4,6 +4,10 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -59,3 +63,30 @@ def test_the_tables_computed_aside_are_those_computed_here(shared_results: Path,
     for mine, theirs in zip(forked.studies, here.studies, strict=True):
         assert (mine.name, mine.params, mine.importances) == (theirs.name, theirs.params, theirs.importances)
         pd.testing.assert_frame_equal(mine.trials, theirs.trials)
+
+
+def _sleep_in_worker(seconds: float) -> None:
+    print(os.getpid(), flush=True)
+    time.sleep(seconds)
+
+
+@forks
+def test_a_killed_report_takes_its_worker_with_it(tmp_path: Path) -> None:
+    script = "from tests.report.test_aside import _sleep_in_worker\nfrom cnnbench.report.aside import aside\nwith aside(_sleep_in_worker, 60) as done:\n    done()\n"
+    report = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parents[2])
+    worker = int(report.stdout.readline())
+    os.kill(report.pid, signal.SIGKILL)
+    report.wait(timeout=10)
+    deadline = time.monotonic() + 10
+    while _alive(worker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(worker)
+
+
+def _alive(pid: int) -> bool:
+    """Running or sleeping: not gone and not a zombie waiting to be reaped."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
