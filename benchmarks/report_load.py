@@ -114,7 +114,7 @@ def profile(folder: Path, path: Path) -> None:
 
 def stages(folder: Path) -> list[tuple[str, float]]:
     """Wall seconds of each step of one warm `cnnbench report` of ``folder``, in this process (the steps of
-    ``cnnbench.report.cli.main``; the tables timed one by one inside ``build_report``)."""
+    ``cnnbench.report.cli.main``; the tables timed one by one inside ``build_report``, none in a worker)."""
     spent: list[tuple[str, float]] = []
 
     def timed(name: str, step, *args, **kwargs):
@@ -124,12 +124,13 @@ def stages(folder: Path) -> list[tuple[str, float]]:
         return result
 
     start = time.perf_counter()
-    from cnnbench.report import build, render
+    from cnnbench.report import aside, build, render
     from cnnbench.report.html import html_page
     from cnnbench.report.loader import read_records
     from cnnbench.report.plots import figures
 
     spent.append(("imports", time.perf_counter() - start))
+    aside.FORKS = False  # every step in this process, one after the other, so that each can be timed
     loaded = timed("read (index)", read_records, [folder], index=True)
     frame = timed("frame", lambda: build.select(loaded.frame()))
     for name in ("scored_runs", "deduplicate", "leaderboard", "aggregates", "claims_table", "ablation", "studies", "provenance"):

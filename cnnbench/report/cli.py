@@ -9,6 +9,11 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cnnbench.report.blocks import Plot
+    from cnnbench.report.build import Report
 
 FORMAT_CHOICES = ("markdown", "html", "csv", "parquet")
 
@@ -83,18 +88,21 @@ def main(args: argparse.Namespace) -> int:
     )
     for note in report.notes:
         print(f"cnnbench: note: {note}", file=sys.stderr)
-    plots = []
-    if {"markdown", "html"} & set(args.format):  # matplotlib is imported for the figures only
-        from cnnbench.report.plots import figures
-
-        plots = figures(report)
-    written = write_report(report, plots, args.out, args.format)
+    written = write_report(report, _figures, args.out, args.format)
     loaded.save_indexes()  # only now: a refused report leaves the results folders as they were
     board = report.leaderboard
     print(f"{len(report.runs)} scored runs, {len(board)} configurations, {len(report.ablation)} ablation comparisons")
     for path in written:
         if path.suffix != ".png":
             print(f"wrote {path}")
+    plots = [path for path in written if path.suffix == ".png"]
     if plots:
-        print(f"wrote {len(plots)} plots under {args.out / 'plots'}" if "markdown" in args.format else f"embedded {len(plots)} plots")
+        print(f"wrote {len(plots)} plots under {args.out / 'plots'}")
     return 0
+
+
+def _figures(report: Report) -> list[Plot]:
+    """The report's figures; matplotlib is imported only when a page (Markdown or HTML) needs them."""
+    from cnnbench.report.plots import figures
+
+    return figures(report)

@@ -21,11 +21,12 @@ import numpy as np
 import pandas as pd
 
 from cnnbench.atomic import write_bytes, write_text, writing
+from cnnbench.report.aside import aside
 from cnnbench.report.blocks import Block, Heading, Image, Paragraph, Plot, Table
 from cnnbench.report.build import Report
 from cnnbench.report.claims import COMPETES, DILATION_CLAIM
 from cnnbench.report.html import TITLE, html_page
-from cnnbench.report.index import JSONText, json_text
+from cnnbench.report.index import json_text
 from cnnbench.report.inference import CORRECTION_NAMES, MAX_SEEDS, MIN_SEEDS
 from cnnbench.report.output import staged
 from cnnbench.report.stats import SECTION_KEYS, fold, sections, text
@@ -403,13 +404,12 @@ def _parquet_safe(frame: pd.DataFrame) -> pd.DataFrame:
     def cell(value: Any) -> Any:
         if isinstance(value, (list, dict)):
             return json_text(value)
-        return None if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)  # JSONText: that text
+        return None if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
 
     objects = [c for c in frame.columns if frame[c].dtype == object]
-    kinds = {c: pd.api.types.infer_dtype(frame[c], skipna=True) for c in objects}
-    lazy = {c for c in objects if frame[c].map(lambda value: isinstance(value, JSONText)).any()}  # lists and dicts taken from an index
-    mixed = [c for c, kind in kinds.items() if (kind.startswith("mixed") and kind != "mixed-integer-float") or c in lazy]
-    return frame.assign(**{c: frame[c].map(cell) for c in mixed})
+    kinds = {c: pd.api.types.infer_dtype(frame[c], skipna=True) for c in objects}  # JSONText from an index: "string", stored as it is
+    mixed = [c for c, kind in kinds.items() if kind.startswith("mixed") and kind != "mixed-integer-float"]
+    return frame.assign(**{c: frame[c].map(cell).astype(object) for c in mixed})  # object, as a column of JSONText is
 
 
 def tables(report: Report) -> dict[str, pd.DataFrame]:
@@ -430,23 +430,34 @@ def tables(report: Report) -> dict[str, pd.DataFrame]:
     return {name: frame for name, frame in found.items() if not frame.empty or name in ("leaderboard", "ablation")}
 
 
-def write_report(report: Report, plots: Sequence[Plot], out: Path, formats: Iterable[str] = FORMATS) -> list[Path]:
-    """Write the chosen ``formats`` as one step into ``out`` (see :mod:`cnnbench.report.output`); return the paths."""
+def write_report(report: Report, draw: Callable[[Report], Sequence[Plot]], out: Path, formats: Iterable[str] = FORMATS) -> list[Path]:
+    """Write the chosen ``formats`` as one step into ``out`` (see :mod:`cnnbench.report.output`); return the paths.
+
+    ``draw(report)`` makes the figures (:func:`cnnbench.report.plots.figures`), called only for a page
+    (Markdown or HTML); meanwhile a worker writes the CSV and Parquet tables (:mod:`cnnbench.report.aside`).
+    """
     formats = set(formats)
-    blocks = document(report, plots, out) if formats & {"markdown", "html"} else []
-    written: list[Path] = []
-    with staged(out) as stage:
-        if "markdown" in formats:
-            shutil.rmtree(stage / "plots", ignore_errors=True)  # the previous report's plots, not this one's
-            written += [write_bytes(stage / "plots" / f"{plot.name}.png", plot.png) for plot in plots]
-            written.append(write_text(stage / "report.md", markdown(blocks)))
-        if "html" in formats:
-            written.append(write_text(stage / "report.html", html_page(blocks)))
-        if "csv" in formats:
-            written += [_csv(frame, stage / f"{name}.csv") for name, frame in tables(report).items()]
-        if "parquet" in formats:
-            for name, frame in {"records": report.frame, **tables(report)}.items():
-                with writing(stage / f"{name}.parquet") as handle:
-                    _parquet_safe(frame).to_parquet(handle, index=False)
-                written.append(stage / f"{name}.parquet")
+    with staged(out) as stage, aside(_write_tables, report, stage, formats) as tables_written:
+        written: list[Path] = []
+        if formats & {"markdown", "html"}:
+            plots = draw(report)
+            blocks = document(report, plots, out)
+            if "markdown" in formats:
+                shutil.rmtree(stage / "plots", ignore_errors=True)  # the previous report's plots, not this one's
+                written += [write_bytes(stage / "plots" / f"{plot.name}.png", plot.png) for plot in plots]
+                written.append(write_text(stage / "report.md", markdown(blocks)))
+            if "html" in formats:
+                written.append(write_text(stage / "report.html", html_page(blocks)))
+        written += tables_written()
     return [out / path.relative_to(stage) for path in written]
+
+
+def _write_tables(report: Report, stage: Path, formats: set[str]) -> list[Path]:
+    """The report's tables as CSV and Parquet files in ``stage``, as chosen in ``formats``."""
+    written = [_csv(frame, stage / f"{name}.csv") for name, frame in tables(report).items()] if "csv" in formats else []
+    if "parquet" in formats:
+        for name, frame in {"records": report.frame, **tables(report)}.items():
+            with writing(stage / f"{name}.parquet") as handle:
+                _parquet_safe(frame).to_parquet(handle, index=False)
+            written.append(stage / f"{name}.parquet")
+    return written

@@ -84,7 +84,7 @@ def number(cell: str) -> float:
 def page(shared_results: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("html")
     report = build_report(load(shared_results))
-    write_report(report, figures(report), out, ["html"])
+    write_report(report, figures, out, ["html"])
     return out / "report.html"
 
 

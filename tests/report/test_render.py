@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from cnnbench.report import load, synthetic
+from cnnbench.report import render as render_module
 from cnnbench.report.build import build_report
 from cnnbench.report.plots import figures
 from cnnbench.report.render import write_report
@@ -19,7 +20,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 def render(folder: Path, out: Path, formats=("markdown", "html", "csv", "parquet")) -> dict[str, Path]:
     report = build_report(load(folder))
-    return {path.name: path for path in write_report(report, figures(report), out, formats)}
+    return {path.name: path for path in write_report(report, figures, out, formats)}
 
 
 class Elements(HTMLParser):
@@ -125,3 +126,14 @@ def test_the_page_lists_the_first_runs_and_runs_csv_all_of_them(shared_results: 
     assert [line.split(" | ")[0].lstrip("| ") for line in listed.splitlines() if line.startswith("| 2")] == runs["run_id"].head(5).tolist()
     page = paths["report.html"].read_text()
     assert all(f">{run_id}</a>" in page for run_id in runs["run_id"].head(5)) and f">{runs['run_id'].iloc[5]}</a>" not in page
+
+
+def test_a_table_that_fails_to_write_fails_the_report_and_leaves_the_last_one(shared_results: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "report"
+    render(shared_results, out)
+    before = {path.name: path.read_bytes() for path in out.iterdir() if path.is_file()}
+    monkeypatch.setattr(render_module, "_csv", lambda frame, path: 1 / 0)  # in the worker that writes the tables, too
+    with pytest.raises(ZeroDivisionError):
+        render(shared_results, out)
+    assert {path.name: path.read_bytes() for path in out.iterdir() if path.is_file()} == before
+    assert [path.name for path in tmp_path.iterdir()] == ["report"]  # no staging folder left behind

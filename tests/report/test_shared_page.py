@@ -55,7 +55,7 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, object]:
     records = synthetic.grid(activations=("relu", "elu"), poolings=("max", "avg"), devices=("cpu",)) + sweep("lam-lr", 12, pruned=(4, 7))
     synthetic.write_all(records, folder / "results")
     report = build_report(load(folder / "results"))
-    write_report(report, figures(report), folder / "report", ["html"])
+    write_report(report, figures, folder / "report", ["html"])
     return folder / "report" / "report.html", (folder / "report" / "report.html").read_text(), report
 
 
