@@ -141,6 +141,8 @@ def stages(folder: Path) -> list[tuple[str, float]]:
     blocks = timed("page blocks", render.document, report, plots, folder.parent / "report")
     timed("markdown", render.markdown, blocks)
     timed("html", html_page, blocks)
+    with tempfile.TemporaryDirectory() as stage:
+        timed("tables (CSV, Parquet)", render.write_tables, report, Path(stage), {"csv", "parquet"})
     return spent
 
 

@@ -23,6 +23,7 @@ from cnnbench.report.stats import (
     ReportInputError,
     ablation,
     bench_table,
+    check_baseline,
     deduplicate,
     default_keys,
     leaderboard,
@@ -122,9 +123,11 @@ def build_report(
     goals = objectives(frame[frame["record_type"] == "run"], metric, maximize)
     scored, repeats = deduplicate(scored_runs(frame[frame["study.name"].isna()], goals))  # sweep trials: their own section
     keys = _check_keys(keys, scored if not scored.empty else frame) if keys else default_keys(scored)
+    pins = parse_baseline(baseline)
+    check_baseline(pins, keys)  # a bad option is refused before the worker starts
     with aside(_aside_tables, frame, scored, keys, goals, confidence, correction, power) as other_tables:
         board = leaderboard(scored, keys, confidence, correction)
-        compared = ablation(scored, keys, parse_baseline(baseline), confidence, correction, power)
+        compared = ablation(scored, keys, pins, confidence, correction, power)
         run_list, found_provenance = list_runs(scored), provenance(frame, list(skipped))
         (across, profiles), claims, found_studies = other_tables()
     return Report(

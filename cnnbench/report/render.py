@@ -8,6 +8,7 @@ HTML-escaped: record contents are data, and a component named ``<script>`` shows
 
 from __future__ import annotations
 
+import contextlib
 import html
 import math
 import os
@@ -437,22 +438,31 @@ def write_report(report: Report, draw: Callable[[Report], Sequence[Plot]], out: 
     (Markdown or HTML); meanwhile a worker writes the CSV and Parquet tables (:mod:`cnnbench.report.aside`).
     """
     formats = set(formats)
-    with staged(out) as stage, aside(_write_tables, report, stage, formats) as tables_written:
-        written: list[Path] = []
-        if formats & {"markdown", "html"}:
-            plots = draw(report)
-            blocks = document(report, plots, out)
-            if "markdown" in formats:
-                shutil.rmtree(stage / "plots", ignore_errors=True)  # the previous report's plots, not this one's
-                written += [write_bytes(stage / "plots" / f"{plot.name}.png", plot.png) for plot in plots]
-                written.append(write_text(stage / "report.md", markdown(blocks)))
-            if "html" in formats:
-                written.append(write_text(stage / "report.html", html_page(blocks)))
-        written += tables_written()
+    with staged(out) as stage:
+        writing_tables = aside(write_tables, report, stage, formats) if formats & {"csv", "parquet"} else contextlib.nullcontext(list)
+        with writing_tables as tables_written:
+            written = write_page(report, draw, stage, out, formats) + tables_written()
     return [out / path.relative_to(stage) for path in written]
 
 
-def _write_tables(report: Report, stage: Path, formats: set[str]) -> list[Path]:
+def write_page(report: Report, draw: Callable[[Report], Sequence[Plot]], stage: Path, out: Path, formats: set[str]) -> list[Path]:
+    """The Markdown page with its plots and the HTML page in ``stage``, as chosen in ``formats``; the
+    figures are drawn only for a page. Links in the page are to ``out``, where ``stage`` will be."""
+    if not formats & {"markdown", "html"}:
+        return []
+    plots = draw(report)
+    blocks = document(report, plots, out)
+    written = []
+    if "markdown" in formats:
+        shutil.rmtree(stage / "plots", ignore_errors=True)  # the previous report's plots, not this one's
+        written += [write_bytes(stage / "plots" / f"{plot.name}.png", plot.png) for plot in plots]
+        written.append(write_text(stage / "report.md", markdown(blocks)))
+    if "html" in formats:
+        written.append(write_text(stage / "report.html", html_page(blocks)))
+    return written
+
+
+def write_tables(report: Report, stage: Path, formats: set[str]) -> list[Path]:
     """The report's tables as CSV and Parquet files in ``stage``, as chosen in ``formats``."""
     written = [_csv(frame, stage / f"{name}.csv") for name, frame in tables(report).items()] if "csv" in formats else []
     if "parquet" in formats:

@@ -345,6 +345,14 @@ def parse_baseline(spec: str | None) -> dict[str, dict[str, str]]:
     return baseline
 
 
+def check_baseline(baseline: Mapping[str, Mapping[str, str]], keys: Sequence[str]) -> None:
+    """Refuse a baseline that pins a column the keys do not hold, before any table is computed."""
+    for slot, pins in baseline.items():
+        unknown = [column for column in pins if column not in keys] if slot in keys else []
+        if unknown:
+            raise ReportInputError(f"--baseline pins {', '.join(unknown)}, which is not among the keys; keys: {', '.join(keys)}")
+
+
 def choice_label(slot: str, choice: str, settings: Mapping[str, str]) -> str:
     """``mixed(lam=0.3)``: the slot's choice with the hyperparameters it was run with."""
     shown = ", ".join(f"{column[len(slot) + 1 :]}={v}" for column, v in settings.items() if v != "")
@@ -411,12 +419,10 @@ def ablation(
     seeds, values = texts(runs["seed"]).to_numpy(), runs["value"].to_numpy(dtype=float)
     directions = {config: bool(runs["maximize"].iat[at[-1]]) for config, at in configs.items()}
     rows, choices, baselines = [], [], []
+    check_baseline(baseline, keys)
     for slot, pins in baseline.items():
         if slot not in keys:
             continue
-        unknown = [column for column in pins if column not in keys]
-        if unknown:
-            raise ReportInputError(f"--baseline pins {', '.join(unknown)}, which is not among the keys; keys: {', '.join(keys)}")
         hyper = [c for c in keys if c.startswith(slot + ".")]
         fixed_keys = section + [c for c in keys if c != slot and c not in hyper and c not in section]
         # context (the other keys) -> choice label (None for the baseline) -> its configurations' run positions

@@ -15,6 +15,7 @@ import pytest
 
 from cnnbench.report import aside, build, load
 from cnnbench.report.build import build_report
+from cnnbench.report.stats import ReportInputError
 
 forks = pytest.mark.skipif(not aside.FORKS, reason="work is done in this process here")
 
@@ -90,3 +91,11 @@ def _alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return state != "Z"
+
+
+def test_a_bad_baseline_is_refused_before_the_worker_starts(shared_results: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    started = []
+    monkeypatch.setattr(build, "aside", lambda *args: started.append(args))
+    with pytest.raises(ReportInputError, match="--baseline pins activation.negative_slope"):
+        build_report(load(shared_results), baseline="activation=leaky_relu,activation.negative_slope=0.1")
+    assert started == []
