@@ -411,6 +411,7 @@ def ablation(
     """
     baseline = baseline if baseline is not None else parse_baseline(None)
     keys = list(keys)
+    check_baseline(baseline, keys)
     section = section_columns(keys)
     table = as_text(runs, keys + ["metric"])
     varying = varying_keys(table, keys, section)
@@ -419,7 +420,6 @@ def ablation(
     seeds, values = texts(runs["seed"]).to_numpy(), runs["value"].to_numpy(dtype=float)
     directions = {config: bool(runs["maximize"].iat[at[-1]]) for config, at in configs.items()}
     rows, choices, baselines = [], [], []
-    check_baseline(baseline, keys)
     for slot, pins in baseline.items():
         if slot not in keys:
             continue
