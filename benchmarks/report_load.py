@@ -16,7 +16,8 @@ Markdown, HTML and CSV):
 
 --no-sweep leaves the sweep out (a report of runs alone). --keep DIR writes the records under DIR/<count> once and reuses them (100,000 records take minutes to
 write). --profile FILE also runs one warm report of the largest size under cProfile into FILE and prints
-where its time goes; --stages times the steps of one warm report of the largest size in this process. On a shared machine the CPU seconds are the steadier figure; `uptime` is printed.
+where its time goes (this process's share, not the forked workers'); --stages times the steps of one warm
+report of the largest size in this process, none in a worker. On a shared machine the CPU seconds are the steadier figure; `uptime` is printed.
 """
 
 from __future__ import annotations
@@ -105,7 +106,9 @@ def measure(folder: Path, repeat: int) -> dict[str, tuple[float, float]]:
 
 
 def profile(folder: Path, path: Path) -> None:
-    """One warm report under cProfile: the cnnbench functions with the most cumulative time."""
+    """One warm report under cProfile: the cnnbench functions with the most cumulative time. Only this
+    process's share: the steps handed to a forked worker (:mod:`cnnbench.report.aside`) are not in the
+    profile; ``--stages`` times every step."""
     command = [sys.executable, "-m", "cProfile", "-o", str(path), "-m", "cnnbench.cli", "report", "--results", str(folder)]
     subprocess.run([*command, "--out", str(folder.parent / f"{folder.name}-report"), "--format", "markdown,html,csv"], capture_output=True, check=True)
     stats = pstats.Stats(str(path))
@@ -169,7 +172,7 @@ def main() -> None:
             profile(records_folder(base, counts[-1], args.sweep), args.profile)
         if args.stages:
             for name, seconds in stages(records_folder(base, counts[-1], args.sweep)):
-                print(f"{name:16s} {seconds:6.2f} s")
+                print(f"{name:24s} {seconds:6.2f} s")
     finally:
         if args.keep is None:
             shutil.rmtree(base, ignore_errors=True)
