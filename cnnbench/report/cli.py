@@ -64,11 +64,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    import pyarrow as pa
+
     from cnnbench.report.build import build_report, select
     from cnnbench.report.loader import read_records
     from cnnbench.report.output import check_out
     from cnnbench.report.render import write_report
 
+    # Arrow's own allocator (mimalloc) cost a report of 100,000 records a second of system time against
+    # the C library's (benchmarks/report_load.py: 8.1 s against 7.3 s warm, 3.5 s of system time against 2.3 s)
+    pa.set_memory_pool(pa.system_memory_pool())
     check_out(args.out)
     loaded = read_records(args.results or [Path("results")], index=args.index)
     for source, reason in loaded.skipped:

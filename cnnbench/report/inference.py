@@ -269,12 +269,15 @@ def compare_all(
 
 
 def _share_of_pairs_won(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """P(X > Y) + P(X = Y) / 2 over all pairs, per row: the Mann-Whitney U from mid-ranks, / (n_x n_y)."""
-    from scipy import stats
-
-    n_x = x.shape[1]
-    ranks = stats.rankdata(np.hstack([x, y]), axis=1)[:, :n_x]
-    return (ranks.sum(axis=1) - n_x * (n_x + 1) / 2) / (n_x * y.shape[1])
+    """P(X > Y) + P(X = Y) / 2 over all pairs, per row: the Mann-Whitney U / (n_x n_y), counted by
+    searching each x in the sorted y (the U of ``scipy.stats.rankdata``'s mid-ranks, which the tests
+    compare, without the 0.6 s import of scipy.stats that each of a report's processes would pay)."""
+    won = np.empty(len(x))
+    for row, (values, sorted_baseline) in enumerate(zip(x, np.sort(y, axis=1))):
+        below = np.searchsorted(sorted_baseline, values, "left")
+        not_above = np.searchsorted(sorted_baseline, values, "right")
+        won[row] = (below + not_above).sum() / 2  # a tie counts half
+    return won / (x.shape[1] * y.shape[1])
 
 
 def verdicts(table: pd.DataFrame, alpha: float, maximize: Sequence[bool]) -> list[str]:

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from cnnbench.cli import main
-from cnnbench.report import aside, synthetic
+from cnnbench.report import synthetic
 
 
 def test_report_writes_every_output(shared_results: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -89,14 +89,11 @@ def test_failed_runs_are_counted_not_ranked_and_timings_alone_make_a_report(writ
     assert "No completed run has a value of its metric." in text and "| pooling | mixed | max_pool2d | 1.05 | cuda | float32 | 128,64,32,32 | False | 1 |" in text
 
 
-SWEPT = ["matplotlib"] if aside.FORKS else ["matplotlib", "optuna", "sklearn"]  # the sweep's tables and figures are made in a worker
-
-
 @pytest.mark.parametrize(
     ("sweep", "seeds", "formats", "loaded"),
     [
         (False, 3, "markdown,csv", ["matplotlib", "scipy.stats"]),
-        (True, 3, "markdown,csv", SWEPT + ["scipy.stats"]),
+        (True, 3, "markdown,csv", ["matplotlib", "optuna", "scipy.stats", "sklearn"]),  # studies: here, before the figures fork
         (False, 3, "csv", ["scipy.stats"]),
         (False, 101, "csv", []),  # large paired samples: normal intervals and sign-flip tests, no scipy.stats
     ],
@@ -107,8 +104,10 @@ def test_heavy_modules_load_only_when_needed(tmp_path: Path, sweep: bool, seeds:
     synthetic.write_all(records, tmp_path / "results")
     script = (
         "import json, sys\nfrom cnnbench.cli import main\nassert main(sys.argv[1:]) == 0\n"
+        "import pyarrow\nprint(pyarrow.default_memory_pool().backend_name)\n"  # the report's allocator (docs/report.md#speed)
         "print(json.dumps(sorted({name for name in sys.modules if name in ('scipy.stats', 'matplotlib', 'optuna', 'sklearn')})))"
     )
     argv = ["report", "--results", str(tmp_path / "results"), "--out", str(tmp_path / "report"), "--format", formats]
     done = subprocess.run([sys.executable, "-c", script, *argv], capture_output=True, text=True, timeout=300, check=True)
-    assert json.loads(done.stdout.strip().splitlines()[-1]) == loaded  # a forked worker's imports are its own
+    *_, pool, modules = done.stdout.strip().splitlines()
+    assert json.loads(modules) == loaded and pool == "system"  # a forked worker's imports are its own

@@ -109,6 +109,10 @@ def test_probability_of_improvement() -> None:
     assert unpaired["test"] == "welch" and unpaired["p_better"] == pytest.approx(u / (len(x) * len(y)))
     lower = compare_all([Sample(("0", "1", "2", "3"), x)], [Sample(("5", "6", "7"), y)], [False]).iloc[0]
     assert lower["p_better"] == pytest.approx(1 - u / (len(x) * len(y)))  # for a loss, lower wins
+    rows = np.random.default_rng(3).integers(0, 4, size=(5, 2, 6)) / 4  # many ties, several rows of one size
+    many = compare_all([Sample(tuple("abcdef"), r[0]) for r in rows], [Sample(tuple("ghijkl"), r[1]) for r in rows], [True] * 5)
+    expected = [stats.mannwhitneyu(r[0], r[1], alternative="greater").statistic / 36 for r in rows]
+    assert many["p_better"].to_numpy() == pytest.approx(expected)
     seeds = ("0", "1", "2", "3")
     paired = compare_all([Sample(seeds, np.array([0.9, 0.8, 0.7, 0.7]))], [Sample(seeds[::-1], np.array([0.6, 0.7, 0.9, 0.85]))], [True]).iloc[0]
     # by seed: 0.9-0.85, 0.8-0.9, 0.7-0.7, 0.7-0.6: one win, one loss, one tie, one win
