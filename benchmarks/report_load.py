@@ -8,7 +8,7 @@ were written before it; the index does not cache a file written in the last 2 s)
 command in a fresh process (interpreter start, imports, loading, statistics, fANOVA importances, plots,
 Markdown, HTML and CSV):
 
-- cold: no index (`<results>/.cnnbench-index.parquet`): every file parsed, the index written;
+- cold: no index (`<results>/.cnnbench-index.parquet` and its delta): every file parsed, the index written;
 - warm: the index present and nothing changed (the median of --repeat runs);
 - 1% changed: 1% of the run records rewritten (new files, as a rerun writes them) since the last report.
 
@@ -38,7 +38,7 @@ from pathlib import Path
 
 from cnnbench.records import write_record
 from cnnbench.report import synthetic
-from cnnbench.report.index import INDEX_NAME
+from cnnbench.report.index import DELTA_NAME, INDEX_NAME
 
 STUDY_TRIALS = 40
 AN_HOUR_AGO = time.time() - 3600
@@ -94,7 +94,8 @@ def rewrite_some(folder: Path, share: float, round_: int) -> int:
 
 def measure(folder: Path, repeat: int) -> dict[str, tuple[float, float]]:
     """The median (wall, CPU) of each case."""
-    (folder / INDEX_NAME).unlink(missing_ok=True)
+    for name in (INDEX_NAME, DELTA_NAME):
+        (folder / name).unlink(missing_ok=True)
     cases = {"cold": [time_report(folder)]}
     cases["warm"] = [time_report(folder) for _ in range(repeat)]
     changed = []

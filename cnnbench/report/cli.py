@@ -59,7 +59,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--confidence", type=_fraction("confidence", "0.95"), default=0.95, help="confidence level of the intervals; 1 - it is the level of the tests (default: 0.95)")
     parser.add_argument("--correction", choices=("holm", "bh", "none"), default="holm", help="multiple-comparison correction over each section's comparisons: holm (family-wise), bh (false discovery rate) or none (default: holm)")
     parser.add_argument("--power", type=_fraction("power", "0.8"), default=0.8, help="power at which an inconclusive comparison's seeds to decide are computed (default: 0.8)")
-    parser.add_argument("--no-index", dest="index", action="store_false", help="parse every record file, neither reading nor updating the folders' index (<results>/.cnnbench-index.parquet)")
+    parser.add_argument("--no-index", dest="index", action="store_false", help="parse every record file, neither reading nor updating the folders' index (<results>/.cnnbench-index.parquet and its delta)")
     parser.add_argument("--format", type=_formats, default=list(FORMAT_CHOICES), metavar="LIST", help=f"comma list of {', '.join(FORMAT_CHOICES)} (default: all)")
 
 

@@ -161,3 +161,61 @@ def test_a_folder_that_cannot_take_the_index_is_reported_without_one(
     assert main(["report", "--results", str(results), "--out", str(tmp_path / "report")]) == 0
     assert not (results / INDEX_NAME).exists() and (tmp_path / "report" / "report.md").exists()
     assert "Traceback" not in capsys.readouterr().err
+
+
+def _rewrite(path: Path, accuracy: float) -> dict:
+    """Give the run record at ``path`` a new test accuracy, written an hour ago; the record."""
+    record = json.loads(path.read_text())
+    record["metrics"]["test"]["accuracy"] = accuracy
+    path.write_text(json.dumps(record))
+    age(path)
+    return record
+
+
+def _identity(path: Path) -> tuple[int, int]:
+    found = path.stat()
+    return found.st_ino, found.st_mtime_ns
+
+
+def test_a_few_changed_files_go_to_a_delta_and_many_rewrite_the_index(results: Path, parses: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    age(results)
+    indexed(results)
+    written = _identity(results / INDEX_NAME)
+    runs = sorted((results / "runs").glob("*.json"))
+    record = _rewrite(runs[5], 0.123)
+    indexed(results)
+    assert _identity(results / INDEX_NAME) == written and (results / index.DELTA_NAME).exists()
+    parses.clear()
+    frame = indexed(results).frame()
+    assert parses == ["pytest-benchmark.json"]  # the changed file's new row came from the delta
+    assert frame.loc[frame["run_id"] == record["run_id"], "metric.accuracy"].tolist() == [0.123]
+    pd.testing.assert_frame_equal(comparable(load(results)), comparable(load(results, index=True)), check_dtype=False)
+    monkeypatch.setattr(index, "COMPACT_SHARE", 0.0)  # the next change passes the share: the index is written whole
+    _rewrite(runs[6], 0.456)
+    indexed(results)
+    assert _identity(results / INDEX_NAME) != written and not (results / index.DELTA_NAME).exists()
+    parses.clear()
+    assert len(indexed(results).frame()) == len(frame) and parses == ["pytest-benchmark.json"]
+
+
+def test_a_delta_written_for_another_index_or_corrupt_is_ignored(results: Path, parses: list[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    age(results)
+    indexed(results)
+    runs = sorted((results / "runs").glob("*.json"))
+    _rewrite(runs[5], 0.123)
+    indexed(results)
+    old_delta = (results / index.DELTA_NAME).read_bytes()
+    monkeypatch.setattr(index, "COMPACT_SHARE", 0.0)
+    _rewrite(runs[6], 0.456)
+    indexed(results)  # the index written whole holds runs[5] as the old delta does
+    expected = comparable(load(results))
+    (results / index.DELTA_NAME).write_bytes(old_delta)  # a delta left by a report that lost a race
+    pd.testing.assert_frame_equal(expected, comparable(load(results, index=True)), check_dtype=False)  # no row twice
+    monkeypatch.setattr(index, "COMPACT_SHARE", 0.1)
+    _rewrite(runs[7], 0.789)
+    indexed(results)
+    (results / index.DELTA_NAME).write_bytes(b"PAR1 torn PAR1")
+    parses.clear()
+    frame = indexed(results).frame()
+    assert sorted(parses) == sorted([runs[7].name, "pytest-benchmark.json"])  # only the delta's row parsed again
+    assert frame.loc[frame["source"] == str(runs[7]), "metric.accuracy"].tolist() == [0.789]
