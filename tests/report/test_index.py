@@ -40,8 +40,8 @@ def parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return parsed
 
 
-def indexed(folder: Path) -> loader.Loaded:
-    """Read ``folder`` through its index and bring the index up to date, as ``cnnbench report`` does."""
+def indexed(folder: Path | list[Path]) -> loader.Loaded:
+    """Read ``folder`` (or folders) through its index and bring the index up to date, as ``cnnbench report`` does."""
     loaded = loader.read_records(folder, index=True)
     loaded.save_indexes()
     return loaded
@@ -219,3 +219,12 @@ def test_a_delta_written_for_another_index_or_corrupt_is_ignored(results: Path, 
     frame = indexed(results).frame()
     assert sorted(parses) == sorted([runs[7].name, "pytest-benchmark.json"])  # only the delta's row parsed again
     assert frame.loc[frame["source"] == str(runs[7]), "metric.accuracy"].tolist() == [0.789]
+
+
+def test_a_folder_whose_records_all_went_loses_its_index(results: Path, write) -> None:
+    age(results)
+    indexed(results)
+    for path in results.rglob("*.json"):
+        path.unlink()
+    loaded = indexed([results, write([synthetic.run_record(7000)])])  # another folder still has a record
+    assert len(loaded.frame()) == 1 and not (results / INDEX_NAME).exists()
