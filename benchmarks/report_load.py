@@ -12,8 +12,11 @@ Markdown, HTML and CSV):
 - warm: the index present and nothing changed (the median of --repeat runs);
 - 1% changed: 1% of the run records rewritten (new files, as a rerun writes them) since the last report.
 
-    python benchmarks/report_load.py [--records 1000,10000,100000] [--repeat 3] [--keep DIR] [--profile FILE] [--stages] [--no-sweep]
+    python benchmarks/report_load.py [--records 1000,10000,100000] [--repeat 3] [--keep DIR] [--profile FILE] [--stages] [--no-sweep] [--against CHECKOUT]
 
+--against CHECKOUT times the cnnbench of another checkout too (`git worktree add ../old REV`), the two
+taking turns in each round on hard-linked copies of the same records: the way to compare revisions on a
+machine whose speed drifts.
 --no-sweep leaves the sweep out (a report of runs alone). --keep DIR writes the records under DIR/<count> once and reuses them (100,000 records take minutes to
 write). --profile FILE also runs one warm report of the largest size under cProfile into FILE and prints
 where its time goes (this process's share, not the forked workers'); --stages times the steps of one warm
@@ -68,9 +71,18 @@ def records_folder(base: Path, count: int, sweep: bool) -> Path:
     return base / (str(count) if sweep else f"{count}-no-sweep")
 
 
-def time_report(folder: Path, *extra: str) -> tuple[float, float]:
-    """Wall and CPU seconds of one `cnnbench report` in a fresh interpreter (imports included)."""
-    command = [sys.executable, "-m", "cnnbench.cli", "report", "--results", str(folder), "--out", str(folder.parent / f"{folder.name}-report")]
+#: `cnnbench` run from the checkout named first on its command line instead of the installed package
+FROM_CHECKOUT = (
+    "import sys; sys.meta_path[:] = [f for f in sys.meta_path if '__editable__' not in str(getattr(f, '__module__', ''))];"
+    " sys.path.insert(0, sys.argv.pop(1)); sys.argv[0] = 'cnnbench'; import cnnbench.cli as cli; sys.exit(getattr(cli, 'entry', cli.main)())"
+)
+
+
+def time_report(folder: Path, *extra: str, checkout: Path | None = None) -> tuple[float, float]:
+    """Wall and CPU seconds of one `cnnbench report` in a fresh interpreter (imports included), of the
+    installed cnnbench or of the one in ``checkout``."""
+    program = [sys.executable, "-c", FROM_CHECKOUT, str(checkout)] if checkout else [sys.executable, "-m", "cnnbench.cli"]
+    command = [*program, "report", "--results", str(folder), "--out", str(folder.parent / f"{folder.name}-report")]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     child = subprocess.run([*command, "--format", "markdown,html,csv", *extra], capture_output=True, text=True, check=False)
@@ -92,18 +104,38 @@ def rewrite_some(folder: Path, share: float, round_: int) -> int:
     return len(chosen)
 
 
-def measure(folder: Path, repeat: int) -> dict[str, tuple[float, float]]:
-    """The median (wall, CPU) of each case."""
-    for name in (INDEX_NAME, DELTA_NAME):
-        (folder / name).unlink(missing_ok=True)
-    cases = {"cold": [time_report(folder)]}
-    cases["warm"] = [time_report(folder) for _ in range(repeat)]
-    changed = []
+def measure(trees: dict[str, tuple[Path, Path | None]], repeat: int) -> dict[str, dict[str, tuple[float, float]]]:
+    """The median (wall, CPU) of each case for each ``label: (records folder, checkout or None)``, the
+    trees taking turns in every round (each its own copy of the records, so its own index)."""
+    for folder, _ in trees.values():
+        for name in (INDEX_NAME, DELTA_NAME):
+            (folder / name).unlink(missing_ok=True)
+    runs: dict[str, dict[str, list[tuple[float, float]]]] = {label: {"cold": [], "warm": [], "1% changed": []} for label in trees}
+
+    def each(case: str) -> None:
+        for label, (folder, checkout) in trees.items():
+            runs[label][case].append(time_report(folder, checkout=checkout))
+
+    each("cold")
+    for _ in range(repeat):
+        each("warm")
     for round_ in range(repeat):
-        rewrite_some(folder, CHANGED, round_)
-        changed.append(time_report(folder))
-    cases["1% changed"] = changed
-    return {case: (statistics.median(w for w, _ in runs), statistics.median(c for _, c in runs)) for case, runs in cases.items()}
+        for folder, _ in trees.values():
+            rewrite_some(folder, CHANGED, round_)  # the same files in every copy
+        each("1% changed")
+    return {
+        label: {case: (statistics.median(w for w, _ in timed), statistics.median(c for _, c in timed)) for case, timed in cases.items()}
+        for label, cases in runs.items()
+    }
+
+
+def linked_copy(folder: Path) -> Path:
+    """A copy of ``folder``'s records made of hard links (instant, no space), without its index; reused.
+    A record rewritten later is a new file (written by rename), so the copies never share a change."""
+    copy = folder.parent / f"{folder.name}-against"
+    if not copy.is_dir():
+        shutil.copytree(folder, copy, copy_function=os.link, ignore=shutil.ignore_patterns(".cnnbench-index*"))
+    return copy
 
 
 def profile(folder: Path, path: Path) -> None:
@@ -158,7 +190,10 @@ def main() -> None:
     parser.add_argument("--profile", type=Path, metavar="FILE", help="profile one warm report of the largest size into FILE")
     parser.add_argument("--stages", action="store_true", help="time the steps of one warm report of the largest size, in this process")
     parser.add_argument("--no-sweep", dest="sweep", action="store_false", help="records without the sweep: a report of runs alone (no Optuna, scikit-learn or sweep figures)")
+    parser.add_argument("--against", type=Path, metavar="CHECKOUT", help="also time the cnnbench in CHECKOUT (e.g. `git worktree add ../old REV`), in turns with this one")
     args = parser.parse_args()
+    if args.against and not (args.against / "cnnbench" / "cli.py").is_file():
+        parser.error(f"--against {args.against}: no cnnbench/cli.py there; give a checkout of cnnbench")
     counts = [int(part) for part in args.records.split(",")]
     base = args.keep or Path(tempfile.mkdtemp(prefix="report-load-"))
     rows = []
@@ -167,7 +202,8 @@ def main() -> None:
             folder = records_folder(base, count, args.sweep)
             if not (folder / "runs").is_dir():
                 write_records(folder, count, args.sweep)
-            rows.append((count, measure(folder, args.repeat)))
+            trees = {"this": (folder, None)} | ({str(args.against): (linked_copy(folder), args.against.resolve())} if args.against else {})
+            rows += [(count, label, cases) for label, cases in measure(trees, args.repeat).items()]
             print(f"{count} records measured; load average {os.getloadavg()[0]:.1f}", file=sys.stderr)
         if args.profile:
             profile(records_folder(base, counts[-1], args.sweep), args.profile)
@@ -178,11 +214,11 @@ def main() -> None:
         if args.keep is None:
             shutil.rmtree(base, ignore_errors=True)
     print(f"\nwall s (CPU s), median of {args.repeat}; load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
-    print("| records | cold (no index) | warm (nothing changed) | 1% changed | warm ms per 1,000 records |")
-    print("|---:|---:|---:|---:|---:|")
-    for count, cases in rows:
+    print("| records | cnnbench | cold (no index) | warm (nothing changed) | 1% changed | warm ms per 1,000 records |")
+    print("|---:|---|---:|---:|---:|---:|")
+    for count, label, cases in rows:
         cells = [f"{wall:.2f} ({cpu:.2f})" for wall, cpu in cases.values()]
-        print(f"| {count:,} | {' | '.join(cells)} | {1000 * cases['warm'][0] / count * 1000:.0f} |")
+        print(f"| {count:,} | {label} | {' | '.join(cells)} | {1000 * cases['warm'][0] / count * 1000:.0f} |")
 
 
 if __name__ == "__main__":

@@ -228,3 +228,18 @@ def test_a_folder_whose_records_all_went_loses_its_index(results: Path, write) -
         path.unlink()
     loaded = indexed([results, write([synthetic.run_record(7000)])])  # another folder still has a record
     assert len(loaded.frame()) == 1 and not (results / INDEX_NAME).exists()
+
+
+def test_a_deleted_file_alone_writes_nothing(results: Path, parses: list[str]) -> None:
+    """Its row stays where it is, matching no file, until the next rewrite: no write for a row gone."""
+    age(results)
+    indexed(results)
+    runs = sorted((results / "runs").glob("*.json"))
+    _rewrite(runs[5], 0.123)
+    indexed(results)  # a delta beside the index
+    written = [_identity(results / name) for name in (INDEX_NAME, index.DELTA_NAME)]
+    runs[2].unlink()
+    assert str(runs[2]) not in set(indexed(results).frame()["source"])
+    assert [_identity(results / name) for name in (INDEX_NAME, index.DELTA_NAME)] == written
+    parses.clear()
+    assert str(runs[2]) not in set(indexed(results).frame()["source"]) and parses == ["pytest-benchmark.json"]
