@@ -36,6 +36,12 @@ SPLITS = ("train", "validation", "test")
 Status = Literal["completed", "failed", "pruned"]
 
 
+
+def results_dir() -> Path:
+    """Where records go and reports look unless a command is told: ``$CNNBENCH_RESULTS``, else ``results``
+    (the same variable as ``results.dir`` in ``conf/config.yaml``)."""
+    return Path(os.environ.get("CNNBENCH_RESULTS", "results"))
+
 @dataclass(frozen=True)
 class Objective:
     """The metric a task is ranked by, and whether higher is better."""

@@ -34,7 +34,10 @@ def test_params_cover_every_component_and_check(registry: Registry) -> None:
     assert not [p for p in conformance_params(registry) if p.values[0].kind == "dataset"]  # files, not modules
     assert ids == expected
     assert {p.values[0].kind for p in conformance_params(registry, kinds=["pooling", "loss"])} <= {"pooling", "loss"}
-    assert conformance_params(registry, distribution="no-such-distribution") == []
+    assert {p.values[0].distribution for p in conformance_params(registry, distribution="cnnbench")} == {"cnnbench"}
+    # a plugin that did not load would otherwise be a suite of zero tests, and pass
+    with pytest.raises(LookupError, match="no component of distribution 'no-such-distribution' is loaded .*distributions with components: cnnbench"):
+        conformance_params(registry, distribution="no-such-distribution")
 
 
 # --- broken components: each breaks one promise, and the kit names it -----------------------------------

@@ -8,12 +8,12 @@ from __future__ import annotations
 import argparse
 import fnmatch
 import math
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cnnbench.bench import KINDS
+from cnnbench.records import results_dir
 
 if TYPE_CHECKING:
     from cnnbench.bench.runner import Result, Settings
@@ -58,7 +58,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--results",
         type=Path,
-        default=Path(os.environ.get("CNNBENCH_RESULTS", "results")),
+        default=results_dir(),
         metavar="DIR",
         help="records go to DIR/runs/ (default: $CNNBENCH_RESULTS or results)",
     )

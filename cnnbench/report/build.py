@@ -40,6 +40,8 @@ FILTER_COLUMNS = {"task": "task", "dataset": "dataset", "device": "device", "stu
 #: the columns of the runs table (and runs.csv) where the runs have them, in the order they sort by first
 RUN_COLUMNS = ("run_id", "task", "dataset", "device", "config_id", "seed", "metric", "value", "validation_value", "source")
 RUN_ORDER = ("task", "dataset", "device", "config_id", "seed", "run_id")
+#: the columns that say which code ran a record, which a configuration's identity leaves out
+CODE_VERSIONS = ("git_commit", "versions.cnnbench", "versions.torch")
 
 
 @dataclass
@@ -121,7 +123,9 @@ def build_report(
     if not 0 < power < 1:
         raise ReportInputError(f"--power must be between 0 and 1 (e.g. 0.8), got {power}")
     goals = objectives(frame[frame["record_type"] == "run"], metric, maximize)
-    scored, repeats = deduplicate(scored_runs(frame, goals, trials=False))  # sweep trials: their own section
+    scored = scored_runs(frame, goals, trials=False)  # sweep trials: their own section
+    unscored = _unscored(frame, scored)
+    scored, repeats = deduplicate(scored)
     keys = _check_keys(keys, scored if not scored.empty else frame) if keys else default_keys(scored)
     pins = parse_baseline(baseline)
     check_baseline(pins, keys)  # a bad option is refused before the worker starts
@@ -151,7 +155,7 @@ def build_report(
         confidence=confidence,
         correction=correction,
         power=power,
-        notes=_notes(scored, keys, board, repeats),
+        notes=_notes(scored, keys, board, repeats, unscored),
     )
 
 
@@ -173,11 +177,30 @@ def list_runs(runs: pd.DataFrame) -> pd.DataFrame:
     return ordered[[c for c in RUN_COLUMNS if c in runs]].reset_index(drop=True)
 
 
-def _notes(scored: pd.DataFrame, keys: Sequence[str], board: pd.DataFrame, repeats: pd.DataFrame) -> list[str]:
-    """What a reader must know before trusting the tables: pooling, repeats, selection on test."""
+def _unscored(frame: pd.DataFrame, scored: pd.DataFrame) -> list[str]:
+    """The run ids of completed runs (not sweep trials) left out for want of a finite test value."""
+    completed = frame[(frame["record_type"] == "run") & (frame["status"] == "completed") & frame["study.name"].isna()]
+    return sorted(map(str, completed.loc[~completed.index.isin(scored.index), "run_id"]))
+
+
+def _notes(scored: pd.DataFrame, keys: Sequence[str], board: pd.DataFrame, repeats: pd.DataFrame, unscored: Sequence[str] = ()) -> list[str]:
+    """What a reader must know before trusting the tables: pooling, repeats, selection on test, runs left out."""
     notes = []
+    if unscored:
+        shown = ", ".join(unscored[:5]) + (f" and {len(unscored) - 5} more" if len(unscored) > 5 else "")
+        notes.append(
+            f"{len(unscored)} completed runs have no finite test value of their metric (diverged?) and are left out, so their "
+            f"configurations' means are over the other seeds: {shown}"
+        )
     if "device" not in keys and scored["device"].nunique() > 1:
         notes.append("device is not a key: runs on different devices are pooled (see the devices column)")
+    versions = [c for c in CODE_VERSIONS if c in scored]
+    spanning = int((scored.groupby("config_id")[versions].nunique() > 1).any(axis=1).sum()) if versions and not scored.empty else 0
+    if spanning:
+        notes.append(
+            f"{spanning} configurations pool runs of several code versions ({', '.join(versions)}): a configuration is its "
+            "settings, not the code that ran it; to compare versions, add one to --by (e.g. --by versions.torch) or filter with --where"
+        )
     pooled = int(board["config_id"].str.contains(",").sum()) if not board.empty else 0
     if pooled:
         notes.append(f"--by leaves out settings that differ: {pooled} rows pool several configurations (see their config_id)")

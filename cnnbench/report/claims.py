@@ -10,20 +10,26 @@ margin). All claims of a report are one family: their p-values are corrected tog
 A claim is decided by a two-sided test of "difference = margin" (0 for ``better``, minus the margin
 for ``not worse``): ``supported`` when the corrected p-value is below the level and the difference is
 on the claimed side, ``contradicted`` when it is on the other side, else ``inconclusive``, with the
-seeds per side that would decide it. The receptive-field claim is arithmetic about layers, not about
-training, so it is computed (:func:`receptive_fields`) instead of tested.
+seeds per side that would decide it. As in the ablation, an arm is one configuration: a choice run at
+two settings of its hyperparameters (leaky ReLU at slopes 0.01 and 0.3) is tested once per setting, each
+on its own seeds, and the context names what differs between the rows. The receptive-field claim is
+arithmetic about layers, not about training, so it is computed (:func:`receptive_fields`) instead of
+tested.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import product
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from cnnbench.report.inference import MIN_SEEDS, Sample, adjust, compare_all, family_level, seeds_to_decide
-from cnnbench.report.stats import as_text, section_columns, texts
+from cnnbench.report.stats import as_text, choice_label, describe, section_columns, texts, varying_keys
 
 
 @dataclass(frozen=True)
@@ -81,48 +87,103 @@ def _mean_of_finite(values: np.ndarray) -> float:
     return float(finite.mean()) if len(finite) else float("nan")
 
 
-def _comparisons(runs: pd.DataFrame, settings: pd.DataFrame, claim: Claim) -> list[tuple[str, Sample, Sample, float, float]]:
-    """(context, choice sample, baseline sample, mean gaps) for each context holding both of a claim's
-    arms; ``settings`` holds the runs' keys as text, the section's first."""
+class _Comparison(NamedTuple):
+    """One configuration of a claim's choice against one of its baseline, in one context."""
+
+    settings: dict[str, str]  # the keys held fixed: all but the claim's slot and its hyperparameters
+    arms: tuple[str, str]  # the choice and the baseline with their hyperparameters: leaky_relu(negative_slope=0.3)
+    samples: tuple[Sample, Sample]
+    gaps: tuple[float, float]  # mean overfitting gap of each arm
+
+
+def _agree(choice: tuple[str, ...], baseline: tuple[str, ...]) -> bool:
+    """Whether two arms' hyperparameters agree wherever both were run with one: mixed pooling with
+    kernel 2 is compared with max pooling with kernel 2, never with kernel 3."""
+    return all(a == b or "" in (a, b) for a, b in zip(choice, baseline))
+
+
+def _comparisons(runs: pd.DataFrame, settings: pd.DataFrame, claim: Claim) -> list[_Comparison]:
+    """Each configuration of a claim's choice against each of its baseline, within each context
+    holding both; ``settings`` holds the runs' keys as text, the section's first.
+
+    A configuration is one setting of the slot's hyperparameters too: leaky ReLU at two slopes is two
+    comparisons, each on its own seeds (paired with the baseline's when they match), as in the ablation,
+    never one arm holding every seed twice.
+    """
     if claim.slot not in settings:
         return []
     rows = (settings["task"] == claim.task) & settings[claim.slot].isin([claim.choice, claim.baseline])
     chosen = runs[rows]
     gap = _gap(chosen, claim.metric)
     value = gap if claim.overfitting else _column(chosen, f"metric.{claim.metric}")
-    fixed = [k for k in settings.columns if k != claim.slot and not k.startswith(claim.slot + ".")]
-    table = settings.loc[rows, fixed].assign(_arm=settings.loc[rows, claim.slot], _seed=texts(chosen["seed"]), _value=value, _gap=gap)
+    hyper = [k for k in settings.columns if k.startswith(claim.slot + ".")]
+    fixed = [k for k in settings.columns if k != claim.slot and k not in hyper]
+    table = settings.loc[rows].assign(_seed=texts(chosen["seed"]), _value=value, _gap=gap)
     table = table[np.isfinite(table["_value"])]
-    arm, seed, values, gaps = (table[c].to_numpy() for c in ("_arm", "_seed", "_value", "_gap"))
+    seed, values, gaps = (table[c].to_numpy() for c in ("_seed", "_value", "_gap"))
+    # context -> arm -> (hyperparameter values, run positions) of each of the arm's configurations
+    configs: dict[tuple[str, ...], dict[str, list[tuple[tuple[str, ...], np.ndarray]]]] = defaultdict(lambda: defaultdict(list))
+    for key, at in table.groupby([*fixed, claim.slot, *hyper], sort=True).indices.items():
+        configs[key[: len(fixed)]][key[len(fixed)]].append((key[len(fixed) + 1 :], at))
     found = []
-    for context, at in sorted(table.groupby(fixed, sort=False).indices.items()):
-        sides = [at[arm[at] == name] for name in (claim.choice, claim.baseline)]
-        if any(len(side) == 0 for side in sides):
-            continue
-        samples = [Sample(tuple(seed[side]), values[side].astype(float)) for side in sides]
-        where = ", ".join(f"{k}={v}" for k, v in zip(fixed, context) if k in ("dataset", "device") and v)
-        found.append((where, *samples, *(_mean_of_finite(gaps[side].astype(float)) for side in sides)))
+    for context, arms in configs.items():
+        for (choice, at_choice), (base, at_base) in product(arms[claim.choice], arms[claim.baseline]):
+            if _agree(choice, base):
+                sides = ((claim.choice, choice, at_choice), (claim.baseline, base, at_base))
+                found.append(_Comparison(
+                    dict(zip(fixed, context)),
+                    tuple(choice_label(claim.slot, name, dict(zip(hyper, setting))) for name, setting, _ in sides),
+                    tuple(Sample(tuple(seed[at]), values[at].astype(float)) for *_, at in sides),
+                    tuple(_mean_of_finite(gaps[at].astype(float)) for *_, at in sides),
+                ))
     return found
+
+
+def _contexts(found: Sequence[tuple[Claim, _Comparison]], section: Sequence[str]) -> list[str]:
+    """What tells each comparison from the others: its dataset and device, the held keys whose value
+    differs between comparisons of a section (folded, as the ablation's context), and its arms where
+    a claim is tested at more than one setting of them."""
+    held = pd.DataFrame([comparison.settings for _, comparison in found])  # a claim's own slot: missing, not a value
+    shown = {"dataset", "device"} | varying_keys(held, list(held.columns), [k for k in section if k in held])
+    return [", ".join(part for part in (describe(comparison.settings, shown), arm) if part) for (_, comparison), arm in zip(found, _arm_texts(found))]
+
+
+def _arm_texts(found: Sequence[tuple[Claim, _Comparison]]) -> list[str]:
+    """``activation=leaky_relu(negative_slope=0.3)`` for each comparison of a claim whose choice is
+    tested at several settings, with `` vs <baseline>`` where the baseline's setting differs too; ""
+    where the claim's arms are one setting each, which the comparison column already names."""
+    labels: dict[str, list[set[str]]] = defaultdict(lambda: [set(), set()])
+    for claim, comparison in found:
+        for side, label in zip(labels[claim.sentence], comparison.arms):
+            side.add(label)
+    arms = []
+    for claim, comparison in found:
+        choice_varies, baseline_varies = (len(side) > 1 for side in labels[claim.sentence])
+        versus = f" vs {comparison.arms[1]}" if baseline_varies else ""
+        arms.append(f"{claim.slot}={comparison.arms[0]}{versus}" if choice_varies or baseline_varies else "")
+    return arms
 
 
 def claims_table(
     runs: pd.DataFrame, keys: Sequence[str], claims: Sequence[Claim] = CLAIMS, confidence: float = 0.95, correction: str = "holm", power: float = 0.8
 ) -> pd.DataFrame:
-    """One row per claim and context with runs of both arms; empty when no claim has runs."""
+    """One row per claim, context and configuration of each arm with runs of both arms; empty when no
+    claim has runs."""
     rows, choices, shifted, baselines, higher = [], [], [], [], []
     section = [k for k in section_columns(keys) if k != "metric"]
     settings = as_text(runs, section + [k for k in keys if k not in section])
-    for claim in claims:
-        for context, choice, baseline, gap_choice, gap_baseline in _comparisons(runs, settings, claim):
-            maximize = not claim.overfitting
-            shift = claim.margin if maximize else -claim.margin  # "not worse": test choice + margin against baseline
-            rows.append({"claim": claim.sentence, "comparison": claim.comparison, "context": context, "gap_choice": gap_choice, "gap_baseline": gap_baseline, "shift": shift})
-            choices.append(choice)
-            shifted.append(Sample(choice.seeds, choice.values + shift))
-            baselines.append(baseline)
-            higher.append(maximize)
-    if not rows:
+    found = [(claim, comparison) for claim in claims for comparison in _comparisons(runs, settings, claim)]
+    if not found:
         return pd.DataFrame(columns=CLAIM_COLUMNS)
+    for (claim, comparison), context in zip(found, _contexts(found, section)):
+        (choice, baseline), (gap_choice, gap_baseline) = comparison.samples, comparison.gaps
+        maximize = not claim.overfitting
+        shift = claim.margin if maximize else -claim.margin  # "not worse": test choice + margin against baseline
+        rows.append({"claim": claim.sentence, "comparison": claim.comparison, "context": context, "gap_choice": gap_choice, "gap_baseline": gap_baseline, "shift": shift})
+        choices.append(choice)
+        shifted.append(Sample(choice.seeds, choice.values + shift))
+        baselines.append(baseline)
+        higher.append(maximize)
     frame = pd.DataFrame(rows)
     tested = compare_all(shifted, baselines, higher, confidence)
     moved = np.flatnonzero(frame["shift"].to_numpy() != 0)  # P(better) is of the choice itself, not of choice + margin

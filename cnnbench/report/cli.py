@@ -45,8 +45,8 @@ def _fraction(option: str, example: str):
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """The command's options (see ``docs/report.md``)."""
-    parser.add_argument("--results", action="append", type=Path, metavar="DIR", help="folder or file of records, searched recursively; repeatable (default: results)")
-    parser.add_argument("--out", type=Path, default=Path("results/report"), metavar="DIR", help="where the report goes (default: results/report)")
+    parser.add_argument("--results", action="append", type=Path, metavar="DIR", help="folder or file of records, searched recursively; repeatable (default: $CNNBENCH_RESULTS or results)")
+    parser.add_argument("--out", type=Path, metavar="DIR", help="where the report goes (default: report/ in the default results folder)")
     parser.add_argument("--metric", help="rank by this metric (default: each task's objective, else accuracy)")
     direction = parser.add_mutually_exclusive_group()
     direction.add_argument("--maximize", dest="maximize", action="store_const", const=True, help="higher is better (default: from the metric's name)")
@@ -69,13 +69,15 @@ def main(args: argparse.Namespace) -> int:
     from cnnbench.report.build import build_report, select
     from cnnbench.report.loader import read_records
     from cnnbench.report.output import check_out
+    from cnnbench.records import results_dir
     from cnnbench.report.render import write_report
 
     # Arrow's own allocator (mimalloc) cost a report of 100,000 records a second of system time against
     # the C library's (benchmarks/report_load.py: 8.1 s against 7.3 s warm, 3.5 s of system time against 2.3 s)
     pa.set_memory_pool(pa.system_memory_pool())
-    check_out(args.out)
-    loaded = read_records(args.results or [Path("results")], index=args.index)
+    out = args.out or results_dir() / "report"
+    check_out(out)
+    loaded = read_records(args.results or [results_dir()], index=args.index)
     for source, reason in loaded.skipped:
         print(f"cnnbench: warning: skipped {source}: {reason}", file=sys.stderr)
     allowed = {option: getattr(args, option) for option in ("task", "dataset", "device", "study")}
@@ -93,7 +95,7 @@ def main(args: argparse.Namespace) -> int:
     )
     for note in report.notes:
         print(f"cnnbench: note: {note}", file=sys.stderr)
-    written = write_report(report, _figures, args.out, args.format)
+    written = write_report(report, _figures, out, args.format)
     loaded.save_indexes()  # only now: a refused report leaves the results folders as they were
     board = report.leaderboard
     print(f"{len(report.runs)} scored runs, {len(board)} configurations, {len(report.ablation)} ablation comparisons")
@@ -102,7 +104,7 @@ def main(args: argparse.Namespace) -> int:
             print(f"wrote {path}")
     plots = [path for path in written if path.suffix == ".png"]
     if plots:
-        print(f"wrote {len(plots)} plots under {args.out / 'plots'}")
+        print(f"wrote {len(plots)} plots under {out / 'plots'}")
     return 0
 
 

@@ -32,7 +32,7 @@ from cnnbench.report.index import (
     whole,
 )
 
-#: ``metrics.<split>`` of a schema-2 record -> the column prefix: test metrics are what leaderboards rank by
+#: ``metrics.<split>`` of a schema-2 record -> the column prefix: the tables report test, the leaderboard ranks by validation
 SPLIT_PREFIXES = {"test": "metric.", "validation": "validation.", "train": "train."}
 #: Columns every frame has, with the value a record that lacks them (an older schema) gets.
 DEFAULTS: dict[str, Any] = {
@@ -202,12 +202,22 @@ def _parsed(source: str, skipped: list[tuple[str, str]]) -> list[dict[str, Any]]
 
 
 def _is_duplicate(run_id: Any, source: str, seen: dict[Any, str], skipped: list[tuple[str, str]]) -> bool:
-    """A run already read from another file (the same run copied into two folders) counts once."""
+    """A run already read from another file (the same run copied into two folders) counts once; a copy
+    that says something else (an edited metric) is named as a conflict, since only one of them is true."""
     if run_id is not None and run_id in seen:
-        skipped.append((source, f"duplicate of run {run_id} already read from {seen[run_id]}"))
+        conflict = ", with different contents (one of the two was changed: check which is the run's true record)"
+        skipped.append((source, f"duplicate of run {run_id} already read from {seen[run_id]}{conflict if _differ(source, seen[run_id]) else ''}"))
         return True
     seen[run_id] = source
     return False
+
+
+def _differ(one: str, other: str) -> bool:
+    """Whether two record files hold different records (parsed again: duplicates are rare)."""
+    try:
+        return json.loads(Path(one).read_bytes()) != json.loads(Path(other).read_bytes())
+    except (OSError, ValueError):
+        return True
 
 
 def _read_folder(folder: Path, loaded: Loaded, seen: dict[Any, str], use_index: bool) -> int:

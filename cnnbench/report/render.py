@@ -31,6 +31,7 @@ from cnnbench.report.index import json_text
 from cnnbench.report.inference import CORRECTION_NAMES, MAX_SEEDS, MIN_SEEDS
 from cnnbench.report.output import staged
 from cnnbench.report.stats import SECTION_KEYS, fold, sections, text
+from cnnbench.report.studies import Study
 
 FORMATS = ("markdown", "html", "csv", "parquet")
 MISSING = "–"
@@ -56,12 +57,13 @@ def _interval(spec: str) -> Callable[[Any, Any], str]:
     return format_
 
 
-#: a number written with more digits than a reader can use (``0.30000000000000004``, a sampled learning rate)
-_LONG_NUMBER = re.compile(r"(?<![\w.])-?\d+\.\d{5,}(?:e[-+]?\d+)?(?![\w.])")
+#: a number written with more digits than a reader can use (``0.30000000000000004``, a sampled learning rate);
+#: not the seconds of a clock time (``17:22:30.671234``, a record's ``started_at``), which are a time, not a measurement
+_LONG_NUMBER = re.compile(r"(?<![\w.])(?<!\d:)-?\d+\.\d{5,}(?:e[-+]?\d+)?(?![\w.])")
 
 
 def short_numbers(value: str) -> str:
-    """``value`` with every over-long number in it rounded to four significant digits."""
+    """``value`` with every over-long number in it rounded to four significant digits; dates and times as they are."""
     return _LONG_NUMBER.sub(lambda found: f"{float(found.group()):.4g}" if abs(float(found.group())) < 1e4 else f"{float(found.group()):.0f}", value)
 
 
@@ -170,11 +172,14 @@ def _leaderboard_blocks(report: Report) -> list[Block]:
     blocks.append(
         Paragraph(
             "One row per configuration (config: the record's config_id, a hash of every setting that can change a result); "
-            "the columns are the settings that vary within the section. Ranked by the test metric: mean and standard deviation "
-            f"over seeds and a {report.confidence:.0%} percentile-bootstrap interval over seeds (none below {MIN_SEEDS} seeds); "
-            "the validation mean and the overfitting gap (train - validation) beside it. `vs leader` is a test against the "
+            "the columns are the settings that vary within the section. Ranked by the validation mean, which selects the leader; "
+            "the test metric is reported once beside it: mean and standard deviation "
+            f"over seeds and a {report.confidence:.0%} percentile-bootstrap interval over seeds (none below {MIN_SEEDS} seeds), "
+            "then the overfitting gap (train - validation). A section with records selected on test (no validation split) is "
+            "ranked by the test mean and says so. `vs leader` tests the test values against the "
             f"section's leader (paired sign-flip test when the seeds match, else Welch's t-test), corrected over the section with "
-            f"{CORRECTION_NAMES[report.correction]}: `tie` when the corrected p is at least {1 - report.confidence:.2g}, `behind` when below."
+            f"{CORRECTION_NAMES[report.correction]}: `tie` when the corrected p is at least {1 - report.confidence:.2g}, else `behind` "
+            "(or `ahead`: better on test than the configuration validation selected)."
         )
     )
     for title, rows in sections(report.leaderboard):
@@ -182,10 +187,11 @@ def _leaderboard_blocks(report: Report) -> list[Block]:
         rows, keys = rows.assign(**folded), list(folded.columns)
         varying, fixed = _split_constant(rows, keys + (["devices"] if "devices" in rows else []))
         direction = "higher is better" if rows["maximize"].iloc[0] else "lower is better"
-        blocks += [Heading(3, f"{title} ({direction})")] + ([Paragraph(fixed)] if fixed else [])
-        measured = [c for c in ("validation", "gap") if rows[c].notna().any()]
+        blocks += [Heading(3, f"{title} ({direction}, ranked by {rows['ranked_by'].iloc[0]})")] + ([Paragraph(fixed)] if fixed else [])
+        validation = ["validation"] if rows["validation"].notna().any() else []
+        gap = ["gap"] if rows["gap"].notna().any() else []
         flagged = ["selected_on_test"] if rows["selected_on_test"].any() else []
-        columns = ["rank", *varying, "config_id", "n", "seeds", "mean", "std", "ci", *measured, "versus_leader", "p_leader", *flagged, "train_s"]
+        columns = ["rank", *varying, "config_id", "n", "seeds", *validation, "mean", "std", "ci", *gap, "versus_leader", "p_leader", *flagged, "train_s"]
         blocks.append(table(rows, columns, "leaderboard", report.confidence))
     return blocks
 
@@ -289,17 +295,21 @@ def _study_blocks(report: Report, plots: dict[str, Plot], base: Path | None) -> 
         return []
     blocks: list[Block] = [
         Heading(2, "Sweeps"),
-        Paragraph("Each study's trials, valued by the validation objective the sweep optimised; a pruned trial shows the value it had reached when it was stopped."),
+        Paragraph(
+            "Each study's trials, valued by the validation objective the sweep optimised; a pruned trial shows the value it had reached "
+            "when it was stopped. The best value is optimistic, being the one selected: the selected trial's test value, stated once "
+            "in its study's summary, is the held-out estimate (every trial's is in trials.csv, test_value, not for choosing among them)."
+        ),
     ]
     for index, study in enumerate(report.studies, start=1):
         trials = study.trials
-        done = trials[trials["state"] == "completed"]
         states = ", ".join(f"{state} {count}" for state, count in sorted(trials["state"].value_counts().items()))
-        summary = f"{len(trials)} trials ({states}); objective {study.objective.metric} on validation, {'maximised' if study.objective.maximize else 'minimised'}."
-        if not done.empty:
-            best = done.loc[done["value"].idxmax() if study.objective.maximize else done["value"].idxmin()]
+        summary = f"{len(trials)} trials ({states}); objective {study.objective.metric} on {study.selected_on}, {'maximised' if study.objective.maximize else 'minimised'}."
+        best = study.selected()
+        if best is not None:
             settings = ", ".join(f"{p}={_text(best[p])}" for p in study.params)
-            summary += f" Best: {best['value']:.4f} at trial {int(best['trial'])}" + (f" ({settings})." if settings else ".")
+            summary += f" Best on {study.selected_on}: {best['value']:.4f} at trial {int(best['trial'])}" + (f" ({settings}). " if settings else ". ")
+            summary += _held_out(study, best)
         records = trials["records"].map(lambda paths: paths[0] if paths else None)
         shown = trials.assign(record=trials["run_id"])
         columns = ["trial", "state", "value", "best", *study.params, *(["reached"] if shown["reached"].notna().any() else []), "record"]
@@ -309,6 +319,17 @@ def _study_blocks(report: Report, plots: dict[str, Plot], base: Path | None) -> 
             blocks.append(table(frame, ["parameter", "importance"], "importances"))
         blocks += [Image(plot) for name, plot in plots.items() if name.startswith(f"study-{index}-")]
     return blocks
+
+
+def _held_out(study: Study, best: pd.Series) -> str:
+    """The selected trial's test value: the estimate its selection did not see, so not biased by it; none
+    where the sweep selected on test."""
+    if study.selected_on == "test":
+        return "Selected on test (schema-1 records have no validation split): no held-out estimate."
+    if pd.isna(best["test_value"]):
+        return "The selected trial has no test value."
+    seeds = f" (mean over its {int(best['n'])} seeds)" if best["n"] > 1 else ""
+    return f"The held-out estimate of the selected trial: test {study.objective.metric} {best['test_value']:.4f}{seeds}."
 
 
 def _run_blocks(report: Report, base: Path | None) -> list[Block]:

@@ -252,7 +252,8 @@ def sections(table: pd.DataFrame) -> Iterator[tuple[str, pd.DataFrame]]:
     for values, rows in table.groupby(columns, sort=True):
         where = dict(zip(columns, values))
         if where.get("dataset") in ambiguous and where.get("data.fingerprint"):
-            where["dataset"] = f"{where['dataset']} (data {where['data.fingerprint'][:8]})"
+            digest = where["data.fingerprint"].rpartition(":")[2]  # "blake2b:3f2a..." -> "3f2a..."
+            where["dataset"] = f"{where['dataset']} (data {digest[:8]})"
         where.pop("data.fingerprint", None)
         metric = where.pop("metric")
         yield f"{' / '.join(v for v in where.values() if v) or 'all'}: {metric}", rows
@@ -277,10 +278,13 @@ def leaderboard(runs: pd.DataFrame, keys: Sequence[str], confidence: float = 0.9
     """One row per configuration of ``scored_runs``: n, seeds, test mean, std, bootstrap interval, the
     validation mean and overfitting gap beside it, rank, and how it stands against the section's leader.
 
-    Ranks count within a section. ``versus_leader`` is decided by a test, not by overlapping intervals:
-    each configuration against the leader (paired sign-flip test when the seeds match, else Welch),
+    Ranks count within a section and follow the validation means (``ranked_by``; see :func:`_ranked_by`):
+    the leader is selected on validation, and its test mean is reported once, beside the others'.
+    ``versus_leader`` is decided by a test of the test values, not by overlapping intervals: each
+    configuration against the leader (paired sign-flip test when the seeds match, else Welch),
     corrected for the section's comparisons (``correction``): ``tie`` when the corrected p-value is at
-    least 1 - confidence, ``behind`` when below, ``too few seeds`` below 3 runs on either side.
+    least 1 - confidence, else ``behind`` or ``ahead`` (better on test than the configuration validation
+    selected), ``too few seeds`` below 3 runs on either side.
     """
     keys = list(keys)
     group = keys + ["metric"]
@@ -314,13 +318,26 @@ def leaderboard(runs: pd.DataFrame, keys: Sequence[str], confidence: float = 0.9
     samples = _samples(table, group, board)
     board["ci_low"], board["ci_high"] = mean_intervals([sample.values for sample in samples], confidence)
     section = section_columns(keys)
-    board["score"] = np.where(board["maximize"], board["mean"], -board["mean"])
+    board["ranked_by"] = _ranked_by(board, section)
+    ranked = np.where(board["ranked_by"] == "validation", board["validation"], board["mean"])
+    board["score"] = np.where(board["maximize"], ranked, -ranked)
     board = board.sort_values(section + ["score"] + keys, ascending=[True] * len(section) + [False] + [True] * len(keys), kind="stable")
     board["rank"] = board.groupby(section, sort=False)["score"].rank(method="min", ascending=False).astype(int)
     _versus_leader(board, [samples[i] for i in board.index], section, 1 - confidence, correction, confidence)
     columns = keys + list(extra) + ["config_id", "metric", "maximize", "n", "seeds", "mean", "std", "ci_low", "ci_high"]
-    columns += ["validation", "gap", "rank", "p_leader", "versus_leader", "selected_on_test", "train_s"]
+    columns += ["validation", "gap", "ranked_by", "rank", "p_leader", "versus_leader", "selected_on_test", "train_s"]
     return board[columns].reset_index(drop=True)
+
+
+def _ranked_by(board: pd.DataFrame, section: list[str]) -> np.ndarray:
+    """``validation`` for each section whose every configuration has a validation mean, else ``test``.
+
+    Selecting the leader on the test means would make the leader's test mean an optimistic estimate
+    (the winner's curse) and the tests against it biased; only sections with records older than the
+    validation split (schema 1, flagged ``selected_on_test``) fall back to the test means.
+    """
+    missing = board["validation"].isna().groupby([board[c] for c in section], sort=False, dropna=False).transform("any")
+    return np.where(missing.to_numpy(), "test", "validation")
 
 
 def _versus_leader(board: pd.DataFrame, samples: list[Sample], section: list[str], alpha: float, correction: str, confidence: float) -> None:
@@ -333,8 +350,12 @@ def _versus_leader(board: pd.DataFrame, samples: list[Sample], section: list[str
     for _, rows in tested.set_axis(board.index).groupby([board[c] for c in section], sort=False):
         adjusted[rows.index] = adjust(rows["p_value"].to_numpy(), correction)
     board["p_leader"] = adjusted
+    significant = (adjusted < alpha).to_numpy()
+    ahead = (tested["diff"].to_numpy() * np.where(board["maximize"], 1.0, -1.0)) > 0
     board["versus_leader"] = np.select(
-        [leader_at, (tested["test"] == "none").to_numpy(), (adjusted < alpha).to_numpy()], ["leader", "too few seeds", "behind"], "tie"
+        [leader_at, (tested["test"] == "none").to_numpy(), significant & ahead, significant],
+        ["leader", "too few seeds", "ahead", "behind"],
+        "tie",
     )
 
 
@@ -437,28 +458,29 @@ def ablation(
             continue
         hyper = [c for c in keys if c.startswith(slot + ".")]
         fixed_keys = section + [c for c in keys if c != slot and c not in hyper and c not in section]
-        # context (the other keys) -> choice label (None for the baseline) -> its configurations' run positions
-        contexts: dict[tuple[str, ...], dict[str | None, list[np.ndarray]]] = defaultdict(lambda: defaultdict(list))
+        # context (the other keys) -> (is a baseline, choice label) -> its configurations' run positions
+        contexts: dict[tuple[str, ...], dict[tuple[bool, str], list[np.ndarray]]] = defaultdict(lambda: defaultdict(list))
         maximize: dict[tuple[str, ...], bool] = {}
         for config, at in configs.items():
             record = dict(zip(keys + ["metric"], config))
             fixed = tuple(record[c] for c in fixed_keys)
             is_base = all(record[c] == v for c, v in pins.items())
-            label = None if is_base else choice_label(slot, record[slot], {c: record[c] for c in hyper})
-            contexts[fixed][label].append(at)
+            contexts[fixed][(is_base, choice_label(slot, record[slot], {c: record[c] for c in hyper}))].append(at)
             maximize[fixed] = directions[config]
-        base_label = ", ".join(f"{c}={v}" for c, v in pins.items())
+        pinned = ", ".join(f"{c}={v}" for c, v in pins.items())
         for fixed in sorted(contexts):
             found = contexts[fixed]
-            base = found.pop(None, None)
-            if base is None:
-                continue
+            bases = sorted(label for is_base, label in found if is_base)
             described = describe(dict(zip(fixed_keys, fixed)), varying)
-            head = dict(zip(section, fixed), slot=slot, baseline=base_label, context=described, maximize=maximize[fixed])
-            for label in sorted(found):
-                rows.append({**head, "choice": label})
-                choices.append(_sample(found[label], seeds, values))
-                baselines.append(_sample(base, seeds, values))
+            # a baseline that leaves a hyperparameter open can match several settings: each is a baseline of
+            # its own, since pooling them would count each seed once per setting as if independent
+            for base in bases:
+                base_label = pinned if len(bases) == 1 else f"{slot}={base}"
+                head = dict(zip(section, fixed), slot=slot, baseline=base_label, context=described, maximize=maximize[fixed])
+                for label in sorted(label for is_base, label in found if not is_base):
+                    rows.append({**head, "choice": label})
+                    choices.append(_sample(found[(False, label)], seeds, values))
+                    baselines.append(_sample(found[(True, base)], seeds, values))
     frame = pd.DataFrame(rows, columns=section + ["slot", "choice", "baseline", "context", "maximize"])
     tested = compare_all(choices, baselines, frame["maximize"].tolist(), confidence)
     frame = pd.concat([frame, tested.drop(columns="spread")], axis=1)

@@ -4,7 +4,8 @@ The report needs no Optuna storage: each study is rebuilt in memory from its tri
 (``optuna.trial.create_trial``: completed trials with their value, pruned ones with the last value they
 reported), so Optuna's own fANOVA evaluator ranks the parameters and Optuna's own figures draw it
 (:mod:`cnnbench.report.study_figures`), and a report built on another machine from copied records shows
-the same numbers. A trial's value is its *validation* objective, the number the sweep optimised.
+the same numbers. A trial's value is its *validation* objective, the number the sweep optimised; its test
+value is carried beside it, for the report to state once, for the trial that validation selects.
 Optuna (and scikit-learn, which its fANOVA needs: 0.5 s of imports together) is imported only when there
 is a sweep to rebuild, so a report of runs alone never loads it.
 """
@@ -34,16 +35,26 @@ NOT_PARAMETERS = ("results.", "data.", "hydra.", "sweep.", "trainer.device", "tr
 
 @dataclass
 class Study:
-    """One study's trials (``trial``, ``state``, ``value``, ``best``, one column per parameter, ``reached``:
-    a pruned trial's last reported value, ``run_id`` and ``records``: the trial's first run and its record
-    files) and, with two parameters
-    or more, their importances."""
+    """One study's trials (``trial``, ``state``, ``n``: its runs with a value, ``value``, ``best``, one column
+    per parameter, ``reached``: a pruned trial's last reported value, ``test_value``, ``run_id`` and
+    ``records``: the trial's first run and its record files) and, with two parameters or more, their
+    importances. ``selected_on`` is the split of the values: validation, or test for schema-1 trials, which
+    had no validation split."""
 
     name: str
     objective: Objective
     trials: pd.DataFrame
     params: list[str]
     importances: dict[str, float] = field(default_factory=dict)
+    selected_on: str = "validation"
+
+    def selected(self) -> pd.Series | None:
+        """The completed trial with the best value, the one the sweep selects (the first of ties, as Optuna's
+        ``best_trial``); None before a trial completes."""
+        done = self.trials[self.trials["state"] == "completed"]
+        if done.empty:
+            return None
+        return done.loc[done["value"].idxmax() if self.objective.maximize else done["value"].idxmin()]
 
 
 def _is_setting(key: str) -> bool:
@@ -77,6 +88,11 @@ def _candidates(records: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([records[component_columns(records)], config], axis=1)
 
 
+def _numbers(records: pd.DataFrame, column: str) -> pd.Series:
+    """``column`` as numbers (NaN where a record has none)."""
+    return pd.to_numeric(records[column], errors="coerce") if column in records else pd.Series(np.nan, index=records.index)
+
+
 def _value_column(records: pd.DataFrame, metric: str) -> str:
     """The validation objective's column (schema 2), else the metric a schema-1 trial reported."""
     validation = f"validation.{metric}"
@@ -94,18 +110,21 @@ def _last_reported(curve: object, metric: str) -> float:
     return np.nan
 
 
-def _trial_table(records: pd.DataFrame, objective: Objective) -> tuple[pd.DataFrame, list[str]]:
-    """One row per trial (its seeds averaged), with the parameters that vary across the study."""
-    column = _value_column(records, objective.metric)
-    values = pd.to_numeric(records[column], errors="coerce") if column in records else pd.Series(np.nan, index=records.index)
+def _trial_table(records: pd.DataFrame, objective: Objective, column: str) -> tuple[pd.DataFrame, list[str]]:
+    """One row per trial (its seeds averaged): ``column``'s value, the objective the sweep optimised, the
+    test value apart from it, and the parameters that vary across the study."""
+    completed = records["status"] == "completed"
     reached = [_last_reported(whole(curve), objective.metric) for curve in records["curve"]] if "curve" in records else np.nan
-    records = records.assign(value=values.where(records["status"] == "completed"), reached=reached)
+    tests = _numbers(records, METRIC_PREFIX + objective.metric)
+    records = records.assign(value=_numbers(records, column).where(completed), test_value=tests.where(completed), reached=reached)
     candidates = _candidates(records)
     params = sorted(c for c in candidates if texts(candidates[c]).nunique() > 1)
-    columns = ["study.trial", "status", "value", "reached", "run_id", "source"]
+    columns = ["study.trial", "status", "value", "test_value", "reached", "run_id", "source"]
     grouped = pd.concat([records[columns], candidates[params]], axis=1).groupby("study.trial", sort=True)
     trials = grouped[params].first() if params else pd.DataFrame(index=grouped.size().index)
     trials["value"] = grouped["value"].mean()
+    trials["n"] = grouped["value"].count()
+    trials["test_value"] = grouped["test_value"].mean()
     status = grouped["status"].first()
     trials["state"] = np.where(trials["value"].notna(), "completed", status.where(status != "completed", "no value"))
     trials["reached"] = grouped["reached"].mean().where(trials["state"] == "pruned")
@@ -114,7 +133,7 @@ def _trial_table(records: pd.DataFrame, objective: Objective) -> tuple[pd.DataFr
     best = trials["value"].cummax() if objective.maximize else trials["value"].cummin()
     trials["best"] = best.ffill()
     trials = trials.reset_index().rename(columns={"study.trial": "trial"})
-    return trials[["trial", "state", "value", "best", *params, "reached", "run_id", "records"]], params
+    return trials[["trial", "state", "n", "value", "best", *params, "reached", "test_value", "run_id", "records"]], params
 
 
 def _distribution(values: pd.Series) -> optuna.distributions.BaseDistribution:
@@ -178,10 +197,11 @@ def optuna_study(study: Study) -> optuna.Study:
 
 def importances(study: Study) -> dict[str, float]:
     """fANOVA importances (seeded, so the same trials give the same numbers) of the completed trials;
-    none for fewer than two parameters, where the one parameter would always score 1.0."""
+    none for fewer than two parameters, where the one parameter would always score 1.0, nor when every
+    completed trial has the same value (nothing to attribute: fANOVA raises on zero variance)."""
     done = study.trials[study.trials["state"] == "completed"]
     params = [p for p in study.params if done[p].notna().all() and texts(done[p]).nunique() > 1]
-    if len(done) < 2 or len(params) < 2:
+    if len(done) < 2 or len(params) < 2 or done["value"].nunique() < 2:
         return {}
     import optuna.importance
 
@@ -206,8 +226,9 @@ def studies(frame: pd.DataFrame, goals: Mapping[str, Objective]) -> list[Study]:
         objective = _objective(group, goals)
         if objective is None:
             continue
-        trials, params = _trial_table(group, objective)
-        study = Study(str(name), objective, trials, params)
+        column = _value_column(group, objective.metric)
+        trials, params = _trial_table(group, objective, column)
+        study = Study(str(name), objective, trials, params, selected_on="test" if column.startswith(METRIC_PREFIX) else "validation")
         study.importances = importances(study)
         found.append(study)
     return found

@@ -57,6 +57,7 @@ def run_record(
     device: str = "cpu",
     dataset: str = "digits",
     accuracy: float | None = None,
+    validation: float | None = None,
     epochs: int = 3,
     study: dict[str, Any] | None = None,
     lr: float = 0.001,
@@ -67,14 +68,15 @@ def run_record(
     """A completed run as ``cnnbench run`` records it; ``index`` makes its id and time unique.
 
     ``accuracy`` is the test value of the task's metric (accuracy, or recall@1 for metric learning);
-    validation is near it, train above it by the pooling's gap.
-    ``hyperparameters`` override the components' defaults: ``{"pooling": {"lam": 0.3}}``.
+    ``validation`` is that metric on validation (by default near ``accuracy``); train is above it by the
+    pooling's gap. ``hyperparameters`` override the components' defaults: ``{"pooling": {"lam": 0.3}}``.
     """
     rng = random.Random(f"{dataset}/{device}/{activation}/{pooling}/{loss}/{seed}/{index}")
     model, metric = TASKS[task]
     if accuracy is None:
         accuracy = 0.97 + ACTIVATION_EFFECT.get(activation, 0.0) + POOLING_EFFECT.get(pooling, 0.0) + rng.gauss(0, 0.002)
-    validation = min(1.0, accuracy + rng.gauss(0, 0.001))
+    noise = rng.gauss(0, 0.001)  # drawn either way, so that given or not the other draws are the same
+    validation = min(1.0, accuracy + noise) if validation is None else validation
     train = min(1.0, validation + POOLING_GAP.get(pooling, 0.02) + rng.gauss(0, 0.001))
     device_name, time_scale = DEVICES[device]
     started = START + timedelta(minutes=index)

@@ -29,6 +29,10 @@ def conformance_params(
         registry: the components to test; the installed ones (:func:`cnnbench.plugins.default_registry`) if ``None``.
         kinds: only these kinds.
         distribution: only the components of this distribution (a plugin's own suite).
+
+    Raises:
+        LookupError: ``distribution`` names no loaded component (a plugin that failed to load, or a
+            misspelt name), which would otherwise leave a suite of zero tests that passes.
     """
     from cnnbench.testing.checks import checks_for
 
@@ -36,13 +40,14 @@ def conformance_params(
         from cnnbench.plugins import default_registry
 
         registry = default_registry()
-    return [
-        pytest.param(component, check, id=f"{component.kind}-{component.name}-{check}")
-        for kind in (kinds or [None])
-        for component in registry.components(kind)
-        if distribution is None or component.distribution == distribution
-        for check in checks_for(component)
-    ]
+    components = [c for kind in (kinds or [None]) for c in registry.components(kind) if distribution is None or c.distribution == distribution]
+    if distribution is not None and not components:
+        loaded = sorted({c.distribution for c in registry.components(None) if c.distribution})
+        raise LookupError(
+            f"no component of distribution {distribution!r} is loaded (kinds: {', '.join(kinds) if kinds else 'all'}); "
+            f"distributions with components: {', '.join(loaded) or 'none'} (did the plugin fail to load? see `cnnbench list`)"
+        )
+    return [pytest.param(component, check, id=f"{component.kind}-{component.name}-{check}") for component in components for check in checks_for(component)]
 
 
 @pytest.fixture

@@ -103,3 +103,43 @@ def test_receptive_fields_match_the_gradient_of_the_dilated_block() -> None:
 def test_p_better_is_of_the_choice_itself_not_of_the_margin(survey) -> None:
     elu = survey.claims.set_index("claim").loc["ELU is a useful alternative to ReLU."]
     assert elu["diff"] < 0 and elu["p_better"] < 0.5  # worse than ReLU on most seeds, though within the margin
+
+
+def _arm(start: int, seeds: range, **arm) -> list[dict]:
+    """The records of one configuration over ``seeds``, indexed from ``start``."""
+    return [synthetic.run_record(start + i, seed=seed, **arm) for i, seed in enumerate(seeds)]
+
+
+def test_no_claim_pools_two_hyperparameter_settings(write) -> None:
+    """Leaky ReLU at two slopes is two configurations: each is tested on its own 3 seeds, paired with
+    ReLU's, as the ablation tests it, not pooled into 6 runs counted as independent of ReLU's 3."""
+    slopes = [_arm(10 * k, range(3), activation="leaky_relu", hyperparameters={"activation": {"negative_slope": s}}) for k, s in enumerate((0.01, 0.3), 1)]
+    report = build_report(load(write(_arm(0, range(3)) + slopes[0] + slopes[1])))
+    claims = report.claims.set_index("context")
+    assert len(claims) == 2 and (claims["claim"] == "Leaky ReLU improves on ReLU.").all()
+    assert (claims[["n_choice", "n_baseline"]] == 3).all().all() and (claims["test"] == "sign-flip").all()
+    ablation = report.ablation.set_index("choice")
+    for slope in ("0.01", "0.3"):
+        row = claims.loc[f"dataset=digits, device=cpu, activation=leaky_relu(negative_slope={slope})"]
+        assert row["diff"] == pytest.approx(ablation.loc[f"leaky_relu(negative_slope={slope})", "diff"])
+    text = markdown(document(report, []))
+    assert "| dataset=digits, device=cpu, activation=leaky_relu(negative_slope=0.3) | 3/3 | sign-flip |" in text
+
+
+def test_claim_rows_that_differ_in_epochs_name_the_epochs(write) -> None:
+    records = [record for epochs in (1, 2) for record in _arm(100 * epochs, range(3), epochs=epochs) + _arm(100 * epochs + 10, range(3), activation="elu", epochs=epochs)]
+    claims = build_report(load(write(records))).claims
+    assert claims["context"].tolist() == ["dataset=digits, device=cpu, trainer.epochs=1", "dataset=digits, device=cpu, trainer.epochs=2"]
+    assert (claims[["n_choice", "n_baseline"]] == 3).all().all()
+
+
+def test_arms_are_paired_only_where_their_shared_hyperparameters_agree(write) -> None:
+    """Max and mixed pooling both run at two kernel sizes: mixed(kernel 2) is never held against max(kernel 3)."""
+    records = [
+        record
+        for k, (pooling, size) in enumerate((p, s) for p in ("max", "mixed_random") for s in (2, 3))
+        for record in _arm(10 * k, range(3), pooling=pooling, hyperparameters={"pooling": {"kernel_size": size}})
+    ]
+    claims = build_report(load(write(records))).claims
+    better = claims[claims["claim"] == "Mixed pooling does a little better than max pooling."]
+    assert better["context"].tolist() == ["dataset=digits, device=cpu, pooling=mixed_random(kernel_size=2) vs max(kernel_size=2)", "dataset=digits, device=cpu, pooling=mixed_random(kernel_size=3) vs max(kernel_size=3)"]

@@ -24,6 +24,17 @@ def test_report_writes_every_output(shared_results: Path, tmp_path: Path, capsys
     assert "36 scored runs, 12 configurations" in printed and f"wrote {out / 'report.md'}" in printed  # the 10 sweep trials: their own section
 
 
+def test_the_default_folders_follow_cnnbench_results(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    # where `cnnbench run` wrote, not ./results (which here holds other records)
+    synthetic.write_all([synthetic.run_record(i, seed=i, activation="elu") for i in range(3)], tmp_path / "results" / "runs")
+    synthetic.write_all([synthetic.run_record(i, seed=i) for i in range(2)], tmp_path / "elsewhere" / "runs")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CNNBENCH_RESULTS", str(tmp_path / "elsewhere"))
+    assert main(["report", "--format", "csv"]) == 0
+    assert "2 scored runs" in capsys.readouterr().out
+    assert (tmp_path / "elsewhere" / "report" / "leaderboard.csv").exists() and not (tmp_path / "results" / "report").exists()
+
+
 def test_filters_metric_keys_and_formats(shared_results: Path, tmp_path: Path) -> None:
     out = tmp_path / "report"
     argv = ["report", "--results", str(shared_results), "--out", str(out), "--format", "csv", "--device", "cuda"]

@@ -11,7 +11,7 @@ import pytest
 
 from cnnbench.atomic import write_text
 from cnnbench.report import load, synthetic
-from cnnbench.report.loader import NoRecordsError, SkippedRecordWarning, curves
+from cnnbench.report.loader import NoRecordsError, SkippedRecordWarning, curves, read_records
 
 
 def test_runs_flatten_into_documented_columns(results: Path) -> None:
@@ -103,9 +103,23 @@ def test_schema_0_records_load_with_defaults(tmp_path: Path) -> None:
 def test_a_run_copied_into_two_folders_counts_once(tmp_path: Path, write) -> None:
     record = synthetic.run_record(0)
     first, second = write([record]), write([record, synthetic.run_record(1)])
-    with pytest.warns(SkippedRecordWarning, match="duplicate of run"):
+    with pytest.warns(SkippedRecordWarning, match="duplicate of run") as caught:
         frame = load([first, second])
     assert sorted(frame["run_id"]) == sorted({record["run_id"], synthetic.run_record(1)["run_id"]})
+    assert not [w for w in caught if "different contents" in str(w.message)]  # a true copy
+
+
+@pytest.mark.parametrize("index", [False, True])
+def test_a_copy_of_a_run_that_says_something_else_is_named_a_conflict(tmp_path: Path, write, index: bool) -> None:
+    record = synthetic.run_record(0)
+    edited = {**record, "metrics": {**record["metrics"], "test": {**record["metrics"]["test"], "accuracy": 0.99}}}
+    first, second = write([record]), write([edited])
+    if index:
+        read_records([first, second], index=True).save_indexes()  # the second read takes both from the indexes
+    loaded = read_records([first, second], index=index)
+    ((source, reason),) = loaded.skipped
+    assert source.startswith(str(second)) and f"duplicate of run {record['run_id']} already read from {first}" in reason
+    assert "with different contents" in reason
 
 
 def test_empty_and_missing_folders_are_one_line_errors(tmp_path: Path) -> None:

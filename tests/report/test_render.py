@@ -54,7 +54,7 @@ def test_same_records_give_byte_identical_markdown_and_csv(shared_results: Path,
 
 def test_markdown_has_every_section(rendered: dict[str, Path]) -> None:
     text = rendered["report.md"].read_text()
-    for heading in ("## Leaderboard", "### classification / digits / cpu: accuracy (higher is better)", "## Ablation", "## Plots", "## Sweeps", "## Component timings", "## Provenance"):
+    for heading in ("## Leaderboard", "### classification / digits / cpu: accuracy (higher is better, ranked by validation)", "## Ablation", "## Plots", "## Sweeps", "## Component timings", "## Provenance"):
         assert f"\n{heading}\n" in text, heading
     assert "| 1 | " in text and "| sign-flip |" in text and "Holm (1979)" in text
     assert "| Devices | cpu (Intel Xeon (2 cores)) (" in text and "NVIDIA H100" in text
@@ -137,3 +137,38 @@ def test_a_table_that_fails_to_write_fails_the_report_and_leaves_the_last_one(sh
         render(shared_results, out)
     assert {path.name: path.read_bytes() for path in out.iterdir() if path.is_file()} == before
     assert [path.name for path in tmp_path.iterdir()] == ["report"]  # no staging folder left behind
+
+
+def _sweeps(markdown: str) -> str:
+    return markdown.split("\n## Sweeps\n", 1)[1].split("\n## ", 1)[0]
+
+
+@pytest.mark.parametrize("schema", [2, 1])
+def test_the_sweep_reports_the_selected_trials_test_value_once(write, tmp_path: Path, schema: int) -> None:
+    records = [
+        synthetic.run_record(seed, seed=seed, accuracy=test, validation=validation, study={"name": "s", "trial": 0}, schema=schema)
+        for seed, (validation, test) in enumerate(((0.95, 0.90), (0.93, 0.92)))
+    ]
+    records.append(synthetic.run_record(5, accuracy=0.97, validation=0.80, study={"name": "s", "trial": 1}, schema=schema))
+    paths = render(write(records), tmp_path / "out", ["markdown", "csv"])
+    sweeps = _sweeps(paths["report.md"].read_text())
+    trials = pd.read_csv(paths["trials.csv"])
+    if schema == 2:
+        assert "Best on validation: 0.9400 at trial 0" in sweeps
+        assert "held-out estimate of the selected trial: test accuracy 0.9100 (mean over its 2 seeds)" in sweeps
+        assert trials["value"].tolist() == pytest.approx([0.94, 0.80]) and trials["test_value"].tolist() == pytest.approx([0.91, 0.97])
+        assert "0.9700" not in sweeps  # the test value of a trial validation did not select is not shown
+    else:
+        assert "objective accuracy on test" in sweeps and "Best on test: 0.9700 at trial 1" in sweeps and "no held-out estimate" in sweeps
+
+
+@pytest.mark.parametrize(
+    "given",
+    ["2026-12-07T17:23:05.026221+00:00", "17:22:30.671234", "2026-12-07T17:23:05.026221+00:00 to 2026-12-07T17:23:06.968000+00:00"],
+)
+def test_short_numbers_leaves_dates_and_times_as_they_are(given: str) -> None:
+    assert render_module.short_numbers(given) == given
+
+
+def test_short_numbers_still_shortens_a_long_number_beside_a_time() -> None:
+    assert render_module.short_numbers("lr 0.912345678 at 17:22:30.671234") == "lr 0.9123 at 17:22:30.671234"

@@ -72,6 +72,35 @@ def test_leaderboard_mean_std_bootstrap_interval_validation_and_rank(write) -> N
     assert "devices" not in board.columns
 
 
+def test_the_leader_is_selected_on_validation_and_its_test_reported_beside_the_others(write) -> None:
+    # elu is best on test, relu on validation: selecting on test would crown elu with a biased estimate
+    values = {"relu": ([0.895, 0.90, 0.91, 0.92, 0.93, 0.945], 0.99), "elu": ([0.95, 0.96, 0.97, 0.98, 0.99, 0.995], 0.95), "prelu": ([0.795, 0.80, 0.81, 0.82, 0.83, 0.845], 0.90)}
+    records = [
+        synthetic.run_record(10 * i + seed, activation=name, seed=seed, accuracy=test, validation=validation)
+        for i, (name, (tests, validation)) in enumerate(values.items())
+        for seed, test in enumerate(tests)
+    ]
+    runs, keys = scored(write(records))
+    board = leaderboard(runs, keys, correction="none")
+    assert list(board["activation"]) == ["relu", "elu", "prelu"] and set(board["ranked_by"]) == {"validation"}
+    rows = board.set_index("activation")
+    assert (rows.loc["relu", "rank"], rows.loc["relu", "versus_leader"]) == (1, "leader")
+    assert rows.loc["relu", "mean"] == pytest.approx(0.9167, abs=1e-4)  # the leader's test mean, not its validation
+    # better on test than the selected leader on all 6 seeds (p = 2/64): not "behind"
+    assert (rows.loc["elu", "versus_leader"], rows.loc["elu", "p_leader"]) == ("ahead", pytest.approx(2 / 64))
+    assert rows.loc["prelu", "versus_leader"] == "behind"
+
+
+def test_a_section_without_validation_is_ranked_by_test(write) -> None:
+    old = [synthetic.run_record(i, activation=name, seed=i % 3, accuracy=value, schema=1) for i, (name, value) in enumerate([("relu", 0.9)] * 3 + [("elu", 0.95)] * 3)]
+    new = [synthetic.run_record(10 + i, device="cuda", activation=name, seed=i % 3, accuracy=value, validation=1.0 - value) for i, (name, value) in enumerate([("relu", 0.9)] * 3 + [("elu", 0.95)] * 3)]
+    runs, keys = scored(write(old + new))
+    board = leaderboard(runs, keys)
+    leaders = board[board["rank"] == 1].set_index("device")
+    assert (leaders.loc["cpu", "activation"], leaders.loc["cpu", "ranked_by"]) == ("elu", "test")  # schema 1: no validation
+    assert (leaders.loc["cuda", "activation"], leaders.loc["cuda", "ranked_by"]) == ("relu", "validation")
+
+
 def test_tie_with_the_leader_is_decided_by_the_corrected_test_not_by_overlapping_intervals(write) -> None:
     seeds = np.array([0.90, 0.95, 0.92, 0.97, 0.91, 0.96, 0.93, 0.94])  # a large seed effect
     grid = {("relu", "max", "cpu"): seeds + 0.002, ("elu", "max", "cpu"): seeds, ("prelu", "max", "cpu"): seeds + 0.0019}
@@ -218,6 +247,23 @@ def test_baselines_can_be_changed_and_are_checked(write) -> None:
         parse_baseline("norm=batch")
 
 
+def test_a_baseline_open_in_a_hyperparameter_is_one_baseline_per_setting(write) -> None:
+    settings = {("leaky_relu", 0.01): 0.90, ("leaky_relu", 0.3): 0.92, ("elu", 1.0): 0.95}
+    records = [
+        synthetic.run_record(10 * i + seed, activation=name, seed=seed, accuracy=value + seed / 1000,
+                             hyperparameters={"activation": {"negative_slope" if name == "leaky_relu" else "alpha": hp}})
+        for i, ((name, hp), value) in enumerate(settings.items())
+        for seed in range(3)
+    ]
+    runs, keys = scored(write(records))
+    table = ablation(runs, keys, parse_baseline("activation=leaky_relu")).set_index("baseline")
+    elu = table[table["choice"] == "elu(alpha=1)"]
+    # each leaky_relu setting its own baseline, paired on its 3 seeds: never 3 against 6 pooled runs
+    assert sorted(elu.index) == ["activation=leaky_relu(negative_slope=0.01)", "activation=leaky_relu(negative_slope=0.3)"]
+    assert set(elu["n_baseline"]) == {3} and set(elu["test"]) == {"sign-flip"}
+    assert elu.loc["activation=leaky_relu(negative_slope=0.3)", "diff"] == pytest.approx(0.03)
+
+
 def test_pareto_front_by_hand() -> None:
     cost = np.array([1.0, 2.0, 3.0, 4.0, 2.0, 5.0])
     value = np.array([0.5, 0.7, 0.6, 0.9, 0.4, 0.9])
@@ -271,7 +317,7 @@ def test_a_repeated_configuration_and_seed_is_one_sample(write) -> None:
 def test_two_folders_of_the_same_format_are_two_datasets(write) -> None:
     records = [
         synthetic.run_record(i, seed=i % 3, dataset="idx", fingerprint=fingerprint, accuracy=accuracy)
-        for i, (fingerprint, accuracy) in enumerate([("a" * 64, 0.5)] * 3 + [("b" * 64, 0.99)] * 3)
+        for i, (fingerprint, accuracy) in enumerate([("blake2b:" + "a" * 64, 0.5)] * 3 + [("blake2b:" + "b" * 64, 0.99)] * 3)
     ]
     report = build_report(load(write(records)))
     assert report.leaderboard["n"].tolist() == [3, 3] and sorted(report.leaderboard["mean"]) == pytest.approx([0.5, 0.99])
@@ -287,6 +333,25 @@ def test_schema_1_records_are_flagged_selected_on_test(write) -> None:
     assert bool(row["selected_on_test"]) and math.isnan(row["validation"]) and row["n"] == 3
     assert any("3 runs are older records (schema 1) selected on the test split" in note for note in report.notes)
     assert len(row["config_id"]) == 16
+
+
+def test_a_completed_run_without_a_finite_test_value_is_named_not_dropped_silently(write) -> None:
+    records = [synthetic.run_record(i, seed=i, accuracy=0.9 + i / 100) for i in range(4)]
+    records[1]["metrics"]["test"]["accuracy"] = None  # a diverged run: NaN is written as null
+    report = build_report(load(write(records)))
+    assert report.leaderboard.iloc[0]["n"] == 3
+    (note,) = [note for note in report.notes if "no finite test value" in note]
+    assert note.startswith("1 completed runs") and records[1]["run_id"] in note and records[0]["run_id"] not in note
+
+
+def test_a_configuration_run_by_several_code_versions_is_said(write) -> None:
+    records = [synthetic.run_record(i, seed=i) for i in range(3)]
+    assert not [note for note in build_report(load(write(records))).notes if "code versions" in note]
+    records[2]["versions"]["torch"] = "2.1.0+cpu"
+    report = build_report(load(write(records)))
+    assert report.leaderboard.iloc[0]["n"] == 3  # still one configuration
+    assert any(note.startswith("1 configurations pool runs of several code versions") for note in report.notes)
+    assert "versions.torch" in report.frame and len(build_report(load(write(records)), keys=[*report.keys, "versions.torch"]).leaderboard) == 2
 
 
 def test_identity_of_old_records_ignores_where_and_how_they_ran(write) -> None:
