@@ -1,7 +1,8 @@
 """Each component choice across several tasks or datasets: rliable's aggregates (Agarwal et al. 2021).
 
 A choice (``activation=elu``) is scored by all its runs in every section (task, dataset, device) of
-one metric, the other settings pooled. The interquartile mean (IQM: the mean of the middle half of
+one metric, the other settings pooled (named in the ``pooled`` column), so a section with more runs of
+the choice weighs more. The interquartile mean (IQM: the mean of the middle half of
 all those runs) is robust to a few outlying runs yet uses half the data, unlike the median; the
 performance profile is the share of runs above each threshold tau. Intervals come from the
 stratified bootstrap: runs are resampled within each section, so every resample keeps each section's
@@ -31,7 +32,7 @@ MIN_RESAMPLES = 200
 DRAWS = 250_000
 #: thresholds per performance profile, evenly spread over the runs' range
 PROFILE_POINTS = 11
-AGGREGATE_COLUMNS = ["metric", "slot", "choice", "sections", "runs", "iqm", "iqm_low", "iqm_high", "tau", "above", "above_low", "above_high"]
+AGGREGATE_COLUMNS = ["metric", "slot", "choice", "sections", "runs", "pooled", "iqm", "iqm_low", "iqm_high", "tau", "above", "above_low", "above_high"]
 PROFILE_COLUMNS = ["metric", "slot", "choice", "tau", "above", "above_low", "above_high"]
 
 
@@ -83,7 +84,8 @@ def _choice_labels(runs: pd.DataFrame, slot: str, hyper: list[str]) -> np.ndarra
 def aggregates(runs: pd.DataFrame, keys: Sequence[str], slots: Sequence[str], confidence: float = 0.95) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The IQM and performance profile of each choice of each slot, for a metric with at least two
     sections in which all the compared choices ran, and the full profiles (``PROFILE_POINTS``
-    thresholds a choice) for plotting. The table's ``tau`` is the median of all the compared runs."""
+    thresholds a choice) for plotting. The table's ``tau`` is the median of all the compared runs;
+    ``pooled`` names the other keys whose values differ among them (configurations a choice's score pools)."""
     section = [c for c in section_columns(keys) if c != "metric"]
     quantiles = [(1 - confidence) / 2 * 100, (1 + confidence) / 2 * 100]
     strata = pd.DataFrame({c: texts(runs[c]) for c in section}).groupby(section, sort=True).ngroup().to_numpy() if section else np.zeros(len(runs), int)
@@ -92,6 +94,7 @@ def aggregates(runs: pd.DataFrame, keys: Sequence[str], slots: Sequence[str], co
     rows, profiles = [], []
     for slot in (s for s in slots if s in keys):
         labels = _choice_labels(runs, slot, [k for k in keys if k.startswith(slot + ".")])
+        own = {slot, *(k for k in keys if k.startswith(slot + "."))}
         for metric in sorted(set(metrics)):
             chosen = metrics == metric
             present = pd.crosstab(labels[chosen], strata[chosen]) > 0
@@ -102,6 +105,7 @@ def aggregates(runs: pd.DataFrame, keys: Sequence[str], slots: Sequence[str], co
             scores = values_all[compared]
             taus = np.append(np.linspace(scores.min(), scores.max(), PROFILE_POINTS), np.median(scores))
             maximize = bool(maximize_all[compared][0])
+            pooled = ", ".join(k for k in keys if k not in own and k not in section and texts(runs[k][compared]).nunique() > 1)
             rng = np.random.default_rng(0)
             for choice in complete:
                 mine = np.flatnonzero(chosen & (labels == choice))
@@ -114,6 +118,6 @@ def aggregates(runs: pd.DataFrame, keys: Sequence[str], slots: Sequence[str], co
                 low, high = np.percentile(_profile(counts, values, taus, maximize), quantiles, axis=0)
                 iqm_low, iqm_high = np.percentile(_iqm(counts, values), quantiles)
                 iqm = _iqm(np.ones((1, len(values))), values)[0]
-                rows.append([metric, slot, choice, len(sizes), len(values), iqm, iqm_low, iqm_high, taus[-1], point[-1], low[-1], high[-1]])
+                rows.append([metric, slot, choice, len(sizes), len(values), pooled, iqm, iqm_low, iqm_high, taus[-1], point[-1], low[-1], high[-1]])
                 profiles += [[metric, slot, choice, *at] for at in zip(taus[:-1], point[:-1], low[:-1], high[:-1])]
     return pd.DataFrame(rows, columns=AGGREGATE_COLUMNS), pd.DataFrame(profiles, columns=PROFILE_COLUMNS)

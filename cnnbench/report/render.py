@@ -232,7 +232,9 @@ def _aggregate_blocks(report: Report) -> list[Block]:
         "(Agarwal et al. 2021) aggregates: the interquartile mean (IQM, the mean of the middle half of all runs) and the "
         "performance profile (the share of runs that beat a threshold tau; here tau is the median of all compared runs, "
         f"profiles.csv has the whole curve), with {report.confidence:.0%} stratified-bootstrap intervals (runs resampled within "
-        "each section). Scores are raw metric values: compare only metrics on one scale across datasets."
+        "each section). Scores are raw metric values: compare only metrics on one scale across datasets. The runs are pooled: "
+        "`pooled` names the settings that differ among them, and a section with more runs of a choice weighs more; the "
+        "leaderboard and the ablation keep every configuration apart."
     )
     blocks: list[Block] = [Heading(2, "Across sections"), Paragraph(intro)]
     for (metric, slot), rows in report.aggregates.groupby(["metric", "slot"], sort=True):
@@ -242,7 +244,7 @@ def _aggregate_blocks(report: Report) -> list[Block]:
         )
         tau = rows["tau"].iloc[0]
         frame = pd.DataFrame(
-            {"choice": rows["choice"], "sections": rows["sections"].astype(str), "runs": rows["runs"].astype(str), "IQM": rows["iqm"].map("{:.4f}".format),
+            {"choice": rows["choice"], "sections": rows["sections"].astype(str), "runs": rows["runs"].astype(str), "pooled": rows["pooled"].replace("", "none"), "IQM": rows["iqm"].map("{:.4f}".format),
              f"{report.confidence:.0%} CI": rows["iqm_ci"], f"share > {tau:.4f}": rows["above"].map("{:.3f}".format), f"{report.confidence:.0%} CI ": rows["above_ci"]}
         )
         blocks += [Heading(3, f"{metric} by {slot}"), table(frame, list(frame.columns), "aggregates")]
