@@ -98,7 +98,9 @@ def main(args: argparse.Namespace) -> int:
     written = write_report(report, _figures, out, args.format)
     loaded.save_indexes()  # only now: a refused report leaves the results folders as they were
     board = report.leaderboard
-    print(f"{len(report.runs)} scored runs, {len(board)} configurations, {len(report.ablation)} ablation comparisons")
+    configurations = int(board["config_id"].str.count(",").sum()) + len(board)  # a row's config_id lists those it pools
+    rows = f"{len(board)} configurations" if configurations == len(board) else f"{configurations} configurations in {len(board)} leaderboard rows (--by pools some)"
+    print(f"{len(report.runs)} scored runs, {rows}, {len(report.ablation)} ablation comparisons")
     for path in written:
         if path.suffix != ".png":
             print(f"wrote {path}")

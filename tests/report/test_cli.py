@@ -35,6 +35,14 @@ def test_the_default_folders_follow_cnnbench_results(tmp_path: Path, monkeypatch
     assert (tmp_path / "elsewhere" / "report" / "leaderboard.csv").exists() and not (tmp_path / "results" / "report").exists()
 
 
+def test_the_summary_line_counts_configurations_a_by_pools(write, tmp_path: Path, capsys) -> None:
+    records = synthetic.grid(activations=("relu", "elu"), poolings=("max", "avg"), seeds=range(3), devices=("cpu",), datasets=("digits",))
+    argv = ["report", "--results", str(write(records)), "--out", str(tmp_path / "report"), "--format", "csv"]
+    assert main(argv) == 0 and "12 scored runs, 4 configurations," in capsys.readouterr().out
+    assert main([*argv, "--by", "task,dataset,device,activation"]) == 0
+    assert "12 scored runs, 4 configurations in 2 leaderboard rows (--by pools some)," in capsys.readouterr().out
+
+
 def test_filters_metric_keys_and_formats(shared_results: Path, tmp_path: Path) -> None:
     out = tmp_path / "report"
     argv = ["report", "--results", str(shared_results), "--out", str(out), "--format", "csv", "--device", "cuda"]
