@@ -191,7 +191,8 @@ def _leaderboard_blocks(report: Report) -> list[Block]:
         validation = ["validation"] if rows["validation"].notna().any() else []
         gap = ["gap"] if rows["gap"].notna().any() else []
         flagged = ["selected_on_test"] if rows["selected_on_test"].any() else []
-        columns = ["rank", *varying, "config_id", "n", "seeds", *validation, "mean", "std", "ci", *gap, "versus_leader", "p_leader", *flagged, "train_s"]
+        # the verdict beside the numbers it reads, before what a narrow page can scroll to
+        columns = ["rank", *varying, "config_id", "n", "seeds", *validation, "mean", "std", "ci", "versus_leader", "p_leader", *gap, *flagged, "train_s"]
         blocks.append(table(rows, columns, "leaderboard", report.confidence))
     return blocks
 
