@@ -29,6 +29,8 @@ from cnnbench.errors import CnnbenchError
 from cnnbench.overrides import parse_overrides
 
 SHOW_FLAGS = ("help", "hydra_help", "cfg", "info", "shell_completion")
+#: what ``--shell-completion`` does, one of them given as an override (Hydra's words)
+COMPLETION_ACTIONS = ("install", "uninstall", "query")
 
 
 class ArgumentError(CnnbenchError):
@@ -71,6 +73,8 @@ def show(args: argparse.Namespace, config_name: str, task_name: str) -> int:
     """Hand a showing command (help, config, info, completion) to Hydra itself, with every installed
     component an option; what it prints is shown with the credentials of every URL in it masked
     (``--cfg job`` prints ``sweep.storage``)."""
+    if args.shell_completion and not any(o.partition("=")[0] in COMPLETION_ACTIONS for o in args.overrides):
+        raise CnnbenchError("--shell-completion needs install=SHELL, uninstall=SHELL or query=SHELL (SHELL: bash, zsh or fish), e.g. --shell-completion install=bash")
     with storing():
         if args.overrides and not args.shell_completion:  # Hydra would refuse a bad one in several lines, exit 1
             with composing(config_dir=args.config_dir) as session:

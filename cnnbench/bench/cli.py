@@ -101,7 +101,8 @@ def main(args: argparse.Namespace) -> int:
         if any(fnmatch.fnmatchcase(component.name, pattern) for pattern in patterns)
     ]
     if not components:
-        raise BenchInputError(f"no {'/'.join(args.kinds or KINDS)} component matches --names {args.names!r}; see `cnnbench list`")
+        names = sorted({component.name for kind in args.kinds or KINDS for component in registry.components(kind)})
+        raise BenchInputError(f"no {'/'.join(args.kinds or KINDS)} component matches --names {args.names!r}; names: {', '.join(names)}")
     check_writable(args.results, "--results")  # now, not after timing everything
 
     from rich.console import Console

@@ -75,6 +75,7 @@ def select(frame: pd.DataFrame, where: str | None = None, allowed: Mapping[str, 
 
     ``where`` is a :meth:`pandas.DataFrame.query` expression; a column with a dot needs backticks.
     """
+    everything = frame
     for option, values in (allowed or {}).items():
         if values:
             frame = frame[texts(frame[FILTER_COLUMNS[option]]).isin(list(values))]
@@ -89,7 +90,8 @@ def select(frame: pd.DataFrame, where: str | None = None, allowed: Mapping[str, 
             ) from None
     if frame.empty:
         shown = ", ".join(f"{k}={','.join(v)}" for k, v in (allowed or {}).items() if v) + (f" where {where}" if where else "")
-        raise NoRecordsError(f"no records match the filters ({shown or 'none'})")
+        present = "; ".join(f"{option}s in the records: {', '.join(sorted(set(texts(everything[FILTER_COLUMNS[option]])) - {''}))}" for option, values in (allowed or {}).items() if values)
+        raise NoRecordsError(f"no records match the filters ({shown or 'none'})" + (f"; {present}" if present else ""))
     return frame
 
 
@@ -128,7 +130,7 @@ def build_report(
     scored, repeats = deduplicate(scored)
     keys = _check_keys(keys, scored if not scored.empty else frame) if keys else default_keys(scored)
     pins = parse_baseline(baseline)
-    check_baseline(pins, keys)  # a bad option is refused before the worker starts
+    check_baseline(pins, keys, baseline, scored)  # a bad option is refused before the worker starts
     with aside(_aside_tables, scored, keys, confidence, correction, power) as other_tables:
         board = leaderboard(scored, keys, confidence, correction)
         compared = ablation(scored, keys, pins, confidence, correction, power)

@@ -378,12 +378,19 @@ def parse_baseline(spec: str | None) -> dict[str, dict[str, str]]:
     return baseline
 
 
-def check_baseline(baseline: Mapping[str, Mapping[str, str]], keys: Sequence[str]) -> None:
-    """Refuse a baseline that pins a column the keys do not hold, before any table is computed."""
+def check_baseline(baseline: Mapping[str, Mapping[str, str]], keys: Sequence[str], spec: str | None = None, runs: pd.DataFrame | None = None) -> None:
+    """Refuse a baseline that pins a column the keys do not hold, or (for the slots ``spec`` names) a
+    value no run of ``runs`` has (a misspelt choice would silently give an empty ablation), before any
+    table is computed."""
+    given = {item.partition("=")[0].strip().split(".")[0] for item in (spec or "").split(",") if item.strip()}
     for slot, pins in baseline.items():
         unknown = [column for column in pins if column not in keys] if slot in keys else []
         if unknown:
             raise ReportInputError(f"--baseline pins {', '.join(unknown)}, which is not among the keys; keys: {', '.join(keys)}")
+        for column, value in pins.items() if slot in given and slot in keys and runs is not None and not runs.empty else ():
+            found = set(texts(runs[column])) - {""} if column in runs else set()
+            if value not in found:
+                raise ReportInputError(f"--baseline {column}={value} matches no run; {column} in these runs: {', '.join(sorted(found)) or 'none'}")
 
 
 def choice_label(slot: str, choice: str, settings: Mapping[str, str]) -> str:

@@ -110,4 +110,5 @@ def _open(storage: str, heartbeat_s: int, retry: StaleCallback) -> BaseStorage:
     except Exception as error:  # noqa: BLE001 (driver, network, permission: one line, credentials removed)
         text = str(error).strip()
         reason = scrub(text.splitlines()[0] if text else type(error).__name__, storage)
-        raise StorageError(f"cannot open sweep storage {mask_url(storage)}: {reason}") from None
+        allowed = "a journal file path (the default), sqlite:///PATH or a database URL such as postgresql://HOST/DB"
+        raise StorageError(f"cannot open sweep storage {mask_url(storage)}: {reason}; sweep.storage takes {allowed}") from None
