@@ -98,7 +98,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if argv and argv[0] in HYDRA_COMMANDS:  # every flag, --help included, is Hydra's
             args = argparse.Namespace(command=argv[0], module=COMMANDS[argv[0]], overrides=argv[1:])
         else:
-            args = build_parser().parse_args(argv)
+            args, extra = build_parser().parse_known_args(argv)
+            if extra:  # argparse would name the top-level program and its help, not the command's
+                prog = f"cnnbench {args.command}"
+                raise ArgumentError(f"{prog}: unrecognized arguments: {' '.join(extra)} (see `{prog} --help`)")
         return importlib.import_module(args.module).main(args)
     except CnnbenchError as error:
         return error_exit(str(error), error.exit_code)

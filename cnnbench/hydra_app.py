@@ -39,7 +39,7 @@ class ArgumentError(CnnbenchError):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:  # argparse would print usage and exit
-        raise ArgumentError(message)
+        raise ArgumentError(f"{message} (see `{self.prog} --help`)")
 
 
 def hydra_parser(prog: str) -> argparse.ArgumentParser:

@@ -181,7 +181,7 @@ RUN = [
     case("--info nonsense", "argument --info/-i: invalid choice: 'nonsense'"),
     case("--config-dir {tmp}/nope", "--config-dir {tmp}/nope: no such folder"),
     case("--shell-completion", "--shell-completion needs install=SHELL, uninstall=SHELL or query=SHELL"),
-    case("--frobnicate", "unrecognized arguments: --frobnicate"),
+    case("--frobnicate", "unrecognized arguments: --frobnicate (see `cnnbench run --help`)"),
 ]
 
 SWEEP = [
@@ -289,7 +289,8 @@ BENCH = [
 LIST = [
     case("nope", "argument kind: invalid choice: 'nope'"),
     case("--frobnicate", "unrecognized arguments: --frobnicate"),
-    case("activation pooling", "unrecognized arguments: pooling"),
+    case("activation pooling", "cnnbench list: unrecognized arguments: pooling (see `cnnbench list --help`)"),
+    case("pooling --json --frobnicate", "cnnbench list: unrecognized arguments: --frobnicate (see `cnnbench list --help`)"),
 ]
 
 TOP = [
