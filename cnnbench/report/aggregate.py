@@ -81,6 +81,11 @@ def _choice_labels(runs: pd.DataFrame, slot: str, hyper: list[str]) -> np.ndarra
     return fold(settings.drop_duplicates(), [slot, *hyper])[slot].to_numpy()[codes]
 
 
+def _pooled(varying: Sequence[str], keys: Sequence[str]) -> str:
+    """``activation, optimizer.lr``: the varying keys, a hyperparameter named by its slot when the slot is a key."""
+    return ", ".join(dict.fromkeys(k.split(".")[0] if k.split(".")[0] in keys else k for k in varying))
+
+
 def aggregates(runs: pd.DataFrame, keys: Sequence[str], slots: Sequence[str], confidence: float = 0.95) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The IQM and performance profile of each choice of each slot, for a metric with at least two
     sections in which all the compared choices ran, and the full profiles (``PROFILE_POINTS``
@@ -92,6 +97,7 @@ def aggregates(runs: pd.DataFrame, keys: Sequence[str], slots: Sequence[str], co
     metrics, values_all = texts(runs["metric"]).to_numpy(), runs["value"].to_numpy(dtype=float)
     maximize_all = runs["maximize"].to_numpy(dtype=bool)
     rows, profiles = [], []
+    settings = {k: pd.factorize(texts(runs[k]))[0] for k in keys if k not in section}  # once, for every slot's `pooled`
     for slot in (s for s in slots if s in keys):
         labels = _choice_labels(runs, slot, [k for k in keys if k.startswith(slot + ".")])
         own = {slot, *(k for k in keys if k.startswith(slot + "."))}
@@ -105,7 +111,7 @@ def aggregates(runs: pd.DataFrame, keys: Sequence[str], slots: Sequence[str], co
             scores = values_all[compared]
             taus = np.append(np.linspace(scores.min(), scores.max(), PROFILE_POINTS), np.median(scores))
             maximize = bool(maximize_all[compared][0])
-            pooled = ", ".join(k for k in keys if k not in own and k not in section and texts(runs[k][compared]).nunique() > 1)
+            pooled = _pooled([k for k, codes in settings.items() if k not in own and codes[compared].min() != codes[compared].max()], keys)
             rng = np.random.default_rng(0)
             for choice in complete:
                 mine = np.flatnonzero(chosen & (labels == choice))
