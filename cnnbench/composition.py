@@ -54,10 +54,10 @@ class Session:
         except (HydraException, OmegaConfBaseException, ValueError) as error:
             unknown = _NOT_IN_STRUCT.search(str(error))
             if unknown and "not in struct" in f"{error} {error.__cause__}":
-                raise self._unknown_override(config_name, overrides, unknown.group(1), mode) from None
+                raise self._unknown_override(config_name, overrides, unknown.group(1), mode, error) from None
             raise CnnbenchError(first_line(error)) from None
 
-    def _unknown_override(self, config_name: str, overrides: Sequence[str], key: str, mode: RunMode) -> CnnbenchError:
+    def _unknown_override(self, config_name: str, overrides: Sequence[str], key: str, mode: RunMode, error: BaseException) -> CnnbenchError:
         rest = [o for o in overrides if not o.lstrip("+~").startswith(f"{key}=") and o.lstrip("+~") != key]
         try:
             cfg = self.hydra.compose_config(config_name, rest, run_mode=mode, with_log_configuration=False)
@@ -65,6 +65,9 @@ class Session:
             cfg = self.hydra.compose_config(config_name, [], run_mode=mode, with_log_configuration=False)
         plain = OmegaConf.to_container(cfg, resolve=False)
         plain.pop("hydra", None)
+        found = _lookup(plain, key)
+        if isinstance(found, Mapping):  # the key is there: the mapping given to it named a key it does not have
+            return _closed_mapping(key, found, getattr(error.__cause__, "full_key", "") or "")
         parent = key.rsplit(".", 1)[0] if "." in key else ""
         if parent in GROUPS and isinstance(plain.get(parent), Mapping):
             return _no_hyperparameter(parent, plain[parent].get("name"), key.rsplit(".", 1)[1])
@@ -172,6 +175,25 @@ def _leaf_keys(node: Any, prefix: str = "") -> list[str]:
     for key, value in node.items():
         keys += _leaf_keys(value, f"{prefix}{key}.")
     return keys
+
+
+_MISSING = object()
+
+
+def _lookup(node: Any, key: str) -> Any:
+    """The value at dotted ``key`` of plain containers, or a sentinel where there is none."""
+    for part in key.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return _MISSING
+        node = node[part]
+    return node
+
+
+def _closed_mapping(key: str, found: Mapping[str, Any], missing: str) -> CnnbenchError:
+    """``key={new: 1}`` over a mapping without ``new``: Hydra merges into it and adds no key without ``+``."""
+    sub = missing[len(key) + 1 :] if missing.startswith(f"{key}.") else "?"
+    keys = ", ".join(map(str, found)) or "none"
+    return CnnbenchError(f"{key} has no key {sub} to merge a value into (its keys: {keys}); add one with +{key}.{sub}=VALUE")
 
 
 def _no_hyperparameter(slot: str, name: Any, key: str) -> CnnbenchError:

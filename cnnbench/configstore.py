@@ -12,9 +12,11 @@ puts back the registry stored before when it ends.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
+from omegaconf import DictConfig, OmegaConf
 
 from cnnbench.kinds import GROUPS, KINDS
 from cnnbench.registry import Registry
@@ -30,9 +32,23 @@ def _plain(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
 
-def component_node(name: str, defaults: dict[str, Any]) -> dict[str, Any]:
-    """The config node of one component: its name and its tunable defaults."""
-    return {"name": name, **{key: _plain(value) for key, value in defaults.items()}}
+def _open_mappings(node: dict[str, Any]) -> DictConfig:
+    """``node`` as a config whose mapping values take new keys.
+
+    Hydra closes the composed config (struct mode) before it applies overrides, so the documented
+    ``'model.args={width: 16}'`` could not add ``width`` to the default ``args: {}``. A hyperparameter whose
+    default is a mapping holds the factory's free keyword arguments: its keys are the user's to choose.
+    """
+    config = OmegaConf.create(node)
+    for key, value in node.items():
+        if isinstance(value, Mapping):
+            OmegaConf.set_struct(config[key], False)
+    return config
+
+
+def component_node(name: str, defaults: dict[str, Any]) -> DictConfig:
+    """The config node of one component: its name and its tunable defaults (mappings open to new keys)."""
+    return _open_mappings({"name": name, **{key: _plain(value) for key, value in defaults.items()}})
 
 
 def store_components(registry: Registry) -> None:
@@ -51,6 +67,6 @@ def store_components(registry: Registry) -> None:
     store.store(name=COMPONENTS_CONFIG, node={"defaults": defaults, "data": dataset_options(registry)}, provider=PROVIDER)
 
 
-def dataset_options(registry: Registry) -> dict[str, dict[str, Any]]:
+def dataset_options(registry: Registry) -> dict[str, DictConfig]:
     """``data.<dataset>``: the options of each dataset that has any (``data.imagefolder.max_size=128``)."""
-    return {c.name: {key: _plain(value) for key, value in c.defaults.items()} for c in registry.components("dataset") if c.defaults}
+    return {c.name: _open_mappings({key: _plain(value) for key, value in c.defaults.items()}) for c in registry.components("dataset") if c.defaults}

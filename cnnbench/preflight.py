@@ -7,7 +7,8 @@
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable
+import inspect
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,8 +18,10 @@ from omegaconf.errors import OmegaConfBaseException
 from cnnbench.atomic import clean_stale, probe_writable
 from cnnbench.config_schema import ConfigError, missing_sections, validate
 from cnnbench.configstore import GROUPS
-from cnnbench.errors import CnnbenchError
+from cnnbench.errors import CnnbenchError, IncompatibleConfigError
+from cnnbench.kinds import KINDS
 from cnnbench.plugins import LoadedRegistry
+from cnnbench.registry import Component
 
 if TYPE_CHECKING:
     from cnnbench.training.execute import Plan
@@ -67,6 +70,32 @@ def check_writable(folder: Any, key: str) -> Path:
     for part in OUTPUT_FOLDERS:
         clean_stale(found / part)
     return found
+
+
+def check_factory(component: Component, node: Mapping[str, Any] | None = None) -> None:
+    """``component``'s factory takes what cnnbench will pass it: its kind's context and its hyperparameters.
+
+    Binds the factory's signature to those names (no value is needed to bind), so a factory that forgot a
+    parameter of its kind (an activation without ``channels``) is one line before any data loads, not a
+    ``TypeError`` from deep inside the model once the run has started. A factory without a readable
+    signature (some builtins) is left to its first call.
+    """
+    try:
+        signature = inspect.signature(component.factory)
+    except (TypeError, ValueError):
+        return
+    context = KINDS[component.kind].context
+    hyperparameters = {**component.defaults, **{k: v for k, v in (node or {}).items() if k != "name"}}
+    try:
+        signature.bind(**dict.fromkeys(context), **hyperparameters)
+    except TypeError as error:
+        factory = getattr(component.factory, "__qualname__", repr(component.factory))
+        passed = [f"{', '.join(context)} (every {component.kind}'s)"] if context else []
+        passed += [f"{', '.join(hyperparameters)} (its hyperparameters)"] if hyperparameters else []
+        raise IncompatibleConfigError(
+            f"{component.label} ({component.distribution}): its factory {factory}({', '.join(signature.parameters)}) {error}; "
+            f"cnnbench calls it with {' and '.join(passed) or 'no arguments'} (docs/plugins.md, section 2)"
+        ) from None
 
 
 def check_training_objects(cfg: DictConfig) -> None:

@@ -9,6 +9,8 @@ of a sweep and the jobs a launcher runs in one process read and decode the files
 
 from __future__ import annotations
 
+import logging
+import math
 import os
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping
@@ -16,6 +18,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
+
+import torch
 
 from cnnbench.data.imageset import ImageSet
 from cnnbench.errors import DataError, InvalidHyperparameterError
@@ -25,6 +29,7 @@ CACHE_ENV = "CNNBENCH_DATA_CACHE"
 #: datasets kept at once: a sweep over a few datasets reuses each, a long session does not grow without end
 CACHE_SIZE = 4
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -145,11 +150,50 @@ def load_dataset(
 
 
 def _check(name: str, root: Path, splits: Any) -> None:
-    """Refuse what training cannot use, before it starts: a wrong return type, an empty split, mismatched classes."""
+    """Refuse what training cannot use, before it starts: a wrong return type, a split that breaks the
+    :class:`ImageSet` contract, an empty split, mismatched classes; warn once of pixels outside [0, 1]."""
     if not isinstance(splits, ImageSplits):
         raise DataError(f"dataset {name!r} returned a {type(splits).__name__}, not cnnbench.data.ImageSplits")
+    outside = []
     for split, images in splits.items():
         if len(images) == 0:
             raise DataError(f"dataset {name!r}: the {split} split under {root} has 0 images; every split needs at least one")
+        low, high = _check_split(name, split, images)
+        if low < 0 or high > 1:
+            outside.append(f"{split} [{low:.3g}, {high:.3g}]")
         if images.classes != splits.train.classes or images.images.shape[1:2] != splits.train.images.shape[1:2]:
             raise DataError(f"dataset {name!r}: the {split} split has other classes or channels than the train split")
+    if outside:
+        log.warning(
+            "warning: dataset %r: pixel values outside [0, 1] (%s), where cnnbench.data.ImageSet expects [0, 1]; training goes on"
+            " (each split is standardized with the training split's statistics), but check that the loader scales them",
+            name,
+            ", ".join(outside),
+        )
+
+
+def _check_split(name: str, split: str, images: ImageSet) -> tuple[float, float]:
+    """One split against the :class:`ImageSet` contract (vectorized: one pass over the pixels and the labels); its
+    smallest and largest pixel value."""
+
+    def refuse(problem: str, allowed: str) -> DataError:
+        return DataError(f"dataset {name!r}: the {split} split has {problem}; {allowed}")
+
+    pixels, labels, count = images.images, images.labels, len(images.classes)
+    if not isinstance(pixels, torch.Tensor) or not isinstance(labels, torch.Tensor):
+        raise refuse(f"images of type {type(pixels).__name__} and labels of type {type(labels).__name__}", "both must be torch.Tensor")
+    if pixels.dim() != 4:
+        raise refuse(f"images of shape {tuple(pixels.shape)}", "images must be (N, C, H, W)")
+    if labels.dim() != 1 or len(labels) != len(pixels):
+        raise refuse(f"{len(pixels)} images but {len(labels)} labels" if labels.dim() == 1 else f"labels of shape {tuple(labels.shape)}", "one label per image")
+    if pixels.dtype != torch.float32:
+        raise refuse(f"{str(pixels.dtype).removeprefix('torch.')} images", "images must be float32 in [0, 1] (images.float() for float64, images.float() / 255 for uint8)")
+    if labels.dtype != torch.int64:
+        raise refuse(f"{str(labels.dtype).removeprefix('torch.')} labels", "labels must be int64 class indices")
+    low_label, high_label = (int(value) for value in torch.aminmax(labels))
+    if low_label < 0 or high_label >= count:
+        raise refuse(f"label {low_label if low_label < 0 else high_label}", f"labels must be in range({count}), one per class of {count}")
+    low, high = (float(value) for value in torch.aminmax(pixels))
+    if not (math.isfinite(low) and math.isfinite(high)):
+        raise refuse("non-finite pixel values (nan or inf)", "every pixel must be a finite float32, in [0, 1]")
+    return low, high

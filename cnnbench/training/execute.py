@@ -27,6 +27,7 @@ from cnnbench.errors import CnnbenchError, IncompatibleConfigError, require
 from cnnbench.kinds import SLOTS
 from cnnbench.parts import Parts
 from cnnbench.plugins import LoadedRegistry
+from cnnbench.preflight import check_factory
 from cnnbench.records import DataIdentity, Objective, RunRecord, config_identity, flatten_components, new_run_id, utc_now, write_record
 from cnnbench.tasks import Task, TaskData
 from cnnbench.training import device as devices
@@ -74,12 +75,15 @@ def plan(cfg: DictConfig, registry: LoadedRegistry) -> Plan:
     require(int(trainer.epochs) >= 1, f"trainer.epochs must be >= 1, got {trainer.epochs}")
     require(int(trainer.batch_size) >= 1, f"trainer.batch_size must be >= 1, got {trainer.batch_size}")
     task_node = _node(cfg.task, "classification")
+    check_factory(registry.get("task", task_node["name"]), task_node)
     task = registry.create("task", task_node)
     task_name = task_node["name"]
     nodes = {"task": task_node, "model": _node(cfg.get("model"), task.models[0])}
     nodes["loss"] = _node(cfg.get("loss"), task.default_loss)
     nodes.update({slot: _node(cfg[slot], "") for slot in SLOTS})
 
+    for kind in ("model", "loss", *SLOTS):  # before any of them is built, the loss now, the rest with the model
+        check_factory(registry.get(kind, nodes[kind]["name"]), nodes[kind])
     model = registry.get("model", nodes["model"]["name"])
     serves = model.spec.tasks
     if task_name not in serves:
@@ -102,6 +106,8 @@ def plan(cfg: DictConfig, registry: LoadedRegistry) -> Plan:
     split = SplitSettings(float(data.get("val_fraction", 0.1)), int(data.get("split_seed", 0)))
     chosen = data.get(str(task_node.get("dataset")))  # data.<dataset>: the task's dataset's options
     dataset_options = _node(chosen, "") if isinstance(chosen, DictConfig | Mapping) else {}
+    if str(task_node.get("dataset")) in registry.names("dataset"):
+        check_factory(registry.get("dataset", str(task_node["dataset"])), dataset_options)
     settings = LoopSettings(
         epochs=int(trainer.epochs),
         batch_size=int(trainer.batch_size),
