@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import yaml
 from hydra._internal.hydra import Hydra
 from hydra._internal.utils import create_automatic_config_search_path
 from hydra.core.global_hydra import GlobalHydra
@@ -56,6 +57,8 @@ class Session:
             if unknown and "not in struct" in f"{error} {error.__cause__}":
                 raise self._unknown_override(config_name, overrides, unknown.group(1), mode, error) from None
             raise CnnbenchError(first_line(error)) from None
+        except yaml.YAMLError as error:  # a preset of --config-dir that is not YAML: Hydra lets the parser's error through
+            raise CnnbenchError(_not_yaml(error)) from None
 
     def _unknown_override(self, config_name: str, overrides: Sequence[str], key: str, mode: RunMode, error: BaseException) -> CnnbenchError:
         rest = [o for o in overrides if not o.lstrip("+~").startswith(f"{key}=") and o.lstrip("+~") != key]
@@ -76,7 +79,15 @@ class Session:
         siblings = sorted(k for k in keys if parent and k.startswith(f"{parent}.") and k.count(".") == key.count("."))
         hint = f"did you mean {', '.join(close)}? " if close else ""
         known = f"keys of {parent}: {', '.join(siblings)}" if siblings else "see `cnnbench run --cfg job` for every key"
-        return CnnbenchError(f"unknown config key {key}: {hint}{known} (+{key}=... adds a new key)")
+        return CnnbenchError(f"unknown config key {key}: {hint}{known}")
+
+
+def _not_yaml(error: yaml.YAMLError) -> str:
+    """``DIR/pooling/bad.yaml line 2, column 6: not valid YAML (expected ',' or ']' ...)``."""
+    mark = getattr(error, "problem_mark", None)
+    where = f"{mark.name} line {mark.line + 1}, column {mark.column + 1}" if mark else "a preset"
+    problem = getattr(error, "problem", None) or first_line(error)
+    return f"{where}: not valid YAML ({problem}); fix the preset file or leave it out of --config-dir"
 
 
 @contextmanager

@@ -180,6 +180,8 @@ RUN = [
     case("--cfg nothing", "argument --cfg/-c: invalid choice: 'nothing'"),
     case("--info nonsense", "argument --info/-i: invalid choice: 'nonsense'"),
     case("--config-dir {tmp}/nope", "--config-dir {tmp}/nope: no such folder"),
+    case("--config-dir {tmp}/presets pooling=broken", "{tmp}/presets/pooling/broken.yaml line 3, column 1: not valid YAML (expected ',' or ']'"),
+    case("--config-dir {tmp}/presets pooling=broken --cfg job", "broken.yaml line 3, column 1: not valid YAML"),
     case("--shell-completion", "--shell-completion needs install=SHELL, uninstall=SHELL or query=SHELL"),
     case("--frobnicate", "unrecognized arguments: --frobnicate (see `cnnbench run --help`)"),
 ]
@@ -209,6 +211,7 @@ SWEEP = [
     case("+sweep.trial=3", "unknown sweep setting trial"),
     case("sweep.trial=3", "unknown config key sweep.trial: did you mean sweep.trials"),
     case("sweep=nope", "unknown sweep 'nope'"),
+    case("--config-dir {tmp}/presets pooling=broken sweep=mixed_lambda", "broken.yaml line 3, column 1: not valid YAML"),
     case("sweep=mixd_lambda", "did you mean mixed_lambda"),
     case("sweep.objectives=[{metric:acc,direction:maximize}]", "sweep.objectives: 'acc' is not a metric of task classification; metrics: accuracy, loss"),
     case("sweep.objectives=[{metric:accuracy,direction:up}]", "direction of accuracy must be maximize or minimize"),
@@ -342,6 +345,8 @@ def test_bad_input_is_one_line_exit_2_and_leaves_nothing(
 ) -> None:
     (tmp_path / "a_file").write_text("not a folder\n")
     (tmp_path / "empty").mkdir()
+    (tmp_path / "presets" / "pooling").mkdir(parents=True)
+    (tmp_path / "presets" / "pooling" / "broken.yaml").write_text("name: mixed\nlam: [oops\n")  # a typo in one's own preset
     monkeypatch.chdir(tmp_path)  # anything written relative to the working folder shows up below
     before, records_before = _files(tmp_path), _files(records)
     status = main(_fill(argv, tmp_path, records))
