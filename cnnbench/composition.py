@@ -30,7 +30,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
 from cnnbench.configstore import CONFIG_MODULE, GROUPS, store_components
-from cnnbench.errors import CnnbenchError
+from cnnbench.errors import CnnbenchError, UnknownComponentError
 from cnnbench.overrides import check_group_overrides
 from cnnbench.registry import Registry
 
@@ -171,7 +171,14 @@ def check_groups(hydra: Hydra, overrides: Sequence[str]) -> None:
     """Every ``group=option`` override names an option of its group (one line with the closest ones)."""
     loader = hydra.config_loader
     groups = [g for g in loader.list_groups("") if g != "hydra"]
-    check_group_overrides(overrides, groups, loader.get_group_options)
+    try:
+        check_group_overrides(overrides, groups, loader.get_group_options)
+    except UnknownComponentError as error:
+        failed = [message.split(" failed to load")[0] for message in getattr(_stored[-1] if _stored else None, "failures", [])]
+        if not failed:
+            raise
+        # the component asked for may be one of theirs: say so, or the user hunts a typo that is not there
+        raise CnnbenchError(f"{error} (not loaded, see the warnings above: {', '.join(failed)})") from None
 
 
 def first_line(error: BaseException) -> str:

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 
 from cnnbench import hookimpl
-from cnnbench.errors import PluginError
+from cnnbench.errors import CnnbenchError, PluginError
 from cnnbench.plugins import PluginSource, load_registry
 
 
@@ -49,6 +49,20 @@ def test_a_plugin_that_raises_is_skipped_with_nothing_half_registered() -> None:
     assert "half_registered" not in registry.names("activation")
     assert "swish_test" in registry.names("activation")
     assert registry.failures == ["plugin 'broken' (dist-broken) failed to load: RuntimeError: boom"]
+
+
+def test_an_unknown_component_names_the_plugins_that_failed_to_load() -> None:
+    from cnnbench.composition import composing
+
+    def cnnbench_register_activations(register):
+        raise RuntimeError("boom")
+
+    broken = load_registry(extra=[(source("broken"), plugin(cnnbench_register_activations=cnnbench_register_activations))])
+    with composing(broken) as session, pytest.raises(CnnbenchError, match=r"unknown activation 'ranged'.*\(not loaded, see the warnings above: plugin 'broken' \(dist-broken\)\)"):
+        session.compose("config", ["activation=ranged"])
+    with composing(load_registry()) as session, pytest.raises(CnnbenchError) as plain:
+        session.compose("config", ["activation=ranged"])
+    assert "not loaded" not in str(plain.value)
 
 
 def test_strict_mode_makes_a_failure_fatal(monkeypatch: pytest.MonkeyPatch) -> None:
