@@ -251,7 +251,7 @@ REPORT = [
     case("--results {records} --where ((", "invalid --where filter"),
     case("--results {records} --where nope>1", "invalid --where filter"),
     case("--results {records} --by nope", "--by names unknown columns nope"),
-    case("--results {records} --task nope", "no records match the filters (task=nope); tasks in the records: classification"),
+    case("--results {records} --task nope", "no records match the filters (task=nope); --task values in the records: classification"),
     case("--results {records} --baseline activation=reluu", "--baseline activation=reluu matches no run; activation in these runs: elu, relu"),
     case("--results {records} --dataset nope", "no records match the filters"),
     case("--results {records} --study nope", "no records match the filters"),

@@ -81,23 +81,26 @@ def _choice_labels(runs: pd.DataFrame, slot: str, hyper: list[str]) -> np.ndarra
     return fold(settings.drop_duplicates(), [slot, *hyper])[slot].to_numpy()[codes]
 
 
-def _pooled(varying: Sequence[str], keys: Sequence[str]) -> str:
-    """``activation, optimizer.lr``: the varying keys, a hyperparameter named by its slot when the slot is a key."""
-    return ", ".join(dict.fromkeys(k.split(".")[0] if k.split(".")[0] in keys else k for k in varying))
+def _pooled(varying: Sequence[str]) -> str:
+    """``activation, optimizer.lr``: the varying settings, a hyperparameter named by its slot when the slot varies too."""
+    return ", ".join(dict.fromkeys(k.split(".")[0] if k.split(".")[0] in varying else k for k in varying))
 
 
-def aggregates(runs: pd.DataFrame, keys: Sequence[str], slots: Sequence[str], confidence: float = 0.95) -> tuple[pd.DataFrame, pd.DataFrame]:
+def aggregates(
+    runs: pd.DataFrame, keys: Sequence[str], slots: Sequence[str], confidence: float = 0.95, settings: Sequence[str] = ()
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The IQM and performance profile of each choice of each slot, for a metric with at least two
     sections in which all the compared choices ran, and the full profiles (``PROFILE_POINTS``
     thresholds a choice) for plotting. The table's ``tau`` is the median of all the compared runs;
-    ``pooled`` names the other keys whose values differ among them (configurations a choice's score pools)."""
+    ``pooled`` names the other settings (``keys`` and ``settings``: the identity's, where ``--by`` left
+    some out) whose values differ among them: the configurations a choice's score pools."""
     section = [c for c in section_columns(keys) if c != "metric"]
     quantiles = [(1 - confidence) / 2 * 100, (1 + confidence) / 2 * 100]
     strata = pd.DataFrame({c: texts(runs[c]) for c in section}).groupby(section, sort=True).ngroup().to_numpy() if section else np.zeros(len(runs), int)
     metrics, values_all = texts(runs["metric"]).to_numpy(), runs["value"].to_numpy(dtype=float)
     maximize_all = runs["maximize"].to_numpy(dtype=bool)
     rows, profiles = [], []
-    settings = {k: pd.factorize(texts(runs[k]))[0] for k in keys if k not in section}  # once, for every slot's `pooled`
+    codes = {k: pd.factorize(texts(runs[k]))[0] for k in dict.fromkeys([*keys, *settings]) if k not in section and k in runs}  # once, for every slot's `pooled`
     for slot in (s for s in slots if s in keys):
         labels = _choice_labels(runs, slot, [k for k in keys if k.startswith(slot + ".")])
         own = {slot, *(k for k in keys if k.startswith(slot + "."))}
@@ -111,7 +114,7 @@ def aggregates(runs: pd.DataFrame, keys: Sequence[str], slots: Sequence[str], co
             scores = values_all[compared]
             taus = np.append(np.linspace(scores.min(), scores.max(), PROFILE_POINTS), np.median(scores))
             maximize = bool(maximize_all[compared][0])
-            pooled = _pooled([k for k, codes in settings.items() if k not in own and codes[compared].min() != codes[compared].max()], keys)
+            pooled = _pooled([k for k, code in codes.items() if k not in own and code[compared].min() != code[compared].max()])
             rng = np.random.default_rng(0)
             for choice in complete:
                 mine = np.flatnonzero(chosen & (labels == choice))

@@ -22,6 +22,7 @@ from cnnbench.report.stats import (
     Objective,
     ReportInputError,
     ablation,
+    as_text,
     bench_table,
     check_baseline,
     deduplicate,
@@ -90,9 +91,19 @@ def select(frame: pd.DataFrame, where: str | None = None, allowed: Mapping[str, 
             ) from None
     if frame.empty:
         shown = ", ".join(f"{k}={','.join(v)}" for k, v in (allowed or {}).items() if v) + (f" where {where}" if where else "")
-        present = "; ".join(f"{option}s in the records: {', '.join(sorted(set(texts(everything[FILTER_COLUMNS[option]])) - {''}))}" for option, values in (allowed or {}).items() if values)
+        present = "; ".join(f"--{option} values in the records: {', '.join(sorted(set(texts(everything[FILTER_COLUMNS[option]])) - {''})) or 'none'}" for option, values in (allowed or {}).items() if values)
         raise NoRecordsError(f"no records match the filters ({shown or 'none'})" + (f"; {present}" if present else ""))
     return frame
+
+
+def _chosen_keys(keys: Sequence[str] | None, identity: list[str], frame: pd.DataFrame) -> list[str]:
+    """``--by``: the keys as listed, or the identity's with ``+KEY`` ones added (``+versions.torch``)."""
+    if not keys:
+        return identity
+    added = [k[1:] for k in keys if k.startswith("+")]
+    if added and len(added) < len(keys):
+        raise ReportInputError(f"--by {','.join(keys)}: either list the keys (task,dataset,activation) or add to the default ones (+versions.torch), not both")
+    return _check_keys([*identity, *added] if added else keys, frame)
 
 
 def _check_keys(keys: Sequence[str], frame: pd.DataFrame) -> list[str]:
@@ -127,11 +138,13 @@ def build_report(
     goals = objectives(frame[frame["record_type"] == "run"], metric, maximize)
     scored = scored_runs(frame, goals, trials=False)  # sweep trials: their own section
     unscored = _unscored(frame, scored)
-    scored, repeats = deduplicate(scored)
-    keys = _check_keys(keys, scored if not scored.empty else frame) if keys else default_keys(scored)
+    identity = default_keys(scored)
+    keys = _chosen_keys(keys, identity, scored if not scored.empty else frame)
+    versions = _code_versions(scored, keys)  # before repeats go: a seed rerun under new code is no repeat to hide
+    scored, repeats = deduplicate(scored, apart=[k for k in keys if k not in identity])
     pins = parse_baseline(baseline)
     check_baseline(pins, keys, baseline, scored)  # a bad option is refused before the worker starts
-    with aside(_aside_tables, scored, keys, confidence, correction, power) as other_tables:
+    with aside(_aside_tables, scored, keys, identity, confidence, correction, power) as other_tables:
         board = leaderboard(scored, keys, confidence, correction)
         compared = ablation(scored, keys, pins, confidence, correction, power)
         run_list, found_provenance = list_runs(scored), provenance(frame, list(skipped))
@@ -157,17 +170,17 @@ def build_report(
         confidence=confidence,
         correction=correction,
         power=power,
-        notes=_notes(scored, keys, board, repeats, unscored),
+        notes=_notes(scored, keys, board, repeats, unscored, versions, goals),
     )
 
 
 def _aside_tables(
-    scored: pd.DataFrame, keys: list[str], confidence: float, correction: str, power: float
+    scored: pd.DataFrame, keys: list[str], identity: list[str], confidence: float, correction: str, power: float
 ) -> tuple[tuple[pd.DataFrame, pd.DataFrame], pd.DataFrame]:
     """The aggregates across sections and the claims: computed in a worker while the leaderboard, the
     ablation and the studies are computed here (the two halves take about as long: 3.1 s each at
     100,000 records)."""
-    across = aggregates(scored, keys, list(DEFAULT_BASELINE), confidence)
+    across = aggregates(scored, keys, list(DEFAULT_BASELINE), confidence, settings=identity)
     return across, claims_table(scored, keys, confidence=confidence, correction=correction, power=power)
 
 
@@ -179,32 +192,61 @@ def list_runs(runs: pd.DataFrame) -> pd.DataFrame:
     return ordered[[c for c in RUN_COLUMNS if c in runs]].reset_index(drop=True)
 
 
-def _unscored(frame: pd.DataFrame, scored: pd.DataFrame) -> list[str]:
-    """The run ids of completed runs (not sweep trials) left out for want of a finite test value."""
+def _unscored(frame: pd.DataFrame, scored: pd.DataFrame) -> pd.DataFrame:
+    """The completed runs (not sweep trials) left out for want of a finite test value: run_id, task, config_id."""
     completed = (frame["record_type"] == "run") & (frame["status"] == "completed") & frame["study.name"].isna()
     if completed.sum() == len(scored):  # the common case, without a lookup of 100,000 index labels
-        return []
-    completed = frame[completed]
-    return sorted(map(str, completed.loc[~completed.index.isin(scored.index), "run_id"]))
+        return pd.DataFrame(columns=["run_id", "task", "config_id"])
+    left = frame[completed & ~frame.index.isin(scored.index)]
+    return pd.DataFrame({"run_id": texts(left["run_id"]), "task": texts(left["task"]), "config_id": texts(left["config_id"])}).sort_values("run_id")
 
 
-def _notes(scored: pd.DataFrame, keys: Sequence[str], board: pd.DataFrame, repeats: pd.DataFrame, unscored: Sequence[str] = ()) -> list[str]:
+def _code_versions(scored: pd.DataFrame, keys: Sequence[str]) -> tuple[int, list[str]]:
+    """How many leaderboard rows pool runs of several code versions, and which version columns differ
+    within them (none when ``keys`` keep the versions apart)."""
+    columns = [c for c in CODE_VERSIONS if c in scored and c not in keys and scored[c].nunique() > 1]
+    if not columns:  # the common case: one version of the code throughout
+        return 0, []
+    spread = as_text(scored, columns).groupby([texts(scored[k]) for k in [*keys, "metric"]], dropna=False).nunique() > 1
+    mixed = spread[spread.any(axis=1)]
+    return len(mixed), [c for c in columns if mixed[c].any()]
+
+
+def _unscored_notes(unscored: pd.DataFrame, scored: pd.DataFrame, goals: Mapping[str, Objective]) -> list[str]:
+    """A task none of whose runs has the metric, then the runs that lack a value their configuration's
+    other runs have (a diverged run?)."""
+    notes, scored_tasks = [], set(texts(scored["task"]))
+    for task, rows in unscored[~unscored["task"].isin(scored_tasks)].groupby("task", sort=True):
+        metric = goals[task].metric if task in goals else "any metric"
+        notes.append(f"{len(rows)} completed runs of {task} are left out: none of them has a finite test value of {metric} (choose another with --metric)")
+    diverged = unscored[unscored["task"].isin(scored_tasks)]
+    if not diverged.empty:
+        ids = diverged["run_id"].tolist()
+        shown = ", ".join(ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
+        gone = diverged.loc[~diverged["config_id"].isin(set(texts(scored["config_id"]))), "config_id"].nunique()
+        means = "their configurations' means are over the other seeds" + (f", and {gone} configurations with no scored run are absent" if gone else "")
+        notes.append(f"{len(ids)} completed runs have no finite test value of their metric (diverged?) and are left out, so {means}: {shown}")
+    return notes
+
+
+def _notes(
+    scored: pd.DataFrame,
+    keys: Sequence[str],
+    board: pd.DataFrame,
+    repeats: pd.DataFrame,
+    unscored: pd.DataFrame,
+    versions: tuple[int, list[str]],
+    goals: Mapping[str, Objective],
+) -> list[str]:
     """What a reader must know before trusting the tables: pooling, repeats, selection on test, runs left out."""
-    notes = []
-    if unscored:
-        shown = ", ".join(unscored[:5]) + (f" and {len(unscored) - 5} more" if len(unscored) > 5 else "")
-        notes.append(
-            f"{len(unscored)} completed runs have no finite test value of their metric (diverged?) and are left out, so their "
-            f"configurations' means are over the other seeds: {shown}"
-        )
+    notes = _unscored_notes(unscored, scored, goals)
     if "device" not in keys and scored["device"].nunique() > 1:
         notes.append("device is not a key: runs on different devices are pooled (see the devices column)")
-    versions = [c for c in CODE_VERSIONS if c in scored]
-    spanning = int((scored.groupby("config_id")[versions].nunique() > 1).any(axis=1).sum()) if versions and not scored.empty else 0
+    spanning, differing = versions
     if spanning:
         notes.append(
-            f"{spanning} configurations pool runs of several code versions ({', '.join(versions)}): a configuration is its "
-            "settings, not the code that ran it; to compare versions, add one to --by (e.g. --by versions.torch) or filter with --where"
+            f"{spanning} leaderboard rows pool runs of several code versions ({', '.join(differing)} differ): a configuration is its "
+            f"settings, not the code that ran it; to compare versions, keep them apart with --by +{differing[0]} or filter with --where"
         )
     pooled = int(board["config_id"].str.contains(",").sum()) if not board.empty else 0
     if pooled:

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from cnnbench.report.inference import MIN_SEEDS, Sample, adjust, compare_all, family_level, seeds_to_decide
-from cnnbench.report.stats import as_text, choice_label, describe, section_columns, texts, varying_keys
+from cnnbench.report.stats import agree, as_text, choice_label, describe, numeric_column, section_columns, texts, varying_keys
 
 
 @dataclass(frozen=True)
@@ -74,11 +74,7 @@ CLAIM_COLUMNS = [
 
 def _gap(runs: pd.DataFrame, metric: str) -> pd.Series:
     """The overfitting gap of ``metric`` per run: train minus validation."""
-    return _column(runs, f"train.{metric}") - _column(runs, f"validation.{metric}")
-
-
-def _column(runs: pd.DataFrame, name: str) -> pd.Series:
-    return pd.to_numeric(runs[name], errors="coerce") if name in runs else pd.Series(np.nan, index=runs.index)
+    return numeric_column(runs, f"train.{metric}") - numeric_column(runs, f"validation.{metric}")
 
 
 def _mean_of_finite(values: np.ndarray) -> float:
@@ -96,12 +92,6 @@ class _Comparison(NamedTuple):
     gaps: tuple[float, float]  # mean overfitting gap of each arm
 
 
-def _agree(choice: tuple[str, ...], baseline: tuple[str, ...]) -> bool:
-    """Whether two arms' hyperparameters agree wherever both were run with one: mixed pooling with
-    kernel 2 is compared with max pooling with kernel 2, never with kernel 3."""
-    return all(a == b or "" in (a, b) for a, b in zip(choice, baseline))
-
-
 def _comparisons(runs: pd.DataFrame, settings: pd.DataFrame, claim: Claim) -> list[_Comparison]:
     """Each configuration of a claim's choice against each of its baseline, within each context
     holding both; ``settings`` holds the runs' keys as text, the section's first.
@@ -115,7 +105,7 @@ def _comparisons(runs: pd.DataFrame, settings: pd.DataFrame, claim: Claim) -> li
     rows = (settings["task"] == claim.task) & settings[claim.slot].isin([claim.choice, claim.baseline])
     chosen = runs[rows]
     gap = _gap(chosen, claim.metric)
-    value = gap if claim.overfitting else _column(chosen, f"metric.{claim.metric}")
+    value = gap if claim.overfitting else numeric_column(chosen, f"metric.{claim.metric}")
     hyper = [k for k in settings.columns if k.startswith(claim.slot + ".")]
     fixed = [k for k in settings.columns if k != claim.slot and k not in hyper]
     table = settings.loc[rows].assign(_seed=texts(chosen["seed"]), _value=value, _gap=gap)
@@ -128,7 +118,7 @@ def _comparisons(runs: pd.DataFrame, settings: pd.DataFrame, claim: Claim) -> li
     found = []
     for context, arms in configs.items():
         for (choice, at_choice), (base, at_base) in product(arms[claim.choice], arms[claim.baseline]):
-            if _agree(choice, base):
+            if agree(choice, base):
                 sides = ((claim.choice, choice, at_choice), (claim.baseline, base, at_base))
                 found.append(_Comparison(
                     dict(zip(fixed, context)),
@@ -171,7 +161,8 @@ def claims_table(
     claim has runs."""
     rows, choices, shifted, baselines, higher = [], [], [], [], []
     section = [k for k in section_columns(keys) if k != "metric"]
-    settings = as_text(runs, section + [k for k in keys if k not in section])
+    # a claim is about one task: its column is read even where --by leaves it out
+    settings = as_text(runs, section + [k for k in ["task", *keys] if k not in section])
     found = [(claim, comparison) for claim in claims for comparison in _comparisons(runs, settings, claim)]
     if not found:
         return pd.DataFrame(columns=CLAIM_COLUMNS)

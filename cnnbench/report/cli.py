@@ -51,7 +51,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     direction = parser.add_mutually_exclusive_group()
     direction.add_argument("--maximize", dest="maximize", action="store_const", const=True, help="higher is better (default: from the metric's name)")
     direction.add_argument("--minimize", dest="maximize", action="store_const", const=False, help="lower is better")
-    parser.add_argument("--by", type=_names, metavar="KEYS", help="comma list of columns that define a configuration (default: task,dataset,device, the component columns, the trainer settings that change results and the sweep trial)")
+    parser.add_argument("--by", type=_names, metavar="KEYS", help="comma list of columns that define a configuration (default: task,dataset,device, the component columns, the trainer settings that change results and the sweep trial); +KEY,... adds to the default (--by +versions.torch)")
     parser.add_argument("--where", metavar="FILTER", help="pandas query over the records, e.g. \"task == 'classification' and device == 'cpu'\"")
     for option, what in (("task", "tasks"), ("dataset", "datasets"), ("device", "devices"), ("study", "sweep studies")):
         parser.add_argument(f"--{option}", type=_names, metavar="NAMES", help=f"keep only these {what} (comma list)")
@@ -98,8 +98,9 @@ def main(args: argparse.Namespace) -> int:
     written = write_report(report, _figures, out, args.format)
     loaded.save_indexes()  # only now: a refused report leaves the results folders as they were
     board = report.leaderboard
-    configurations = int(board["config_id"].str.count(",").sum()) + len(board)  # a row's config_id lists those it pools
-    rows = f"{len(board)} configurations" if configurations == len(board) else f"{configurations} configurations in {len(board)} leaderboard rows (--by pools some)"
+    configurations = len({config for pooled in board["config_id"] for config in str(pooled).split(",") if config})  # a row's config_id lists those it pools
+    how = "pools some" if configurations > len(board) else "splits some"
+    rows = f"{len(board)} configurations" if configurations == len(board) else f"{configurations} configurations in {len(board)} leaderboard rows (--by {how})"
     print(f"{len(report.runs)} scored runs, {rows}, {len(report.ablation)} ablation comparisons")
     for path in written:
         if path.suffix != ".png":

@@ -235,7 +235,7 @@ def _aggregate_blocks(report: Report) -> list[Block]:
         f"profiles.csv has the whole curve), with {report.confidence:.0%} stratified-bootstrap intervals (runs resampled within "
         "each section). Scores are raw metric values: compare only metrics on one scale across datasets. The runs are pooled: "
         "`pooled` names the settings that differ among them, and a section with more runs of a choice weighs more; the "
-        "leaderboard and the ablation keep every configuration apart."
+        "leaderboard and the ablation keep apart every configuration their keys tell apart."
     )
     blocks: list[Block] = [Heading(2, "Across sections"), Paragraph(intro)]
     for (metric, slot), rows in report.aggregates.groupby(["metric", "slot"], sort=True):

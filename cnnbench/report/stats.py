@@ -206,18 +206,23 @@ def scored_runs(frame: pd.DataFrame, goals: Mapping[str, Objective], *, trials: 
 REPEAT_COLUMNS = ["task", "dataset", "device", "config_id", "seed", "runs", "kept", "left_out"]
 
 
-def deduplicate(runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+def deduplicate(runs: pd.DataFrame, apart: Sequence[str] = ()) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One run per (configuration, seed), the latest finished (then the greatest run id), and the
     table of the repeats left out: a re-run of an identical seed is the same sample again, and counting
-    it twice would shrink the intervals and could flip a verdict. Runs without a seed are all kept."""
-    ordered = runs.assign(_seed=texts(runs["seed"])).sort_values(["finished_at", "run_id"], na_position="first", kind="stable")
+    it twice would shrink the intervals and could flip a verdict. Runs without a seed are all kept.
+
+    ``apart`` names columns outside the identity that the report keeps apart (``--by versions.torch``):
+    runs of a seed under two torch versions are then two samples, not a repeat."""
+    same = ["config_id", "_seed", *(f"_apart{i}" for i in range(len(apart)))]
+    ordered = runs.assign(_seed=texts(runs["seed"]), **{f"_apart{i}": texts(runs[c]) for i, c in enumerate(apart)})
+    ordered = ordered.sort_values(["finished_at", "run_id"], na_position="first", kind="stable")
     seeded = ordered[ordered["_seed"] != ""]
-    repeated = seeded[seeded.duplicated(["config_id", "_seed"], keep=False)]
+    repeated = seeded[seeded.duplicated(same, keep=False)]
     rows = []
-    for (config, seed), group in repeated.groupby(["config_id", "_seed"], sort=True):
+    for (config, seed, *_), group in repeated.groupby(same, sort=True):
         last = group.iloc[-1]
         rows.append([text(last["task"]), text(last["dataset"]), text(last["device"]), config, seed, len(group), last["run_id"], ", ".join(group["run_id"].iloc[:-1])])
-    dropped = seeded.index[seeded.duplicated(["config_id", "_seed"], keep="last")]
+    dropped = seeded.index[seeded.duplicated(same, keep="last")]
     return runs.drop(index=dropped), pd.DataFrame(rows, columns=REPEAT_COLUMNS)
 
 
@@ -422,6 +427,18 @@ def describe(settings: Mapping[str, str], shown: Collection[str] | None = None) 
     )
 
 
+def agree(choice: Sequence[str], baseline: Sequence[str]) -> bool:
+    """Whether two arms' hyperparameter values (as text, "" where an arm has none) agree wherever both
+    were run with one: mixed pooling with kernel 2 is compared with max pooling with kernel 2, never
+    with kernel 3, which would confound the choice with the kernel."""
+    return all(a == b or "" in (a, b) for a, b in zip(choice, baseline))
+
+
+def numeric_column(frame: pd.DataFrame, name: str) -> pd.Series:
+    """``frame[name]`` as numbers, NaN where a row has none (or the column is missing)."""
+    return pd.to_numeric(frame[name], errors="coerce") if name in frame else pd.Series(np.nan, index=frame.index)
+
+
 def varying_keys(table: pd.DataFrame, keys: Sequence[str], section: Sequence[str]) -> set[str]:
     """The folded keys whose value (choice or hyperparameter) differs between rows of one section."""
     varies = {c for c in keys if c not in section and table.groupby(list(section))[c].nunique().max() > 1}
@@ -442,7 +459,8 @@ def ablation(
     correction: str = "holm",
     power: float = 0.8,
 ) -> pd.DataFrame:
-    """Each choice of each slot against the slot's baseline, with every other key held fixed.
+    """Each choice of each slot against the slot's baseline, with every other key held fixed, and the
+    slot's hyperparameters too wherever both were run with one (:func:`agree`).
 
     A comparison happens only within a *context* (one value of every other key) that has runs of
     both; ``context`` names the keys that vary within the section, so each row says what was fixed.
@@ -468,13 +486,18 @@ def ablation(
         # context (the other keys) -> (is a baseline, choice label) -> its configurations' run positions
         contexts: dict[tuple[str, ...], dict[tuple[bool, str], list[np.ndarray]]] = defaultdict(lambda: defaultdict(list))
         maximize: dict[tuple[str, ...], bool] = {}
+        settings: dict[str, tuple[str, ...]] = {}  # choice label -> its hyperparameter values
         for config, at in configs.items():
             record = dict(zip(keys + ["metric"], config))
             fixed = tuple(record[c] for c in fixed_keys)
             is_base = all(record[c] == v for c, v in pins.items())
-            contexts[fixed][(is_base, choice_label(slot, record[slot], {c: record[c] for c in hyper}))].append(at)
+            label = choice_label(slot, record[slot], {c: record[c] for c in hyper})
+            contexts[fixed][(is_base, label)].append(at)
+            settings[label] = tuple(record[c] for c in hyper)
             maximize[fixed] = directions[config]
         pinned = ", ".join(f"{c}={v}" for c, v in pins.items())
+        # the pins name the baseline when they match one setting throughout; else every row names its setting
+        base_settings = {label for found in contexts.values() for is_base, label in found if is_base}
         for fixed in sorted(contexts):
             found = contexts[fixed]
             bases = sorted(label for is_base, label in found if is_base)
@@ -482,9 +505,8 @@ def ablation(
             # a baseline that leaves a hyperparameter open can match several settings: each is a baseline of
             # its own, since pooling them would count each seed once per setting as if independent
             for base in bases:
-                base_label = pinned if len(bases) == 1 else f"{slot}={base}"
-                head = dict(zip(section, fixed), slot=slot, baseline=base_label, context=described, maximize=maximize[fixed])
-                for label in sorted(label for is_base, label in found if not is_base):
+                head = dict(zip(section, fixed), slot=slot, baseline=pinned if len(base_settings) == 1 else f"{slot}={base}", context=described, maximize=maximize[fixed])
+                for label in sorted(label for is_base, label in found if not is_base and agree(settings[label], settings[base])):
                     rows.append({**head, "choice": label})
                     choices.append(_sample(found[(False, label)], seeds, values))
                     baselines.append(_sample(found[(True, base)], seeds, values))

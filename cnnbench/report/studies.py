@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from cnnbench.report.index import whole
-from cnnbench.report.stats import COMPONENT_ROOTS, METRIC_PREFIX, Objective, component_columns, text, texts
+from cnnbench.report.stats import COMPONENT_ROOTS, METRIC_PREFIX, Objective, component_columns, numeric_column, text, texts
 
 if TYPE_CHECKING:
     import optuna
@@ -88,11 +88,6 @@ def _candidates(records: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([records[component_columns(records)], config], axis=1)
 
 
-def _numbers(records: pd.DataFrame, column: str) -> pd.Series:
-    """``column`` as numbers (NaN where a record has none)."""
-    return pd.to_numeric(records[column], errors="coerce") if column in records else pd.Series(np.nan, index=records.index)
-
-
 def _value_column(records: pd.DataFrame, metric: str) -> str:
     """The validation objective's column (schema 2), else the metric a schema-1 trial reported."""
     validation = f"validation.{metric}"
@@ -115,8 +110,8 @@ def _trial_table(records: pd.DataFrame, objective: Objective, column: str) -> tu
     test value apart from it, and the parameters that vary across the study."""
     completed = records["status"] == "completed"
     reached = [_last_reported(whole(curve), objective.metric) for curve in records["curve"]] if "curve" in records else np.nan
-    tests = _numbers(records, METRIC_PREFIX + objective.metric)
-    records = records.assign(value=_numbers(records, column).where(completed), test_value=tests.where(completed), reached=reached)
+    tests = numeric_column(records, METRIC_PREFIX + objective.metric)
+    records = records.assign(value=numeric_column(records, column).where(completed), test_value=tests.where(completed), reached=reached)
     candidates = _candidates(records)
     params = sorted(c for c in candidates if texts(candidates[c]).nunique() > 1)
     columns = ["study.trial", "status", "value", "test_value", "reached", "run_id", "source"]

@@ -45,6 +45,8 @@ def test_each_choice_is_aggregated_across_datasets(write) -> None:
     runs = report.runs[report.runs["activation"] == "prelu"]["value"]
     assert (prelu["sections"], prelu["runs"]) == (2, 20)
     assert prelu["pooled"] == "pooling" and table.loc[("pooling", "avg"), "pooled"] == "activation"  # said, not hidden
+    narrow = build_report(load(write(records)), keys=["task", "dataset", "data.fingerprint", "device", "activation"]).aggregates
+    assert set(narrow["pooled"]) == {"pooling"}  # a setting --by leaves out is pooled all the same, and said
     assert prelu["iqm"] == pytest.approx(stats.trim_mean(runs, 0.25))
     assert prelu["iqm_low"] <= prelu["iqm"] <= prelu["iqm_high"] and 0 <= prelu["above_low"] <= prelu["above"] <= prelu["above_high"] <= 1
     assert prelu["above"] == pytest.approx((runs > prelu["tau"]).mean())

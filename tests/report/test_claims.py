@@ -143,3 +143,9 @@ def test_arms_are_paired_only_where_their_shared_hyperparameters_agree(write) ->
     claims = build_report(load(write(records))).claims
     better = claims[claims["claim"] == "Mixed pooling does a little better than max pooling."]
     assert better["context"].tolist() == ["dataset=digits, device=cpu, pooling=mixed_random(kernel_size=2) vs max(kernel_size=2)", "dataset=digits, device=cpu, pooling=mixed_random(kernel_size=3) vs max(kernel_size=3)"]
+
+
+def test_claims_hold_to_their_task_when_by_leaves_the_task_out(survey) -> None:
+    """A claim is about one task: --by without task still finds its arms (it raised KeyError: 'task')."""
+    report = build_report(survey.frame, keys=["dataset", "device", "activation", "pooling", "loss"])
+    assert set(report.claims["claim"]) == {claim.sentence for claim in CLAIMS}

@@ -41,6 +41,10 @@ def test_the_summary_line_counts_configurations_a_by_pools(write, tmp_path: Path
     assert main(argv) == 0 and "12 scored runs, 4 configurations," in capsys.readouterr().out
     assert main([*argv, "--by", "task,dataset,device,activation"]) == 0
     assert "12 scored runs, 4 configurations in 2 leaderboard rows (--by pools some)," in capsys.readouterr().out
+    for record in records[::2]:  # half the seeds of each configuration run by another torch: rows split, configurations as many
+        record["versions"]["torch"] = "2.14.0+cpu"
+    assert main([*argv[:2], str(write(records)), *argv[3:], "--by", "+versions.torch"]) == 0
+    assert "12 scored runs, 4 configurations in 8 leaderboard rows (--by splits some)," in capsys.readouterr().out
 
 
 def test_filters_metric_keys_and_formats(shared_results: Path, tmp_path: Path) -> None:

@@ -264,6 +264,32 @@ def test_a_baseline_open_in_a_hyperparameter_is_one_baseline_per_setting(write) 
     assert elu.loc["activation=leaky_relu(negative_slope=0.3)", "diff"] == pytest.approx(0.03)
 
 
+def test_an_open_baseline_is_compared_only_where_the_hyperparameters_agree_and_always_named(write) -> None:
+    """Mixed and mixed_learned at two lambdas each, baseline pooling=mixed: each mixed_learned setting
+    against the mixed setting of its own lambda only (never 0.7 against 0.3, which would confound the
+    choice with lambda). A context holding one baseline setting still names it, as the others do."""
+    records = [
+        synthetic.run_record(100 * i + 10 * j + seed, pooling=name, seed=seed, hyperparameters={"pooling": {"lam": lam}})
+        for i, name in enumerate(("mixed", "mixed_learned")) for j, lam in enumerate((0.3, 0.7)) for seed in range(3)
+    ]
+    runs, keys = scored(write(records))
+    table = ablation(runs, keys, parse_baseline("pooling=mixed"))
+    pooling = table[table["slot"] == "pooling"]
+    assert sorted(zip(pooling["choice"], pooling["baseline"])) == [
+        ("mixed_learned(lam=0.3)", "pooling=mixed(lam=0.3)"),
+        ("mixed_learned(lam=0.7)", "pooling=mixed(lam=0.7)"),
+    ]
+    slopes = [(3, "leaky_relu", 0.01), (3, "leaky_relu", 0.3), (3, "elu", None), (10, "leaky_relu", 0.3), (10, "elu", None)]
+    records = [
+        synthetic.run_record(100 * i + seed, activation=name, seed=seed, epochs=epochs, hyperparameters={"activation": {"negative_slope": slope}} if slope else None)
+        for i, (epochs, name, slope) in enumerate(slopes) for seed in range(3)
+    ]
+    runs, keys = scored(write(records))
+    table = ablation(runs, keys, parse_baseline("activation=leaky_relu"))
+    named = set(table.loc[table["slot"] == "activation", "baseline"])
+    assert named == {"activation=leaky_relu(negative_slope=0.01)", "activation=leaky_relu(negative_slope=0.3)"}  # epochs 10's too
+
+
 def test_pareto_front_by_hand() -> None:
     cost = np.array([1.0, 2.0, 3.0, 4.0, 2.0, 5.0])
     value = np.array([0.5, 0.7, 0.6, 0.9, 0.4, 0.9])
@@ -342,6 +368,22 @@ def test_a_completed_run_without_a_finite_test_value_is_named_not_dropped_silent
     assert report.leaderboard.iloc[0]["n"] == 3
     (note,) = [note for note in report.notes if "no finite test value" in note]
     assert note.startswith("1 completed runs") and records[1]["run_id"] in note and records[0]["run_id"] not in note
+    assert "means are over the other seeds:" in note  # the configuration is still on the board
+
+
+def test_runs_of_a_task_without_the_chosen_metric_are_not_called_diverged(write) -> None:
+    """--metric recall_at_1 leaves the classification runs out because their task has no such metric,
+    not because they diverged; a configuration whose every run lost its value is said to be absent."""
+    records = synthetic.survey_records(seeds=range(3))
+    report = build_report(load(write(records)), metric="recall_at_1")
+    (note,) = report.notes[:1]
+    assert note.startswith("24 completed runs of classification are left out: none of them has a finite test value of recall_at_1")
+    assert not [note for note in report.notes if "diverged" in note]
+    runs = [synthetic.run_record(i, seed=i) for i in range(3)] + [synthetic.run_record(3 + i, seed=i, activation="elu") for i in range(3)]
+    for record in runs[3:]:
+        record["metrics"]["test"]["accuracy"] = None
+    (note,) = [note for note in build_report(load(write(runs))).notes if "diverged" in note]
+    assert "and 1 configurations with no scored run are absent" in note
 
 
 def test_a_configuration_run_by_several_code_versions_is_said(write) -> None:
@@ -350,8 +392,33 @@ def test_a_configuration_run_by_several_code_versions_is_said(write) -> None:
     records[2]["versions"]["torch"] = "2.1.0+cpu"
     report = build_report(load(write(records)))
     assert report.leaderboard.iloc[0]["n"] == 3  # still one configuration
-    assert any(note.startswith("1 configurations pool runs of several code versions") for note in report.notes)
-    assert "versions.torch" in report.frame and len(build_report(load(write(records)), keys=[*report.keys, "versions.torch"]).leaderboard) == 2
+    (note,) = [note for note in report.notes if "code versions" in note]
+    assert note.startswith("1 leaderboard rows pool runs of several code versions (versions.torch differ)")  # not the columns that agree
+    assert "--by +versions.torch" in note
+    apart = build_report(load(write(records)), keys=["+versions.torch"])
+    assert len(apart.leaderboard) == 2 and not [note for note in apart.notes if "code versions" in note]  # as advised: the note goes
+
+
+def test_a_seed_rerun_under_new_code_is_no_repeat_when_versions_are_kept_apart(write) -> None:
+    """The same seeds run again under another torch: pooled, they are repeats (the note says code versions
+    were pooled); kept apart with --by +versions.torch, each version's runs count, none is dropped."""
+    old = [synthetic.run_record(i, seed=i) for i in range(3)]
+    new = [synthetic.run_record(10 + i, seed=i) for i in range(3)]
+    for record in new:
+        record["versions"]["torch"] = "2.14.0+cpu"
+    pooled = build_report(load(write(old + new)))
+    assert pooled.leaderboard.iloc[0]["n"] == 3 and len(pooled.repeats) == 3
+    assert [note for note in pooled.notes if "code versions" in note]  # said although the repeats took one version's runs out
+    apart = build_report(load(write(old + new)), keys=["+versions.torch"])
+    assert apart.leaderboard["n"].tolist() == [3, 3] and apart.repeats.empty
+
+
+def test_by_either_lists_keys_or_adds_to_the_defaults(write) -> None:
+    records = write([synthetic.run_record(i, seed=i) for i in range(3)])
+    with pytest.raises(ReportInputError, match=r"either list the keys .* or add to the default ones"):
+        build_report(load(records), keys=["task", "+versions.torch"])
+    with pytest.raises(ReportInputError, match="--by names unknown columns nope"):
+        build_report(load(records), keys=["+nope"])
 
 
 def test_identity_of_old_records_ignores_where_and_how_they_ran(write) -> None:
