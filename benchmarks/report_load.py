@@ -12,7 +12,7 @@ Markdown, HTML and CSV):
 - warm: the index present and nothing changed (the median of --repeat runs);
 - 1% changed: 1% of the run records rewritten (new files, as a rerun writes them) since the last report.
 
-    python benchmarks/report_load.py [--records 1000,10000,100000] [--repeat 3] [--keep DIR] [--profile FILE] [--stages] [--no-sweep] [--against CHECKOUT]
+    python benchmarks/report_load.py [--records 1000,10000,100000] [--repeat 3] [--keep DIR] [--profile FILE] [--stages] [--timeline] [--no-sweep] [--against CHECKOUT]
 
 --against CHECKOUT times the cnnbench of another checkout too (`git worktree add ../old REV`), the two
 taking turns in each round on hard-linked copies of the same records: the way to compare revisions on a
@@ -20,7 +20,9 @@ machine whose speed drifts.
 --no-sweep leaves the sweep out (a report of runs alone). --keep DIR writes the records under DIR/<count> once and reuses them (100,000 records take minutes to
 write). --profile FILE also runs one warm report of the largest size under cProfile into FILE and prints
 where its time goes (this process's share, not the forked workers'); --stages times the steps of one warm
-report of the largest size in this process, none in a worker. On a shared machine the CPU seconds are the steadier figure; `uptime` is printed.
+report of the largest size in this process, none in a worker; --timeline runs one warm report of the largest size
+as the real command runs it (forked workers and all) and prints when each step began and ended, in which
+process, counted from the command's launch: what overlaps and what waits. On a shared machine the CPU seconds are the steadier figure; `uptime` is printed.
 """
 
 from __future__ import annotations
@@ -46,6 +48,37 @@ from cnnbench.report.index import DELTA_NAME, INDEX_NAME
 STUDY_TRIALS = 40
 AN_HOUR_AGO = time.time() - 3600
 CHANGED = 0.01
+#: the steps of ``build_report`` that --stages and --timeline time one by one
+TABLE_STEPS = ("scored_runs", "deduplicate", "leaderboard", "aggregates", "claims_table", "ablation", "list_runs", "provenance", "studies")
+#: the steps of writing a report that --timeline stamps besides those: module -> function names
+STAMPED = {
+    "loader": ("read_records",),
+    "build": ("build_report", *TABLE_STEPS),
+    "plots": ("figures", "choice_plot", "pareto_plot", "curve_plots", "sweep_figures"),
+    "render": ("write_report", "write_page", "write_tables"),
+}
+#: a `cnnbench report` whose steps print "@ pid name began ended" (seconds since the epoch) on stderr; the
+#: workers are forked, so they run the stamped functions too
+TIMELINE = """
+import functools, os, sys, time
+from cnnbench.report import build, loader, plots, render
+def stamped(module, name):
+    step = getattr(module, name)
+    @functools.wraps(step)
+    def run(*args, **kwargs):
+        began = time.time()
+        try:
+            return step(*args, **kwargs)
+        finally:
+            print(f"@ {os.getpid()} {name} {began} {time.time()}", file=sys.stderr, flush=True)
+    setattr(module, name, run)
+for module, names in %r.items():
+    for name in names:
+        stamped(globals()[module], name)
+sys.argv[0] = "cnnbench"
+from cnnbench.cli import entry
+entry()
+""" % (STAMPED,)
 
 
 def write_records(folder: Path, count: int, sweep: bool = True) -> None:
@@ -169,7 +202,7 @@ def stages(folder: Path) -> list[tuple[str, float]]:
     aside.FORKS = False  # every step in this process, one after the other, so that each can be timed
     loaded = timed("read (index)", read_records, [folder], index=True)
     frame = timed("frame", lambda: build.select(loaded.frame()))
-    for name in ("scored_runs", "deduplicate", "leaderboard", "aggregates", "claims_table", "ablation", "studies", "provenance"):
+    for name in TABLE_STEPS:
         real = getattr(build, name)
         setattr(build, name, lambda *a, _real=real, _name=name, **k: timed(f"  {_name}", _real, *a, **k))
     report = timed("build_report", build.build_report, frame)
@@ -182,6 +215,24 @@ def stages(folder: Path) -> list[tuple[str, float]]:
     return spent
 
 
+def timeline(folder: Path) -> list[tuple[str, str, float, float]]:
+    """(process, step, began, ended) of one warm `cnnbench report` of ``folder`` run as the command runs,
+    seconds counted from its launch, in the order the steps began; the last row is the whole command.
+    The stamped modules are imported before the command starts (matplotlib with them, which the command
+    imports only to draw), so its first steps begin later than in the plain command; the rest is the same."""
+    command = [sys.executable, "-c", TIMELINE, "report", "--results", str(folder), "--out", str(folder.parent / f"{folder.name}-report")]
+    launched = time.time()
+    child = subprocess.run([*command, "--format", "markdown,html,csv"], capture_output=True, text=True, check=False)
+    ended = time.time()
+    if child.returncode != 0:
+        raise SystemExit(f"report failed ({child.returncode}): {child.stderr.strip()}")
+    stamps = [line.split()[1:] for line in child.stderr.splitlines() if line.startswith("@ ")]
+    processes = list(dict.fromkeys(pid for pid, *_ in sorted(stamps, key=lambda stamp: float(stamp[2]))))
+    names = {pid: "command" if number == 0 else f"worker {number}" for number, pid in enumerate(processes)}
+    steps = sorted(((names[pid], name, float(began) - launched, float(done) - launched) for pid, name, began, done in stamps), key=lambda step: step[2])
+    return [*steps, ("command", "(launch to exit)", 0.0, ended - launched)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", default="1000,10000,100000", help="comma list of record counts")
@@ -189,6 +240,7 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, metavar="DIR", help="write the records under DIR/<count> once and reuse them")
     parser.add_argument("--profile", type=Path, metavar="FILE", help="profile one warm report of the largest size into FILE")
     parser.add_argument("--stages", action="store_true", help="time the steps of one warm report of the largest size, in this process")
+    parser.add_argument("--timeline", action="store_true", help="when each step of one warm report of the largest size began and ended, in which process (the real command, workers and all)")
     parser.add_argument("--no-sweep", dest="sweep", action="store_false", help="records without the sweep: a report of runs alone (no Optuna, scikit-learn or sweep figures)")
     parser.add_argument("--against", type=Path, metavar="CHECKOUT", help="also time the cnnbench in CHECKOUT (e.g. `git worktree add ../old REV`), in turns with this one")
     args = parser.parse_args()
@@ -210,6 +262,10 @@ def main() -> None:
         if args.stages:
             for name, seconds in stages(records_folder(base, counts[-1], args.sweep)):
                 print(f"{name:24s} {seconds:6.2f} s")
+        if args.timeline:
+            print("| process | step | began s | ended s | took s |\n|---|---|---:|---:|---:|")
+            for process, name, began, ended in timeline(records_folder(base, counts[-1], args.sweep)):
+                print(f"| {process} | {name} | {began:.2f} | {ended:.2f} | {ended - began:.2f} |")
     finally:
         if args.keep is None:
             shutil.rmtree(base, ignore_errors=True)
