@@ -392,10 +392,17 @@ def check_baseline(baseline: Mapping[str, Mapping[str, str]], keys: Sequence[str
         unknown = [column for column in pins if column not in keys] if slot in keys else []
         if unknown:
             raise ReportInputError(f"--baseline pins {', '.join(unknown)}, which is not among the keys; keys: {', '.join(keys)}")
-        for column, value in pins.items() if slot in given and slot in keys and runs is not None and not runs.empty else ():
+        if not (slot in given and slot in keys and runs is not None and not runs.empty):
+            continue
+        for column, value in pins.items():
             found = set(texts(runs[column])) - {""} if column in runs else set()
             if value not in found:
                 raise ReportInputError(f"--baseline {column}={value} matches no run; {column} in these runs: {', '.join(sorted(found)) or 'none'}")
+        if len(pins) > 1 and not np.logical_and.reduce([texts(runs[column]) == value for column, value in pins.items()]).any():
+            hyper = [c for c in keys if c.startswith(slot + ".")]
+            settings = sorted(set(fold(as_text(runs, [slot, *hyper]).drop_duplicates(), [slot, *hyper])[slot]))
+            pinned = ", ".join(f"{c}={v}" for c, v in pins.items())
+            raise ReportInputError(f"--baseline {pinned} matches no run: each value is found, never together; {slot} in these runs: {', '.join(settings)}")
 
 
 def choice_label(slot: str, choice: str, settings: Mapping[str, str]) -> str:

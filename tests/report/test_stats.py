@@ -16,6 +16,7 @@ from cnnbench.report.stats import (
     ReportInputError,
     ablation,
     bench_table,
+    check_baseline,
     default_keys,
     leaderboard,
     objectives,
@@ -262,6 +263,9 @@ def test_a_baseline_open_in_a_hyperparameter_is_one_baseline_per_setting(write) 
     assert sorted(elu.index) == ["activation=leaky_relu(negative_slope=0.01)", "activation=leaky_relu(negative_slope=0.3)"]
     assert set(elu["n_baseline"]) == {3} and set(elu["test"]) == {"sign-flip"}
     assert elu.loc["activation=leaky_relu(negative_slope=0.3)", "diff"] == pytest.approx(0.03)
+    with pytest.raises(ReportInputError, match=r"--baseline activation=elu, activation.negative_slope=0.3 matches no run: each value is found, never together; "
+                       r"activation in these runs: elu\(alpha=1\), leaky_relu\(negative_slope=0.01\), leaky_relu\(negative_slope=0.3\)"):
+        check_baseline(parse_baseline("activation=elu,activation.negative_slope=0.3"), keys, "activation=elu,activation.negative_slope=0.3", runs)
 
 
 def test_an_open_baseline_is_compared_only_where_the_hyperparameters_agree_and_always_named(write) -> None:
