@@ -389,7 +389,7 @@ def check_baseline(baseline: Mapping[str, Mapping[str, str]], keys: Sequence[str
     table is computed."""
     given = {item.partition("=")[0].strip().split(".")[0] for item in (spec or "").split(",") if item.strip()}
     for slot, pins in baseline.items():
-        unknown = [column for column in pins if column not in keys] if slot in keys else []
+        unknown = [column for column in pins if column not in keys] if slot in keys or slot in given else []
         if unknown:
             raise ReportInputError(f"--baseline pins {', '.join(unknown)}, which is not among the keys; keys: {', '.join(keys)}")
         if not (slot in given and slot in keys and runs is not None and not runs.empty):

@@ -246,6 +246,8 @@ def test_baselines_can_be_changed_and_are_checked(write) -> None:
         ablation(runs, keys, pinned)
     with pytest.raises(ReportInputError, match="bad --baseline item 'norm=batch'"):
         parse_baseline("norm=batch")
+    with pytest.raises(ReportInputError, match="--baseline pins normalization, which is not among the keys"):  # was skipped silently
+        check_baseline(parse_baseline("normalization=batch"), keys, "normalization=batch", runs)
 
 
 def test_a_baseline_open_in_a_hyperparameter_is_one_baseline_per_setting(write) -> None:
