@@ -90,12 +90,18 @@ def _multirun_checks(args: argparse.Namespace, base: Any) -> list[list[str]]:
 
 
 def _check_multirun(session: Any, args: argparse.Namespace, base: Any, registry: Any) -> None:
-    """Every job of :func:`_multirun_checks`, checked while the joblib workers start beside this process."""
-    from cnnbench.preflight import check_run
+    """Every job of :func:`_multirun_checks`, checked while the joblib workers start beside this process;
+    the results folders last, once no job can be refused, so a refused multirun leaves none behind."""
+    from cnnbench.preflight import check_run, check_writable
 
     with _workers_warming(base):
+        folders = []
         for overrides in _multirun_checks(args, base):
-            check_run(session.compose("config", overrides), registry)
+            job = session.compose("config", overrides)
+            check_run(job, registry, defer_folder=True)
+            folders.append(str(job.results.dir))
+        for folder in dict.fromkeys(folders):
+            check_writable(folder, "results.dir")
 
 
 def _warm_worker() -> int:

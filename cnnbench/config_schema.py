@@ -253,8 +253,9 @@ def check_component(slot: str, node: Any, registry: Registry, key_prefix: str | 
         if key not in component.defaults:
             allowed = ", ".join(f"{prefix}.{k}" for k in component.defaults) or "none"
             raise ConfigError(f"{slot} {component.name!r} has no hyperparameter {key}: {closest(key, component.defaults)}it has: {allowed}")
-        setting = hyperparameter_setting(component.defaults[key])
-        if setting is not None and value is not None:
+        default = component.defaults[key]
+        setting = hyperparameter_setting(default)
+        if setting is not None and (value is not None or isinstance(default, Mapping)):  # null is no mapping to unpack
             check_value(f"{prefix}.{key}", value, setting)
     spec = getattr(component, "spec", None)  # the declared ranges, where the registry records them
     if spec is not None and hasattr(spec, "check_values"):

@@ -158,6 +158,11 @@ RUN = [
     case("loss=hinge loss.p=1.5", "loss.p must be an integer"),
     case("loss=triplet", "loss 'triplet' takes embeddings"),
     case("model=fcn", "model 'fcn' serves segmentation"),
+    # model=custom: refused before the data is looked for (it is missing too)
+    case("model=custom model.args=null task.dataset=mnist data.root={tmp}/nowhere", "model.args must be a mapping, got null"),
+    case("model=custom model.target=nope:X task.dataset=mnist data.root={tmp}/nowhere", "model.target 'nope:X' cannot be imported: ModuleNotFoundError"),
+    case("model=custom model.target=torch.nn:Linear", "model.target 'torch.nn:Linear': missing a required argument: 'in_features'"),
+    case("model=custom model.args={nope:1}", "got an unexpected keyword argument 'nope'; cnnbench calls it with parts, in_channels, num_classes, image_size, nope"),
     case("model=alexnet model.width=abc", "model.width must be an integer"),
     case("model=alexnet model.dropout=abc", "model.dropout must be a number"),
     case("task.dataset=imagenet", "imagenet"),
@@ -170,6 +175,8 @@ RUN = [
     case("task=segmentation task.limit=10", "task 'segmentation' has no hyperparameter limit"),
     case("task=segmentation task.eval_batch_size=0", "eval_batch_size must be an integer >= 1, got 0"),
     case("task=metric_learning loss=softmax", "loss 'softmax' takes logits"),
+    case("task=metric_learning task.limit=64", "task.limit=64 is too small: some class needs 15 images among the first task.limit training images"),
+    case("task=metric_learning task.limit=5", "the training sample has 2 images of 2 classes; task.limit=5 is too small"),
     # Hydra's grammar and flags, in cnnbench's one line
     case("trainer.epochs=[1", "cannot read override 'trainer.epochs=[1': no viable alternative at input '[1'"),
     case("activation=relu,elu", "Ambiguous value for argument 'activation=relu,elu'"),
@@ -177,6 +184,7 @@ RUN = [
     case("-m trainer.epochs=1,abc", "trainer.epochs must be an integer >= 1, got 'abc'"),
     case("-m activation=relu,nope", "unknown activation 'nope'"),
     case("-m optimizer.lr=0.1,-1", "optimizer.lr must be a number > 0, got -1"),
+    case("-m trainer.batch_size=8,0", "trainer.batch_size must be an integer >= 1, got 0"),
     case("--cfg nothing", "argument --cfg/-c: invalid choice: 'nothing'"),
     case("--info nonsense", "argument --info/-i: invalid choice: 'nonsense'"),
     case("--config-dir {tmp}/nope", "--config-dir {tmp}/nope: no such folder"),
@@ -213,6 +221,10 @@ SWEEP = [
     case("sweep=nope", "unknown sweep 'nope'"),
     case("--config-dir {tmp}/presets pooling=broken sweep=mixed_lambda", "broken.yaml line 3, column 1: not valid YAML"),
     case("sweep=mixd_lambda", "did you mean mixed_lambda"),
+    case(
+        "--config-dir {tmp}/presets sweep=component_choice sweep.params.activation.choices=[relu,slopey]",
+        "sweep.params.activation=slopey: activation 'leaky_relu' has no hyperparameter slope",
+    ),
     case("sweep.objectives=[{metric:acc,direction:maximize}]", "sweep.objectives: 'acc' is not a metric of task classification; metrics: accuracy, loss"),
     case("sweep.objectives=[{metric:accuracy,direction:up}]", "direction of accuracy must be maximize or minimize"),
     case("sweep.objectives=[{metric:accuracy}]", "each entry is {metric: ..., direction: maximize|minimize}"),
@@ -319,8 +331,9 @@ def records(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def _files(folder: Path) -> dict[str, int]:
-    return {str(p.relative_to(folder)): p.stat().st_size for p in folder.rglob("*") if p.is_file()}
+def _files(folder: Path) -> dict[str, int | None]:
+    """Every file with its size, and every folder (``None``): an empty folder left behind counts too."""
+    return {str(p.relative_to(folder)): p.stat().st_size if p.is_file() else None for p in folder.rglob("*")}
 
 
 def _fill(argv: tuple[str, ...], tmp: Path, records: Path) -> list[str]:
@@ -347,6 +360,8 @@ def test_bad_input_is_one_line_exit_2_and_leaves_nothing(
     (tmp_path / "empty").mkdir()
     (tmp_path / "presets" / "pooling").mkdir(parents=True)
     (tmp_path / "presets" / "pooling" / "broken.yaml").write_text("name: mixed\nlam: [oops\n")  # a typo in one's own preset
+    (tmp_path / "presets" / "activation").mkdir()
+    (tmp_path / "presets" / "activation" / "slopey.yaml").write_text("name: leaky_relu\nslope: 0.2\n")  # a misnamed hyperparameter
     monkeypatch.chdir(tmp_path)  # anything written relative to the working folder shows up below
     before, records_before = _files(tmp_path), _files(records)
     status = main(_fill(argv, tmp_path, records))

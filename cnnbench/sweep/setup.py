@@ -19,13 +19,15 @@ from optuna.distributions import CategoricalDistribution
 
 from cnnbench.composition import check_groups, current
 from cnnbench.config_schema import ConfigError, validate
+from cnnbench.errors import CnnbenchError
+from cnnbench.kinds import GROUPS
 from cnnbench.overrides import parse_overrides
 from cnnbench.plugins import LoadedRegistry
-from cnnbench.preflight import check_run, check_writable, other_groups, plain
+from cnnbench.preflight import check_factory, check_run, check_target, check_writable, other_groups, plain
 from cnnbench.sweep.compose import TrialConfigs
-from cnnbench.sweep.space import Objective, SearchSpace, SweepConfigError, parse_objectives, parse_space
+from cnnbench.sweep.space import Objective, Param, SearchSpace, SweepConfigError, parse_objectives, parse_space
 from cnnbench.sweep.storage import JOURNAL_NAME
-from cnnbench.sweep.strategy import FINITE, check_strategy
+from cnnbench.sweep.strategy import FINITE, check_strategy, make_pruner, make_sampler
 
 #: sweep settings that steer a run of the study but do not define it: changing them continues the same study
 RUN_CONTROL = frozenset(
@@ -162,15 +164,21 @@ def prepare(overrides: Sequence[str], registry: LoadedRegistry, config_dir: str 
     check_strategy(settings.sampler, settings.pruner, space, len(objectives))
     name = settings.study or study_name(configs.base.hydra.runtime.choices.get("sweep"), overrides)
     folder = Path(str(base_run.results.dir)) / "sweeps" / name
-    check_writable(base_run.results.dir, "results.dir")
+    check_writable(base_run.results.dir, "results.dir", create=False)  # the storage may still refuse the sweep (open_study)
     storage = settings.storage or str(folder / JOURNAL_NAME)  # safe for several processes on this host
-    return Sweep(list(overrides), registry, configs, settings, space, objectives, name, storage, folder, config_dir)
+    sweep = Sweep(list(overrides), registry, configs, settings, space, objectives, name, storage, folder, config_dir)
+    # built once now, so that sweep.sampler_args and sweep.pruner_args are refused before the storage exists
+    make_sampler(settings.sampler, settings.sampler_args, space, settings.seed, settings.seed)
+    make_pruner(settings.pruner, settings.pruner_args, sweep.steps)
+    return sweep
 
 
 def check_space_values(space: SearchSpace, configs: TrialConfigs, registry: LoadedRegistry) -> None:
-    """Every bound and choice of the search space is a value the schema allows at its key."""
+    """Every bound and choice of the search space is a value the schema allows at its key, and every
+    component a choice picks has a factory its trial can call (:func:`check_component_choices`)."""
     for param in space.params:
         if param.group:
+            check_component_choices(param, configs, registry)
             continue
         dist = param.distribution
         values = list(dist.choices) if isinstance(dist, CategoricalDistribution) else [dist.low, dist.high]
@@ -179,6 +187,30 @@ def check_space_values(space: SearchSpace, configs: TrialConfigs, registry: Load
                 validate(plain(configs.trial({param.key: value})), registry, extra_sections=other_groups(configs.base))
             except ConfigError as error:
                 raise SweepConfigError(f"sweep.params.{param.key}: {error}") from None
+
+
+def check_component_choices(param: Param, configs: TrialConfigs, registry: LoadedRegistry) -> None:
+    """Each component a config-group parameter picks has a factory that takes its kind's context (and an
+    import ``target`` that imports): what ``cnnbench run`` checks before work, here before trial 0.
+
+    A choice that is a registered name is that component with its defaults; only another option (a preset
+    file of ``--config-dir``) is composed, checked by the schema, and read for the component it names.
+    """
+    if param.key not in GROUPS:
+        return  # a group of another part (logger): its owner checks it
+    for choice in param.distribution.choices:
+        try:
+            if choice in registry.names(param.key):
+                component, node = registry.get(param.key, choice), None
+            else:
+                trial = plain(configs.trial({param.key: choice}, groups=(param.key,)))
+                validate(trial, registry, extra_sections=other_groups(configs.base))
+                node = trial[param.key]
+                component = registry.get(param.key, str(node["name"]))
+            check_factory(component, node)
+            check_target(component, node)
+        except CnnbenchError as error:
+            raise SweepConfigError(f"sweep.params.{param.key}={choice}: {error}") from None
 
 
 def check_objective_metrics(objectives: Sequence[Objective], task: Any, task_name: str) -> None:

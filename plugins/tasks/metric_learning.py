@@ -15,7 +15,7 @@ from cnnbench import hookimpl
 from cnnbench.data import ANY_DATASET
 from cnnbench.data.labelled import labelled_splits
 from cnnbench.data.splits import SplitSettings
-from cnnbench.errors import require
+from cnnbench.errors import DataError, require
 from cnnbench.hookspecs import Register
 from cnnbench.tasks import Split, Task, TaskData
 
@@ -129,6 +129,8 @@ class MetricLearning(Task):
             generator = torch.Generator().manual_seed(self.pair_seed)
             anchors = torch.randperm(len(images["labels"]), generator=generator)[: self.test_pairs // 2]
             pairs[name] = balanced_pairs(images["labels"], anchors, generator)
+            if not len(pairs[name][2]):
+                raise DataError(self._too_few_for_pairs(name, images["labels"], data.info, split))
         pixels = {name: images["images"].flatten(1) for name, images in splits.items()}
         threshold = fit_threshold(pair_distances(pixels["train"], pairs["train"]), pairs["train"][2])
         scored = {}
@@ -136,6 +138,22 @@ class MetricLearning(Task):
             baseline = embedding_metrics(pixels[name], images["labels"], pairs[name], threshold)
             scored[name] = {**images, "pairs": pairs[name], "baseline": {f"baseline_{metric}": value for metric, value in baseline.items()}}
         return TaskData(data.train, scored["validation"], scored["test"], scored["train"], data.info)
+
+    def _too_few_for_pairs(self, split_name: str, labels: torch.Tensor, info: Mapping[str, Any], split: SplitSettings) -> str:
+        """Why ``split_name`` has no pair to score (no two images of one class), and the least that gives one."""
+        shown = {"train": "training sample", "validation": "validation split", "test": "test split"}[split_name]
+        problem = f"metric learning scores pairs of same-class images, and the {shown} has {len(labels)} images of {len(labels.unique())} classes"
+        if self.limit is None:
+            return f"{problem}; dataset {self.dataset!r} is too small for this task"
+        if split_name != "test" and info["validation"] == "carved":
+            # carve_validation holds out round(val_fraction * n) of a class's n images and keeps one to train on
+            least = max(3, int(1.5 / split.val_fraction))
+            while min(least - 1, round(split.val_fraction * least)) < 2:
+                least += 1
+            need = f"some class needs {least} images among the first task.limit training images (data.val_fraction={split.val_fraction:g})"
+        else:
+            need = "two of one class"
+        return f"{problem}; task.limit={self.limit} is too small: {need}, so raise task.limit or set it to null"
 
     def training_loss(self, model: nn.Module, loss: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Pair losses get the balanced pairs of the batch (embedded once, indexed twice); embedding losses

@@ -149,6 +149,28 @@ def test_an_invalid_sweep_is_refused_before_any_trial(sweep, overrides, message)
     assert not run.results.exists()  # no study, no record
 
 
+def no_channels(beta: float = 1.0) -> nn.Module:
+    """An activation whose factory forgot its kind's ``channels``."""
+    return nn.Identity()
+
+
+class NoChannelsPlugin:
+    @staticmethod
+    @hookimpl
+    def cnnbench_register_activations(register):
+        register("nochan_test", no_channels, beta=1.0)
+
+
+def test_a_component_choice_whose_factory_cannot_be_called_is_refused_before_any_trial(sweep, monkeypatch):
+    registry = load_registry(extra=[(PluginSource("nochan_test", "third-party"), NoChannelsPlugin)])
+    monkeypatch.setattr("cnnbench.plugins.default_registry", lambda: registry)
+    run = sweep("sweep=component_choice", "~sweep.params.pooling", "sweep.params.activation.choices=[relu,nochan_test]")
+    assert run.code == 2, run.err
+    [line] = run.err.strip().splitlines()
+    assert line.startswith("cnnbench: error: sweep.params.activation=nochan_test: activation 'nochan_test'") and "channels" in line
+    assert not run.results.exists()  # no study, no record: trial 0 never started
+
+
 def test_pareto_front_is_reported_and_each_member_is_reproducible(sweep):
     run = sweep("sweep=pooling_pareto", "sweep.trials=4", "sweep.sampler=random")
     assert run.code == 0, run.err
