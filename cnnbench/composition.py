@@ -18,6 +18,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -52,6 +53,8 @@ class Session:
         check_groups(self.hydra, overrides)
         try:
             return self.hydra.compose_config(config_name, list(overrides), run_mode=mode, with_log_configuration=False)
+        except UnicodeDecodeError as error:  # a preset of --config-dir that is not UTF-8: Hydra does not say which file
+            raise CnnbenchError(_not_utf8(error, self.config_dir)) from None
         except (HydraException, OmegaConfBaseException, ValueError) as error:
             unknown = _NOT_IN_STRUCT.search(str(error))
             if unknown and "not in struct" in f"{error} {error.__cause__}":
@@ -86,7 +89,26 @@ def _not_yaml(error: yaml.YAMLError) -> str:
     """``DIR/pooling/bad.yaml line 2, column 6: not valid YAML (expected ',' or ']' ...)``."""
     mark = getattr(error, "problem_mark", None)
     where = f"{mark.name} line {mark.line + 1}, column {mark.column + 1}" if mark else "a preset"
-    problem = getattr(error, "problem", None) or first_line(error)
+    return _bad_preset(where, getattr(error, "problem", None) or first_line(error))
+
+
+def _not_utf8(error: UnicodeDecodeError, config_dir: str | None) -> str:
+    """``DIR/activation/binary.yaml: not valid YAML (not UTF-8: ...)``; the file is the first of ``config_dir`` that
+    does not decode, since the decoding error carries only the bytes."""
+    undecodable = [path for path in sorted(Path(config_dir).rglob("*.yaml")) if not _decodes(path)] if config_dir else []
+    where = str(undecodable[0]) if undecodable else "a preset"
+    return _bad_preset(where, f"not UTF-8: byte 0x{error.object[error.start]:02x} at position {error.start}")
+
+
+def _decodes(path: Path) -> bool:
+    try:
+        path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _bad_preset(where: str, problem: str) -> str:
     return f"{where}: not valid YAML ({problem}); fix the preset file or leave it out of --config-dir"
 
 
@@ -175,10 +197,10 @@ def check_groups(hydra: Hydra, overrides: Sequence[str]) -> None:
         check_group_overrides(overrides, groups, loader.get_group_options)
     except UnknownComponentError as error:
         failed = [message.split(" failed to load")[0] for message in getattr(_stored[-1] if _stored else None, "failures", [])]
-        if not failed:
-            raise
-        # the component asked for may be one of theirs: say so, or the user hunts a typo that is not there
-        raise CnnbenchError(f"{error} (not loaded, see the warnings above: {', '.join(failed)})") from None
+        # a component no close option explains may be a skipped plugin's: say so, or the user hunts a typo that is not there
+        if failed and error.kind in GROUPS and not error.close:
+            raise CnnbenchError(f"{error} (not loaded, see the warnings above: {', '.join(failed)})") from None
+        raise
 
 
 def first_line(error: BaseException) -> str:
@@ -208,10 +230,13 @@ def _lookup(node: Any, key: str) -> Any:
 
 
 def _closed_mapping(key: str, found: Mapping[str, Any], missing: str) -> CnnbenchError:
-    """``key={new: 1}`` over a mapping without ``new``: Hydra merges into it and adds no key without ``+``."""
+    """``key={new: 1}`` over a mapping without ``new``: Hydra merges into it, and the schema takes no new key
+    (``+key.new=1`` neither), so the line names the keys it has."""
+    from cnnbench.config_schema import closest
+
     sub = missing[len(key) + 1 :] if missing.startswith(f"{key}.") else "?"
-    keys = ", ".join(map(str, found)) or "none"
-    return CnnbenchError(f"{key} has no key {sub} to merge a value into (its keys: {keys}); add one with +{key}.{sub}=VALUE")
+    keys = [str(k) for k in found]
+    return CnnbenchError(f"{key} has no key {sub} to merge a value into; {closest(sub, keys)}its keys: {', '.join(keys) or 'none'}")
 
 
 def _no_hyperparameter(slot: str, name: Any, key: str) -> CnnbenchError:

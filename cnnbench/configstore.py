@@ -4,7 +4,9 @@ A component ``swish`` of kind ``activation`` with defaults ``{"beta": 1.0}`` bec
 ``activation=swish`` whose node is ``{"name": "swish", "beta": 1.0}``, so ``activation.beta=2`` works as
 for any Hydra config. The groups' default options come from :mod:`cnnbench.kinds` through the stored
 config ``cnnbench_components``, which ``conf/config.yaml`` lists first in its defaults; it also holds
-``data.<dataset>``, the options of each dataset that has any (``data.imagefolder.max_size=128``).
+``data.<dataset>``, the options of each dataset that has any (``data.imagefolder.max_size=128``). The
+stored config ``cnnbench_sweep_args``, which ``conf/sweep_config.yaml`` lists, opens the sweep's
+``sampler_args`` and ``pruner_args`` to new keys.
 
 Callers do not store by hand: :func:`cnnbench.composition.composing` stores a registry, composes, and
 puts back the registry stored before when it ends.
@@ -25,6 +27,10 @@ PROVIDER = "cnnbench"
 CONFIG_MODULE = "cnnbench_conf"
 #: the stored config whose defaults list picks each group's default option
 COMPONENTS_CONFIG = "cnnbench_components"
+#: the stored config that opens the sweep's keyword-argument mappings; ``conf/sweep_config.yaml`` lists it
+SWEEP_ARGS_CONFIG = "cnnbench_sweep_args"
+#: sweep settings that hold the keyword arguments of an Optuna sampler or pruner: their keys are the user's
+SWEEP_KEYWORD_ARGUMENTS = ("sampler_args", "pruner_args")
 
 
 def _plain(value: Any) -> Any:
@@ -37,7 +43,8 @@ def _open_mappings(node: dict[str, Any]) -> DictConfig:
 
     Hydra closes the composed config (struct mode) before it applies overrides, so the documented
     ``'model.args={width: 16}'`` could not add ``width`` to the default ``args: {}``. A hyperparameter whose
-    default is a mapping holds the factory's free keyword arguments: its keys are the user's to choose.
+    default is a mapping holds the factory's free keyword arguments (as ``sweep.sampler_args`` holds the
+    sampler's): its keys are the user's to choose.
     """
     config = OmegaConf.create(node)
     for key, value in node.items():
@@ -65,6 +72,8 @@ def store_components(registry: Registry) -> None:
             )
     defaults = [{KINDS[group].group: KINDS[group].default} for group in GROUPS]
     store.store(name=COMPONENTS_CONFIG, node={"defaults": defaults, "data": dataset_options(registry)}, provider=PROVIDER)
+    # empty and open: merged over the yaml's defaults, this only lets 'sweep.sampler_args={n_startup_trials: 5}' add keys
+    store.store(name=SWEEP_ARGS_CONFIG, node={"sweep": _open_mappings({key: {} for key in SWEEP_KEYWORD_ARGUMENTS})}, provider=PROVIDER)
 
 
 def dataset_options(registry: Registry) -> dict[str, DictConfig]:

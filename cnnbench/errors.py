@@ -23,7 +23,7 @@ class UnknownComponentError(CnnbenchError, KeyError):
         close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
         hint = f"did you mean {', '.join(close)}? " if close else ""
         super().__init__(f"unknown {kind} {name!r}: {hint}known {kind} names: {', '.join(known) or '(none)'}")
-        self.kind, self.name = kind, name
+        self.kind, self.name, self.close = kind, name, close
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0])

@@ -31,6 +31,8 @@ from cnnbench.overrides import parse_overrides
 SHOW_FLAGS = ("help", "hydra_help", "cfg", "info", "shell_completion")
 #: what ``--shell-completion`` does, one of them given as an override (Hydra's words)
 COMPLETION_ACTIONS = ("install", "uninstall", "query")
+#: the shells Hydra completes
+COMPLETION_SHELLS = ("bash", "zsh", "fish")
 
 
 class ArgumentError(CnnbenchError):
@@ -73,14 +75,26 @@ def show(args: argparse.Namespace, config_name: str, task_name: str) -> int:
     """Hand a showing command (help, config, info, completion) to Hydra itself, with every installed
     component an option; what it prints is shown with the credentials of every URL in it masked
     (``--cfg job`` prints ``sweep.storage``)."""
-    if args.shell_completion and not any(o.partition("=")[0] in COMPLETION_ACTIONS for o in args.overrides):
-        raise CnnbenchError("--shell-completion needs install=SHELL, uninstall=SHELL or query=SHELL (SHELL: bash, zsh or fish), e.g. --shell-completion install=bash")
+    if args.shell_completion:
+        check_completion(args.overrides)
     with storing():
         if args.overrides and not args.shell_completion:  # Hydra would refuse a bad one in several lines, exit 1
             with composing(config_dir=args.config_dir) as session:
                 session.compose(config_name, args.overrides)
         config_folder(args.config_dir)
         return _shown_by_hydra(args, config_name, task_name)
+
+
+def check_completion(overrides: Sequence[str]) -> None:
+    """``--shell-completion`` names an action and one of Hydra's shells (Hydra raises a ValueError for any other)."""
+    shells = f"{', '.join(COMPLETION_SHELLS[:-1])} or {COMPLETION_SHELLS[-1]}"
+    actions = [o for o in overrides if o.partition("=")[0] in COMPLETION_ACTIONS]
+    if not actions:
+        raise CnnbenchError(f"--shell-completion needs install=SHELL, uninstall=SHELL or query=SHELL (SHELL: {shells}), e.g. --shell-completion install=bash")
+    for action in actions:
+        verb, _, shell = action.partition("=")
+        if shell not in COMPLETION_SHELLS:
+            raise CnnbenchError(f"--shell-completion {action}: {shell!r} is not a shell Hydra completes; give {verb}=SHELL with SHELL {shells}")
 
 
 def _shown_by_hydra(args: argparse.Namespace, config_name: str, task_name: str) -> int:

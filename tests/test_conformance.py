@@ -36,8 +36,18 @@ def test_params_cover_every_component_and_check(registry: Registry) -> None:
     assert {p.values[0].kind for p in conformance_params(registry, kinds=["pooling", "loss"])} <= {"pooling", "loss"}
     assert {p.values[0].distribution for p in conformance_params(registry, distribution="cnnbench")} == {"cnnbench"}
     # a plugin that did not load would otherwise be a suite of zero tests, and pass
-    with pytest.raises(LookupError, match="no component of distribution 'no-such-distribution' is loaded .*distributions with components: cnnbench"):
+    with pytest.raises(LookupError, match="no component of distribution 'no-such-distribution' is loaded; distributions with components: cnnbench"):
         conformance_params(registry, distribution="no-such-distribution")
+
+
+def test_params_that_would_make_no_test_say_why(registry: Registry) -> None:
+    swish = registry.copy()
+    swish.add(Component("activation", "swish_only", nn.SiLU, {}, "swish", "cnnbench-swish", "0.1"))
+    with pytest.raises(LookupError, match=r"^distribution 'cnnbench-swish' has no component of kinds pooling, .*kinds of its components: activation$"):
+        conformance_params(swish, kinds=["pooling"], distribution="cnnbench-swish")
+    # datasets are files, not modules: no check applies, and a suite of their params would pass with zero tests
+    with pytest.raises(LookupError, match=r"^distribution 'cnnbench' has components of kinds dataset but no conformance check applies to them"):
+        conformance_params(registry, kinds=["dataset"], distribution="cnnbench")
 
 
 # --- broken components: each breaks one promise, and the kit names it -----------------------------------

@@ -1,9 +1,11 @@
 """What a plugin author (or a user of ``model=custom``) gets wrong, refused in one line before any work.
 
 Three of an outside audit's findings: a mapping given to a mapping-valued hyperparameter
-(``'model.args={width: 16}'``), a component whose factory does not take its kind's context, and a dataset
-whose splits break the :class:`~cnnbench.data.ImageSet` contract. Each runs ``cnnbench.cli.main`` in this
-process over a copy of the installed registry with the test's components added.
+(``'model.args={width: 16}'``, ``'sweep.sampler_args={n_startup_trials: 5}'``), a component whose factory
+does not take its kind's context, and a dataset whose splits break the :class:`~cnnbench.data.ImageSet`
+contract; then the presets and flags of the command line a review of those found refused in a traceback.
+Each runs ``cnnbench.cli.main`` in this process over a copy of the installed registry with the test's
+components added.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import torch
 from torch import nn
 
 from cnnbench.cli import main
-from cnnbench.composition import compose_run_config
+from cnnbench.composition import compose_run_config, composing
 from cnnbench.data import ImageSet, ImageSplits, load_dataset
 from cnnbench.errors import DataError
 from cnnbench.plugins import default_registry
@@ -96,6 +98,16 @@ BROKEN_DATASETS = {
         "the test split has uint8 images; images must be float32",
     ),
     "flat": (_splits(ImageSet(torch.rand(200, 64), _labels(200), CLASSES)), "the train split has images of shape (200, 64); images must be (N, C, H, W)"),
+    "zero_sized": (
+        _splits(ImageSet(torch.zeros(200, 1, 0, 0), _labels(200), CLASSES)),
+        "the train split has images of shape (200, 1, 0, 0); C, H and W must be >= 1",
+    ),
+    "no_labels": (
+        _splits(ImageSet(_images(200), None, CLASSES)),  # type: ignore[arg-type]
+        "the train split has images of type Tensor and labels of type NoneType; both must be torch.Tensor",
+    ),
+    "scalar_labels": (_splits(ImageSet(_images(200), torch.tensor(1), CLASSES)), "the train split has labels of shape (); one label per image"),
+    "unlabelled": (_splits(ImageSet(_images(200), _labels(0), CLASSES)), "the train split has 200 images but 0 labels"),
     "nan_pixels": (
         _splits(ImageSet(_images(200).index_fill_(0, torch.tensor([3]), float("nan")), _labels(200), CLASSES)),
         "the train split has non-finite pixel values",
@@ -106,6 +118,15 @@ BROKEN_DATASETS = {
 def big_pixels(root: Path, limit: int | None) -> ImageSplits:
     """Pixels in [0, 255] instead of [0, 1]."""
     return ImageSplits(train=ImageSet(_images(200, 255.0), _labels(200), CLASSES), test=ImageSet(_images(50, 255.0), _labels(50), CLASSES))
+
+
+def conforming(root: Path, limit: int | None) -> ImageSplits:
+    """A dataset that keeps the contract at its edges: pixels 0 and 1 exactly, a validation split of its own,
+    a test split of one image."""
+    train = _images(200)
+    train[0, 0, 0, 0], train[0, 0, 0, 1] = 0.0, 1.0
+    validation = ImageSet(_images(20), _labels(20), CLASSES)
+    return ImageSplits(train=ImageSet(train, _labels(200), CLASSES), test=ImageSet(_images(1), _labels(1), CLASSES), validation=validation)
 
 
 def _component(kind: str, name: str, factory: Any, defaults: dict[str, Any] | None = None) -> Component:
@@ -120,6 +141,7 @@ def audit_registry(monkeypatch: pytest.MonkeyPatch) -> Registry:
     registry.add(_component("activation", "nochan", NoChannels, {"beta": 1.0}))
     registry.add(_component("pooling", "nostride", pooling_without_stride))
     registry.add(_component("dataset", "big_pixels", big_pixels))
+    registry.add(_component("dataset", "conforming", conforming))
     registry.add(_component("dataset", "optioned", lambda root, limit, opts: big_pixels(root, limit), {"opts": {}}))
     for name, (factory, _) in BROKEN_DATASETS.items():
         registry.add(_component("dataset", name, factory))
@@ -163,15 +185,26 @@ def test_model_args_mapping_runs_end_to_end(audit_registry: Registry, tmp_path: 
     assert '"hidden": 3' in record.read_text()
 
 
+@pytest.mark.parametrize("kind", ["sampler", "pruner"])
+def test_the_sweeps_keyword_arguments_take_a_mapping_as_documented(kind: str, audit_registry: Registry) -> None:
+    given = {"sampler": "n_startup_trials: 5", "pruner": "n_warmup_steps: 1"}[kind]
+    with composing(audit_registry) as session:
+        cfg = session.compose("sweep_config", [f"sweep.{kind}_args={{{given}}}"])
+        assert cfg.sweep[f"{kind}_args"] == {"sampler": {"n_startup_trials": 5}, "pruner": {"n_warmup_steps": 1}}[kind]
+        assert session.compose("sweep_config", [f"sweep.{kind}_args.seed=3"]).sweep[f"{kind}_args"] == {"seed": 3}
+
+
 def test_a_mapping_merged_into_a_closed_mapping_says_why_in_one_line(audit_registry: Registry, tmp_path: Path, capsys, monkeypatch) -> None:
-    line = _refused(["sweep.sampler_args={nope: 1}"], tmp_path, capsys, monkeypatch, command="sweep")
-    assert "no hyperparameter" not in line and "unknown config key sweep.sampler_args:" not in line
-    assert "sweep.sampler_args has no key nope" in line and "+sweep.sampler_args.nope=" in line
+    line = _refused(["results={dirr: 1}"], tmp_path, capsys, monkeypatch)
+    assert "no hyperparameter" not in line and "unknown config key results:" not in line
+    # the schema refuses +results.dirr=1 too: the line offers no + and names the keys there are
+    assert line == "cnnbench: error: results has no key dirr to merge a value into; did you mean dir? its keys: dir, checkpoint"
 
 
 def test_an_existing_key_is_never_said_to_be_missing(audit_registry: Registry, tmp_path: Path, capsys, monkeypatch) -> None:
-    line = _refused(["pooling=mixed", "pooling.lam={a: 1}"], tmp_path, capsys, monkeypatch)
-    assert "has no hyperparameter lam" not in line and "pooling.lam" in line
+    line = _refused(["data.imagefolder={max_siz: 1}"], tmp_path, capsys, monkeypatch)
+    assert "unknown config key data.imagefolder" not in line and "+" not in line
+    assert line.endswith("data.imagefolder has no key max_siz to merge a value into; did you mean max_size? its keys: max_size")
 
 
 # 3. a factory whose signature does not take its kind's context ------------------------------------------
@@ -209,6 +242,26 @@ def test_pixels_outside_0_1_warn_once_and_train(audit_registry: Registry, tmp_pa
     assert len(warnings) == 1 and warnings[0].startswith("warning: dataset 'big_pixels': pixel values outside [0, 1] (train [0.0203, 255], test ["), warnings
 
 
-def test_a_conforming_dataset_passes_unchanged(audit_registry: Registry, tmp_path: Path) -> None:
-    splits = load_dataset("digits", tmp_path, registry=audit_registry)
-    assert splits.train.images.dtype == torch.float32 and splits.train.labels.dtype == torch.int64
+def test_a_conforming_dataset_passes_unchanged(audit_registry: Registry, tmp_path: Path, capsys, caplog, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    argv = ["run", "task.dataset=conforming", "trainer.epochs=1", "trainer.progress=false", f"results.dir={tmp_path / 'results'}"]
+    assert main(argv) == 0, capsys.readouterr().err
+    assert not [record.getMessage() for record in caplog.records if record.levelname == "WARNING"]
+    assert "warning" not in capsys.readouterr().err
+
+
+# 4. presets and flags of the command line ---------------------------------------------------------------
+
+
+def test_a_preset_that_is_not_utf8_names_its_file(audit_registry, tmp_path: Path, tmp_path_factory, capsys, monkeypatch) -> None:
+    presets = tmp_path_factory.mktemp("presets")
+    (presets / "activation").mkdir()
+    (presets / "activation" / "binary.yaml").write_bytes(b"\xff\xfe bad")
+    line = _refused(["--config-dir", str(presets), "activation=binary"], tmp_path, capsys, monkeypatch)
+    assert line.startswith(f"cnnbench: error: {presets / 'activation' / 'binary.yaml'}: not valid YAML (not UTF-8: byte 0xff at position 0); ")
+
+
+@pytest.mark.parametrize("action", ["install=foo", "install", "install=", "uninstall=csh"])
+def test_shell_completion_for_a_shell_hydra_does_not_complete(action: str, audit_registry, tmp_path: Path, capsys, monkeypatch) -> None:
+    line = _refused(["--shell-completion", action], tmp_path, capsys, monkeypatch)
+    assert f"--shell-completion {action}: " in line and "is not a shell Hydra completes" in line and "bash, zsh or fish" in line

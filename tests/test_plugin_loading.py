@@ -65,6 +65,23 @@ def test_an_unknown_component_names_the_plugins_that_failed_to_load() -> None:
     assert "not loaded" not in str(plain.value)
 
 
+@pytest.mark.parametrize(
+    ("config", "override"),
+    [("config", "activation=reluu"), ("config", "pooling=maxx"), ("config", "optimizer=adamm"), ("config", "trainer=fastt"), ("sweep_config", "sweep=nope")],
+)
+def test_a_typo_or_another_group_is_not_blamed_on_a_failed_plugin(config: str, override: str) -> None:
+    """The note is for a component no close name explains: a plugin's kind, not an optimizer or a sweep preset."""
+    from cnnbench.composition import composing
+
+    def cnnbench_register_activations(register):
+        raise RuntimeError("boom")
+
+    broken = load_registry(extra=[(source("broken"), plugin(cnnbench_register_activations=cnnbench_register_activations))])
+    with composing(broken) as session, pytest.raises(CnnbenchError, match=f"unknown {override.split('=')[0]} ") as refused:
+        session.compose(config, [override])
+    assert "not loaded" not in str(refused.value) and "broken" not in str(refused.value)
+
+
 def test_strict_mode_makes_a_failure_fatal(monkeypatch: pytest.MonkeyPatch) -> None:
     def cnnbench_register_losses(register):
         raise ImportError("needs a missing package")

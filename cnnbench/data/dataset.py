@@ -156,9 +156,7 @@ def _check(name: str, root: Path, splits: Any) -> None:
         raise DataError(f"dataset {name!r} returned a {type(splits).__name__}, not cnnbench.data.ImageSplits")
     outside = []
     for split, images in splits.items():
-        if len(images) == 0:
-            raise DataError(f"dataset {name!r}: the {split} split under {root} has 0 images; every split needs at least one")
-        low, high = _check_split(name, split, images)
+        low, high = _check_split(name, root, split, images)
         if low < 0 or high > 1:
             outside.append(f"{split} [{low:.3g}, {high:.3g}]")
         if images.classes != splits.train.classes or images.images.shape[1:2] != splits.train.images.shape[1:2]:
@@ -172,9 +170,10 @@ def _check(name: str, root: Path, splits: Any) -> None:
         )
 
 
-def _check_split(name: str, split: str, images: ImageSet) -> tuple[float, float]:
+def _check_split(name: str, root: Path, split: str, images: ImageSet) -> tuple[float, float]:
     """One split against the :class:`ImageSet` contract (vectorized: one pass over the pixels and the labels); its
-    smallest and largest pixel value."""
+    smallest and largest pixel value. The types and shapes come first: the count of images means nothing
+    before them, and the value checks cannot run over an empty split."""
 
     def refuse(problem: str, allowed: str) -> DataError:
         return DataError(f"dataset {name!r}: the {split} split has {problem}; {allowed}")
@@ -186,10 +185,14 @@ def _check_split(name: str, split: str, images: ImageSet) -> tuple[float, float]
         raise refuse(f"images of shape {tuple(pixels.shape)}", "images must be (N, C, H, W)")
     if labels.dim() != 1 or len(labels) != len(pixels):
         raise refuse(f"{len(pixels)} images but {len(labels)} labels" if labels.dim() == 1 else f"labels of shape {tuple(labels.shape)}", "one label per image")
+    if min(pixels.shape[1:]) < 1:
+        raise refuse(f"images of shape {tuple(pixels.shape)}", "C, H and W must be >= 1 in images of (N, C, H, W)")
     if pixels.dtype != torch.float32:
         raise refuse(f"{str(pixels.dtype).removeprefix('torch.')} images", "images must be float32 in [0, 1] (images.float() for float64, images.float() / 255 for uint8)")
     if labels.dtype != torch.int64:
         raise refuse(f"{str(labels.dtype).removeprefix('torch.')} labels", "labels must be int64 class indices")
+    if len(pixels) == 0:
+        raise DataError(f"dataset {name!r}: the {split} split under {root} has 0 images; every split needs at least one")
     low_label, high_label = (int(value) for value in torch.aminmax(labels))
     if low_label < 0 or high_label >= count:
         raise refuse(f"label {low_label if low_label < 0 else high_label}", f"labels must be in range({count}), one per class of {count}")

@@ -31,8 +31,9 @@ def conformance_params(
         distribution: only the components of this distribution (a plugin's own suite).
 
     Raises:
-        LookupError: ``distribution`` names no loaded component (a plugin that failed to load, or a
-            misspelt name), which would otherwise leave a suite of zero tests that passes.
+        LookupError: no test would come of it: ``distribution`` names no loaded component (a plugin that
+            failed to load, or a misspelt name), none of ``kinds``, or only components no check applies to
+            (datasets); a suite of zero tests would pass.
     """
     from cnnbench.testing.checks import checks_for
 
@@ -40,14 +41,23 @@ def conformance_params(
         from cnnbench.plugins import default_registry
 
         registry = default_registry()
+    kinds = list(kinds or [])
     components = [c for kind in (kinds or [None]) for c in registry.components(kind) if distribution is None or c.distribution == distribution]
-    if distribution is not None and not components:
+    params = [pytest.param(component, check, id=f"{component.kind}-{component.name}-{check}") for component in components for check in checks_for(component)]
+    if params:
+        return params
+    own = [c for c in registry.components(None) if distribution is None or c.distribution == distribution]
+    if distribution is not None and not own:
         loaded = sorted({c.distribution for c in registry.components(None) if c.distribution})
         raise LookupError(
-            f"no component of distribution {distribution!r} is loaded (kinds: {', '.join(kinds) if kinds else 'all'}); "
+            f"no component of distribution {distribution!r} is loaded; "
             f"distributions with components: {', '.join(loaded) or 'none'} (did the plugin fail to load? see `cnnbench list`)"
         )
-    return [pytest.param(component, check, id=f"{component.kind}-{component.name}-{check}") for component in components for check in checks_for(component)]
+    whose = f"distribution {distribution!r}" if distribution is not None else "the registry"
+    asked = f"kinds {', '.join(kinds)}" if kinds else "any kind"
+    problem = f"{whose} has components of {asked} but no conformance check applies to them" if components else f"{whose} has no component of {asked}"
+    has = ", ".join(dict.fromkeys(c.kind for c in own)) or "none"
+    raise LookupError(f"{problem}, so the suite would pass with zero tests; the kinds of its components: {has}")
 
 
 @pytest.fixture
