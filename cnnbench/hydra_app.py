@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -95,6 +96,8 @@ def check_completion(overrides: Sequence[str]) -> None:
         verb, _, shell = action.partition("=")
         if shell not in COMPLETION_SHELLS:
             raise CnnbenchError(f"--shell-completion {action}: {shell!r} is not a shell Hydra completes; give {verb}=SHELL with SHELL {shells}")
+        if verb == "query" and "COMP_LINE" not in os.environ:  # Hydra reads the line being completed from it
+            raise CnnbenchError(f"--shell-completion {action} is what the installed completion script runs, with the line in COMP_LINE; to set completion up, eval \"$(cnnbench run --shell-completion install={shell})\"")
 
 
 def _shown_by_hydra(args: argparse.Namespace, config_name: str, task_name: str) -> int:

@@ -265,3 +265,10 @@ def test_a_preset_that_is_not_utf8_names_its_file(audit_registry, tmp_path: Path
 def test_shell_completion_for_a_shell_hydra_does_not_complete(action: str, audit_registry, tmp_path: Path, capsys, monkeypatch) -> None:
     line = _refused(["--shell-completion", action], tmp_path, capsys, monkeypatch)
     assert f"--shell-completion {action}: " in line and "is not a shell Hydra completes" in line and "bash, zsh or fish" in line
+
+
+def test_a_completion_query_by_hand_says_what_it_is_for(audit_registry, tmp_path: Path, capsys, monkeypatch) -> None:
+    """query=SHELL is what the completion script runs with COMP_LINE set; by hand it was a KeyError traceback."""
+    monkeypatch.delenv("COMP_LINE", raising=False)
+    line = _refused(["--shell-completion", "query=zsh"], tmp_path, capsys, monkeypatch)
+    assert "is what the installed completion script runs" in line and "install=zsh" in line
