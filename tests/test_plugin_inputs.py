@@ -272,3 +272,13 @@ def test_a_completion_query_by_hand_says_what_it_is_for(audit_registry, tmp_path
     monkeypatch.delenv("COMP_LINE", raising=False)
     line = _refused(["--shell-completion", "query=zsh"], tmp_path, capsys, monkeypatch)
     assert "is what the installed completion script runs" in line and "install=zsh" in line
+
+
+def test_bench_refuses_a_factory_it_could_not_call_before_timing(audit_registry, tmp_path: Path, capsys, monkeypatch) -> None:
+    """It wrote one failed record per shape and exited 1; now one line, exit 2, nothing written."""
+    monkeypatch.chdir(tmp_path)
+    status = main(["bench", "activation", "--names", "nochan", "--repeats", "1", "--results", str(tmp_path / "results")])
+    captured = capsys.readouterr()
+    assert status == 2 and "Traceback" not in captured.err
+    assert captured.err.strip().startswith("cnnbench: error: activation 'nochan' (") and "its factory NoChannels" in captured.err
+    assert list(tmp_path.iterdir()) == []

@@ -71,7 +71,7 @@ def main(args: argparse.Namespace) -> int:
     from cnnbench.bench.records import write_bench_record
     from cnnbench.bench.runner import Settings, bench_component
     from cnnbench.plugins import default_registry
-    from cnnbench.preflight import check_writable
+    from cnnbench.preflight import check_factory, check_writable
     from cnnbench.training.device import select_device
 
     unknown = [kind for kind in args.kinds if kind not in KINDS]
@@ -103,6 +103,8 @@ def main(args: argparse.Namespace) -> int:
     if not components:
         names = sorted({component.name for kind in args.kinds or KINDS for component in registry.components(kind)})
         raise BenchInputError(f"no {'/'.join(args.kinds or KINDS)} component matches --names {args.names!r}; names: {', '.join(names)}")
+    for component in components:  # a factory no run could call: one line now, not a failed record per shape
+        check_factory(component)
     check_writable(args.results, "--results")  # now, not after timing everything
 
     from rich.console import Console
