@@ -68,6 +68,14 @@ def _children(pid: int) -> list[int]:
         return []
 
 
+def _command_line(pid: int) -> str:
+    """The command line of ``pid``, "" once it has exited (a short-lived child, between listing and reading)."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_text()
+    except OSError:
+        return ""
+
+
 def _alive(pid: int) -> bool:
     try:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
@@ -84,7 +92,7 @@ def test_sigkill_of_the_parent_ends_its_worker_processes(tmp_path):
     parent = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 120
-        while not (workers := [c for c in _children(parent.pid) if "spawn_main" in Path(f"/proc/{c}/cmdline").read_text()]):
+        while not (workers := [c for c in _children(parent.pid) if "spawn_main" in _command_line(c)]):
             assert time.monotonic() < deadline and parent.poll() is None, "the sweep never started its worker"
             time.sleep(0.1)
         parent.kill()
