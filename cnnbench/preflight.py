@@ -18,8 +18,8 @@ from omegaconf.errors import OmegaConfBaseException
 from cnnbench.atomic import clean_stale, probe_writable
 from cnnbench.config_schema import ConfigError, missing_sections, validate
 from cnnbench.configstore import GROUPS
-from cnnbench.errors import CnnbenchError, IncompatibleConfigError, InvalidHyperparameterError
-from cnnbench.kinds import KINDS, load_object
+from cnnbench.errors import CnnbenchError, IncompatibleConfigError
+from cnnbench.kinds import KINDS
 from cnnbench.plugins import LoadedRegistry
 from cnnbench.registry import Component
 
@@ -97,40 +97,6 @@ def check_factory(component: Component, node: Mapping[str, Any] | None = None) -
         raise IncompatibleConfigError(
             f"{component.label} ({component.distribution}): its factory {factory}({', '.join(signature.parameters)}) {error}; "
             f"cnnbench calls it with {' and '.join(passed) or 'no arguments'} (docs/plugins.md, section 2)"
-        ) from None
-
-
-def check_target(component: Component, node: Mapping[str, Any] | None = None) -> None:
-    """A component that builds an object it imports (``model=custom``: ``target`` 'package.module:Class',
-    called with what its signature takes of the kind's context and with ``args``) has it imported and bound
-    now: a typo in the path or in ``args`` is one line before any data loads, not after it.
-
-    Recognised by its declared default: a ``target`` in :func:`~cnnbench.kinds.load_object`'s form.
-    """
-    default = component.defaults.get("target")
-    if not (isinstance(default, str) and ":" in default):
-        return
-    hyperparameters = {**component.defaults, **{k: v for k, v in (node or {}).items() if k != "name"}}
-    target, args = hyperparameters["target"], hyperparameters.get("args") or {}
-    key = f"{component.kind}.target"
-    try:
-        factory = load_object(target) if isinstance(target, str) else None
-    except (ImportError, AttributeError, ValueError) as error:
-        raise InvalidHyperparameterError(f"{key} {target!r} cannot be imported: {type(error).__name__}: {error}; give 'package.module:Class'") from None
-    if not callable(factory):
-        raise InvalidHyperparameterError(f"{key} must name a class or function as 'package.module:Class', got {target!r}")
-    try:
-        signature = inspect.signature(factory)
-    except (TypeError, ValueError):
-        return
-    open_ended = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in signature.parameters.values())
-    context = [name for name in KINDS[component.kind].context if open_ended or name in signature.parameters]
-    try:
-        signature.bind(**dict.fromkeys(context), **dict(args))
-    except TypeError as error:
-        called = ", ".join([*context, *args]) or "no arguments"
-        raise InvalidHyperparameterError(
-            f"{key} {target!r}: {error}; cnnbench calls it with {called} (the {component.kind} context it takes, and {component.kind}.args)"
         ) from None
 
 

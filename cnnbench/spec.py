@@ -93,6 +93,9 @@ class Spec:
         input_size: the image side a model is designed for (LeNet-5: 32); ``None`` reads the class attribute.
         baseline: what ``cnnbench bench`` times it against; ``None``: its kind's default option's baseline.
         comparable: ``False`` when nothing is comparable (identity, a layer with no PyTorch equivalent).
+        check: what only the plugin can check before anything is built, given every hyperparameter (the
+            defaults with the config's over them); raises :class:`InvalidHyperparameterError`. Run with the
+            ranges, so before any data loads (``model=custom`` imports its target and binds ``args``).
     """
 
     factory: Callable[..., Any]
@@ -104,6 +107,7 @@ class Spec:
     input_size: int | None = None
     baseline: Baseline | None = None
     comparable: bool = True
+    check: Callable[[Mapping[str, Any]], None] | None = None
 
     def __post_init__(self) -> None:
         factory = self.factory
@@ -139,11 +143,17 @@ class Spec:
             raise SpecError(f"{label}: input_kind must be one of {', '.join(LOSS_INPUTS)}, got {self.input_kind!r}")
 
     def check_values(self, label: str, values: Mapping[str, Any]) -> None:
-        """Raise :class:`InvalidHyperparameterError` if a value of ``values`` lies outside its declared range."""
+        """Raise :class:`InvalidHyperparameterError` if a value of ``values`` lies outside its declared range,
+        or the plugin's own ``check`` refuses the hyperparameters."""
         for key, value in values.items():
             allowed = self.ranges.get(key)
             if allowed is not None and value is not None and not allowed.contains(value):
                 raise InvalidHyperparameterError(f"{label}: {key} must be {allowed.describe()}, got {value!r}")
+        if self.check is not None:
+            try:
+                self.check({**self.defaults, **values})
+            except InvalidHyperparameterError as error:
+                raise InvalidHyperparameterError(f"{label}: {error}") from None
 
 
 def is_config_value(value: Any) -> bool:

@@ -160,8 +160,8 @@ RUN = [
     case("model=fcn", "model 'fcn' serves segmentation"),
     # model=custom: refused before the data is looked for (it is missing too)
     case("model=custom model.args=null task.dataset=mnist data.root={tmp}/nowhere", "model.args must be a mapping, got null"),
-    case("model=custom model.target=nope:X task.dataset=mnist data.root={tmp}/nowhere", "model.target 'nope:X' cannot be imported: ModuleNotFoundError"),
-    case("model=custom model.target=torch.nn:Linear", "model.target 'torch.nn:Linear': missing a required argument: 'in_features'"),
+    case("model=custom model.target=nope:X task.dataset=mnist data.root={tmp}/nowhere", "model 'custom': target 'nope:X' cannot be imported: ModuleNotFoundError"),
+    case("model=custom model.target=torch.nn:Linear", "model 'custom': target 'torch.nn:Linear': missing a required argument: 'in_features'"),
     case("model=custom model.args={nope:1}", "got an unexpected keyword argument 'nope'; cnnbench calls it with parts, in_channels, num_classes, image_size, nope"),
     case("model=alexnet model.width=abc", "model.width must be an integer"),
     case("model=alexnet model.dropout=abc", "model.dropout must be a number"),

@@ -102,3 +102,18 @@ def test_built_ins_declare_their_ranges_and_baselines(registry) -> None:
 )
 def test_config_values(value, ok: bool) -> None:
     assert is_config_value(value) is ok
+
+
+def test_a_plugins_own_check_sees_every_hyperparameter_and_speaks_with_its_label() -> None:
+    seen = []
+
+    def check(hyperparameters):
+        seen.append(dict(hyperparameters))
+        if hyperparameters["width"] > 8:
+            raise InvalidHyperparameterError("width must fit the image")
+
+    spec = Spec(lambda width, depth: None, {"width": 4, "depth": 2}, check=check)
+    spec.check_values("model 'tiny'", {"depth": 3})
+    assert seen == [{"width": 4, "depth": 3}]  # the defaults with the config's over them
+    with pytest.raises(InvalidHyperparameterError, match="^model 'tiny': width must fit the image$"):
+        spec.check_values("model 'tiny'", {"width": 9})

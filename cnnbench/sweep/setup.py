@@ -23,7 +23,7 @@ from cnnbench.errors import CnnbenchError
 from cnnbench.kinds import GROUPS
 from cnnbench.overrides import parse_overrides
 from cnnbench.plugins import LoadedRegistry
-from cnnbench.preflight import check_factory, check_run, check_target, check_writable, other_groups, plain
+from cnnbench.preflight import check_factory, check_run, check_writable, other_groups, plain
 from cnnbench.sweep.compose import TrialConfigs
 from cnnbench.sweep.space import Objective, Param, SearchSpace, SweepConfigError, parse_objectives, parse_space
 from cnnbench.sweep.storage import JOURNAL_NAME
@@ -190,8 +190,8 @@ def check_space_values(space: SearchSpace, configs: TrialConfigs, registry: Load
 
 
 def check_component_choices(param: Param, configs: TrialConfigs, registry: LoadedRegistry) -> None:
-    """Each component a config-group parameter picks has a factory that takes its kind's context (and an
-    import ``target`` that imports): what ``cnnbench run`` checks before work, here before trial 0.
+    """Each component a config-group parameter picks has a factory that takes its kind's context and passes
+    its plugin's own check (``Spec.check``): what ``cnnbench run`` checks before work, here before trial 0.
 
     A choice that is a registered name is that component with its defaults; only another option (a preset
     file of ``--config-dir``) is composed, checked by the schema, and read for the component it names.
@@ -202,13 +202,13 @@ def check_component_choices(param: Param, configs: TrialConfigs, registry: Loade
         try:
             if choice in registry.names(param.key):
                 component, node = registry.get(param.key, choice), None
-            else:
+                component.spec.check_values(component.label, {})  # the plugin's own check, of its defaults
+            else:  # the schema checks the preset's values, the plugin's own check among them
                 trial = plain(configs.trial({param.key: choice}, groups=(param.key,)))
                 validate(trial, registry, extra_sections=other_groups(configs.base))
                 node = trial[param.key]
                 component = registry.get(param.key, str(node["name"]))
             check_factory(component, node)
-            check_target(component, node)
         except CnnbenchError as error:
             raise SweepConfigError(f"sweep.params.{param.key}={choice}: {error}") from None
 

@@ -27,7 +27,7 @@ from cnnbench.errors import CnnbenchError, IncompatibleConfigError, require
 from cnnbench.kinds import SLOTS
 from cnnbench.parts import Parts
 from cnnbench.plugins import LoadedRegistry
-from cnnbench.preflight import check_factory, check_target
+from cnnbench.preflight import check_factory
 from cnnbench.records import DataIdentity, Objective, RunRecord, config_identity, flatten_components, new_run_id, utc_now, write_record
 from cnnbench.tasks import Task, TaskData
 from cnnbench.training import device as devices
@@ -83,9 +83,7 @@ def plan(cfg: DictConfig, registry: LoadedRegistry) -> Plan:
     nodes.update({slot: _node(cfg[slot], "") for slot in SLOTS})
 
     for kind in ("model", "loss", *SLOTS):  # before any of them is built, the loss now, the rest with the model
-        component = registry.get(kind, nodes[kind]["name"])
-        check_factory(component, nodes[kind])
-        check_target(component, nodes[kind])
+        check_factory(registry.get(kind, nodes[kind]["name"]), nodes[kind])
     model = registry.get("model", nodes["model"]["name"])
     serves = model.spec.tasks
     if task_name not in serves:

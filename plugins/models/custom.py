@@ -36,15 +36,41 @@ def _accepted(factory: Any, offered: Mapping[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in offered.items() if key in parameters}
 
 
-def custom(parts: Parts, in_channels: int, num_classes: int, image_size: int, target: str, args: Mapping[str, Any]) -> nn.Module:
-    """A user's network imported from ``target`` ("package.module:Class"), built with the model context and ``args``."""
+#: the model contract's keyword arguments, offered to the target where its signature takes them
+CONTEXT = ("parts", "in_channels", "num_classes", "image_size")
+
+
+def _imported(target: Any) -> Any:
+    """The class or function ``target`` ("package.module:Class") names; one line when it names none."""
     require(isinstance(target, str) and ":" in target, f"target must be 'package.module:Class', got {target!r}")
     try:
         factory = load_object(target)
     except (ImportError, AttributeError, ValueError) as error:
         raise InvalidHyperparameterError(f"target {target!r} cannot be imported: {type(error).__name__}: {error}") from None
     require(callable(factory), f"target {target!r} is not a class or function")
-    context = {"parts": parts, "in_channels": in_channels, "num_classes": num_classes, "image_size": image_size}
+    return factory
+
+
+def check(hyperparameters: Mapping[str, Any]) -> None:
+    """The target imports and its signature takes what :func:`custom` will pass (``Spec.check``): a typo in
+    ``model.target`` or ``model.args`` is one line before any data loads, not after it."""
+    factory, args = _imported(hyperparameters["target"]), dict(hyperparameters["args"] or {})
+    try:
+        signature = inspect.signature(factory)
+    except (TypeError, ValueError):  # no signature to bind: left to the call
+        return
+    offered = _accepted(factory, dict.fromkeys(CONTEXT))
+    try:
+        signature.bind(**offered, **args)
+    except TypeError as error:
+        called = ", ".join([*offered, *args]) or "no arguments"
+        raise InvalidHyperparameterError(f"target {hyperparameters['target']!r}: {error}; cnnbench calls it with {called} (the model context it takes, and model.args)") from None
+
+
+def custom(parts: Parts, in_channels: int, num_classes: int, image_size: int, target: str, args: Mapping[str, Any]) -> nn.Module:
+    """A user's network imported from ``target`` ("package.module:Class"), built with the model context and ``args``."""
+    factory = _imported(target)
+    context = dict(zip(CONTEXT, (parts, in_channels, num_classes, image_size)))
     try:
         module = factory(**_accepted(factory, context), **dict(args))
     except TypeError as error:
@@ -55,4 +81,4 @@ def custom(parts: Parts, in_channels: int, num_classes: int, image_size: int, ta
 
 @hookimpl
 def cnnbench_register_models(register: Register) -> None:
-    register("custom", Spec(custom, {"target": DEFAULT_TARGET, "args": {}}, tasks=("classification", "metric_learning")))
+    register("custom", Spec(custom, {"target": DEFAULT_TARGET, "args": {}}, tasks=("classification", "metric_learning"), check=check))

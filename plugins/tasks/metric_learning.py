@@ -3,6 +3,7 @@ loss, or a triplet network with mining in the batch); scored by verification on 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -147,9 +148,7 @@ class MetricLearning(Task):
             return f"{problem}; dataset {self.dataset!r} is too small for this task"
         if split_name != "test" and info["validation"] == "carved":
             # carve_validation holds out round(val_fraction * n) of a class's n images and keeps one to train on
-            least = max(3, int(1.5 / split.val_fraction))
-            while min(least - 1, round(split.val_fraction * least)) < 2:
-                least += 1
+            least = next(n for n in itertools.count(3) if min(n - 1, round(split.val_fraction * n)) >= 2)  # 0 < val_fraction < 1
             need = f"some class needs {least} images among the first task.limit training images (data.val_fraction={split.val_fraction:g})"
         else:
             need = "two of one class"
